@@ -1,0 +1,548 @@
+"""The graph and the reverse-mode engine.
+
+Every recorded operation makes one `Node`: its parents (the Nodes of the inputs that need a
+gradient), one vector-Jacobian rule per input, and what those rules need (`saved` operands,
+`ans` the output value). A leaf that requires grad gets a `LeafNode` that accumulates into
+`.grad`. `run` walks the graph with a loop: it counts each node's consumers, then processes a
+node once all of them have sent their gradient, so each rule runs once with its complete input.
+Broadcasting is undone in one place, `unbroadcast`, for every operation.
+"""
+
+from __future__ import annotations
+
+import traceback
+import weakref
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .tensor import STATE, Tensor, _new, enable_grad, no_grad
+
+
+class Node:
+    """One recorded operation: parents, per-input gradient rules, and what the rules need."""
+
+    __slots__ = ("name", "parents", "vjps", "saved", "arrays", "versions", "ans", "shape", "dtype",
+                 "scope", "freed", "meta", "__weakref__")
+
+    def __init__(self, name: str, parents: tuple, vjps: tuple, saved: tuple, arrays: tuple,
+                 versions: tuple, ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
+        self.name = name
+        self.parents = parents      # Node or None (input needs no gradient), one per input
+        self.vjps = vjps            # rule(g, ans, *saved) -> gradient of that input
+        self.saved = saved          # operands the rules read: Tensors (version-checked) or constants
+        self.arrays = arrays        # the same operands as arrays, for first-order backward
+        self.versions = versions    # each saved Tensor's version when saved (None for constants)
+        self.ans = ans              # output value, when a rule needs it
+        self.shape = shape
+        self.dtype = dtype
+        self.scope = STATE.scope    # module scope at creation, for draw_graph clusters
+        self.freed = False
+        self.meta = None            # rarely used extras: hooks, creation trace, recorded grad norm
+
+    # -- backward ----------------------------------------------------------------------
+
+    def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
+        """The gradient for each parent (None where no gradient is wanted)."""
+        if create_graph:
+            saved = self.saved
+            ans = None if self.ans is None else _new(self.ans, self)
+        else:
+            saved = self.arrays
+            ans = self.ans
+        out = []
+        for i, parent in enumerate(self.parents):
+            if parent is None or (need is not None and not need[i]):
+                out.append(None)
+            else:
+                out.append(self.vjps[i](g, ans, *saved))
+        return out
+
+    def check_saved(self) -> None:
+        """Raise if the graph was freed or a saved tensor changed since it was saved."""
+        if self.freed:
+            raise RuntimeError(
+                f"trying to backward through the graph a second time: the values saved by "
+                f"'{self.name}' were freed after the first backward; pass retain_graph=True to "
+                f"the first backward() (or ag.grad) if you need to backward through it again")
+        for t, v in zip(self.saved, self.versions):
+            if v is not None and t._version != v:
+                raise RuntimeError(
+                    f"a tensor saved by '{self.name}' for its backward was modified after it was "
+                    f"saved: {_describe(t)} is at version {t._version}, expected {v}. Do not assign "
+                    f"or write into .data between the forward pass and backward()")
+        if self.ans is not None and self.meta and self.meta.get("ans_stale"):
+            raise RuntimeError(
+                f"the output of '{self.name}' (shape {self.shape}) was replaced through .data after "
+                f"'{self.name}' saved it for its backward; its gradient would be wrong")
+
+    def release(self) -> None:
+        """Drop what the rules saved; unlock the arrays locked while the graph held them."""
+        if self.freed or (not self.saved and self.ans is None):
+            return      # a node that holds nothing can run again
+        self.freed = True
+        for t in self.saved:
+            if isinstance(t, Tensor):
+                t._saved -= 1
+                if t._saved == 0:
+                    unlock(t)
+        if self.ans is not None:
+            self.ans.flags.writeable = True
+        self.saved = self.arrays = self.versions = ()
+        self.ans = None
+
+    def __del__(self) -> None:
+        if not self.freed:
+            self.release()
+
+    # -- introspection -----------------------------------------------------------------
+
+    def hooks(self) -> list:
+        return self.meta.get("hooks", []) if self.meta else []
+
+    def set_meta(self, key: str, value: Any) -> None:
+        if self.meta is None:
+            self.meta = {}
+        self.meta[key] = value
+
+    @property
+    def trace(self) -> str | None:
+        """Where in user code this node was created (recorded under detect_anomaly)."""
+        return self.meta.get("trace") if self.meta else None
+
+    def __repr__(self) -> str:
+        return f"<{self.name} {self.shape}>"
+
+
+class LeafNode(Node):
+    """The node of a leaf tensor: the backward pass ends here and accumulates into `.grad`."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, t: Tensor) -> None:
+        Node.__init__(self, "leaf", (), (), (), (), (), None, t._data.shape, t._data.dtype)
+        self.tensor = weakref.ref(t)
+        self.scope = ()
+
+    def check_saved(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+    def __del__(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        t = self.tensor()
+        return f"<leaf {t.name if t is not None and t.name else self.shape}>"
+
+
+def leaf_node(t: Tensor) -> LeafNode:
+    """The LeafNode of `t`, made on first use."""
+    node = t._leaf
+    if node is None:
+        node = t._leaf = LeafNode(t)
+    else:
+        node.shape = t._data.shape
+        node.dtype = t._data.dtype
+    return node
+
+
+def _describe(t: Tensor) -> str:
+    return f"tensor {t.name!r} of shape {t.shape}" if t.name else f"a tensor of shape {t.shape}"
+
+
+# ---------------------------------------------------------------- recording an operation
+
+def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple = (),
+           keep_ans: bool = False) -> Tensor:
+    """Wrap `out` in a Tensor; if grad mode is on and an input requires grad, record a Node.
+
+    `inputs` are the operands (Tensors or constants), `vjps` one rule per input, `saved` the
+    operands the rules read (passed after `g` and `ans`), `keep_ans` whether the rules read
+    the output value.
+    """
+    if not STATE.enabled:
+        return _new(out)
+    parents = []
+    any_grad = False
+    for x in inputs:
+        if isinstance(x, Tensor) and x.requires_grad:
+            parents.append(x._node or leaf_node(x))
+            any_grad = True
+        else:
+            parents.append(None)
+    if not any_grad:
+        return _new(out)
+    arrays = []
+    versions = []
+    for s in saved:
+        if isinstance(s, Tensor):
+            arrays.append(s._data)
+            versions.append(s._version)
+            if s._saved == 0:
+                lock(s)
+            s._saved += 1
+        else:
+            arrays.append(s)
+            versions.append(None)
+    if keep_ans:
+        out.flags.writeable = False
+    node = Node(name, tuple(parents), vjps, saved, tuple(arrays), tuple(versions),
+                out if keep_ans else None, out.shape, out.dtype)
+    if STATE.anomaly:
+        _anomaly_forward(node, out)
+    return _new(out, node)
+
+
+# ---------------------------------------------------------------- in-place write protection
+#
+# An array saved for backward is made read-only while a live graph holds it, so a write into
+# it (`t.data[0] = 5`) is refused at once; replacing it (`t.data = a`) bumps the tensor's
+# version, which backward checks. Arrays are unlocked when the graph is released.
+
+def lock(t: Tensor) -> None:
+    arr = t._data
+    if arr.flags.writeable:
+        arr.flags.writeable = False
+        t._locked = True
+
+
+def unlock(t: Tensor) -> None:
+    if t._locked:
+        t._locked = False
+        try:
+            t._data.flags.writeable = True
+        except ValueError:      # a view of a read-only base: leave it
+            pass
+
+
+# ---------------------------------------------------------------- hooks
+
+class RemovableHandle:
+    """Returned by `register_hook`; `remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, fn: Callable) -> None:
+        self._hooks = hooks
+        self._fn = fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+def register_hook(t: Tensor, fn: Callable) -> RemovableHandle:
+    if not t.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+    if not callable(fn):
+        raise TypeError(f"register_hook needs a callable, got {type(fn).__name__}")
+    node = t._node or leaf_node(t)
+    if node.meta is None or "hooks" not in node.meta:
+        node.set_meta("hooks", [])
+    hooks = node.meta["hooks"]
+    hooks.append(fn)
+    return RemovableHandle(hooks, fn)
+
+
+def _run_hooks(node: Node, g: Any, create_graph: bool) -> Any:
+    for fn in list(node.meta["hooks"]):
+        wrapped = g if create_graph else _new(g)
+        result = fn(wrapped)
+        if result is None:
+            continue
+        if not isinstance(result, Tensor):
+            result = Tensor(np.asarray(result))
+        if result.shape != tuple(node.shape):
+            raise RuntimeError(
+                f"a hook on the output of '{node.name}' returned a gradient of shape {result.shape}, "
+                f"expected {tuple(node.shape)}")
+        g = result if create_graph else result._data
+    return g
+
+
+# ---------------------------------------------------------------- anomaly detection
+
+def _user_trace() -> str:
+    """The innermost stack frame outside this package, as 'file:line in function: code'."""
+    pkg = __file__.rsplit("/", 1)[0]
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not frame.filename.startswith(pkg):
+            return f'File "{frame.filename}", line {frame.lineno}, in {frame.name}: {frame.line}'
+    return "<unknown>"
+
+
+def _anomaly_forward(node: Node, out: np.ndarray) -> None:
+    node.set_meta("trace", _user_trace())
+    if out.dtype.kind in "fc" and np.isnan(out).any():
+        raise RuntimeError(
+            f"detect_anomaly: the forward of '{node.name}' produced NaN (output shape {out.shape}).\n"
+            f"  created at {node.trace}")
+
+
+def _anomaly_backward(node: Node, grads: list) -> None:
+    for i, gi in enumerate(grads):
+        if gi is None:
+            continue
+        arr = gi._data if isinstance(gi, Tensor) else np.asarray(gi)
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            kind = "NaN" if np.isnan(arr).any() else "Inf"
+            raise RuntimeError(
+                f"detect_anomaly: the backward of '{node.name}' produced {kind} in the gradient "
+                f"of its input {i} (shape {arr.shape}).\n  '{node.name}' was created at "
+                f"{node.trace or '<created before detect_anomaly was entered>'}")
+
+
+class detect_anomaly:
+    """Stop at the first operation whose forward gives NaN or whose backward gives NaN/Inf."""
+
+    def __enter__(self) -> detect_anomaly:
+        self._prev = STATE.anomaly
+        STATE.anomaly = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.anomaly = self._prev
+
+
+# ---------------------------------------------------------------- the backward pass
+
+def unbroadcast(g: Any, shape: tuple, node: Node) -> Any:
+    """Sum `g` over the axes broadcasting added or stretched, to get back `shape`."""
+    gshape = g.shape
+    lead = len(gshape) - len(shape)
+    ok = lead >= 0 and all(s == 1 or s == gs for s, gs in zip(shape, gshape[lead:]))
+    if not ok:
+        raise RuntimeError(
+            f"'{node.name}' produced a gradient of shape {tuple(gshape)} for an input of shape "
+            f"{tuple(shape)}; the shapes are not broadcast-compatible")
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape) if lead else g
+
+
+def _count_consumers(roots: Sequence[Node]) -> dict:
+    """For every node reachable from `roots`, how many edges point at it (a loop, no recursion)."""
+    counts: dict = {}
+    stack = list(roots)
+    seen = set(roots)
+    while stack:
+        node = stack.pop()
+        for p in node.parents:
+            if p is not None:
+                if p in seen:
+                    counts[p] += 1
+                else:
+                    counts[p] = 1
+                    seen.add(p)
+                    stack.append(p)
+    return counts
+
+
+def _needed(roots: Sequence[Node], counts: dict, targets: dict) -> set:
+    """Nodes from which some target can be reached: only they need their rules run."""
+    order = []
+    remaining = dict(counts)
+    ready = [r for r in dict.fromkeys(roots) if remaining.get(r, 0) == 0]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for p in node.parents:
+            if p is not None:
+                remaining[p] -= 1
+                if remaining[p] == 0:
+                    ready.append(p)
+    needed = set()
+    for node in reversed(order):
+        if node in targets or any(p in needed for p in node.parents if p is not None):
+            needed.add(node)
+    return needed
+
+
+def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None = None) -> None:
+    """Propagate `seeds` ({node: gradient}) to every leaf, in reverse topological order.
+
+    Without `targets`, leaves accumulate into `.grad`. With `targets` ({node: None}), the
+    gradient arriving at each target node is stored there instead and `.grad` is not touched.
+    """
+    roots = list(seeds)
+    counts = _count_consumers(roots)
+    needed = None if targets is None else _needed(roots, counts, targets)
+    grads = dict(seeds)
+    owned: set = set()          # ids of gradient buffers this pass allocated (safe to add into)
+    handed: set = set()         # ids of arrays already given to a leaf's .grad
+    ready = [r for r in roots if counts.get(r, 0) == 0]
+    recorder = STATE.recorder
+    anomaly = STATE.anomaly
+    mode = enable_grad() if create_graph else no_grad()
+    processed = []
+    with mode:
+        while ready:
+            node = ready.pop()
+            g = grads.pop(node, None)
+            if g is not None:
+                owned.discard(id(g))
+                if node.meta and node.meta.get("hooks"):
+                    g = _run_hooks(node, g, create_graph)
+            parents = node.parents
+            if type(node) is LeafNode:
+                if g is not None:
+                    if targets is not None:
+                        if node in targets:
+                            targets[node] = g
+                    else:
+                        _accumulate(node, g, create_graph, handed)
+                if recorder is not None and g is not None:
+                    recorder(node, g, ())
+                continue
+            if targets is not None and node in targets and g is not None:
+                targets[node] = g
+            if g is not None and (needed is None or node in needed):
+                node.check_saved()
+                need = None if needed is None else [p in needed for p in parents]
+                gis = node.vjp(g, need, create_graph)
+                if anomaly:
+                    _anomaly_backward(node, gis)
+                if recorder is not None:
+                    recorder(node, g, gis)
+            else:
+                gis = None
+            for i, p in enumerate(parents):
+                if p is None:
+                    continue
+                gi = None if gis is None else gis[i]
+                if gi is not None:
+                    if gi.shape != p.shape:
+                        gi = unbroadcast(gi, p.shape, node)
+                    if gi.dtype != p.dtype and p.dtype.kind in "fc":
+                        gi = gi.astype(p.dtype)
+                    prev = grads.get(p)
+                    if prev is None:
+                        grads[p] = gi
+                    elif not create_graph and id(prev) in owned:
+                        prev += gi
+                    else:
+                        acc = prev + gi
+                        grads[p] = acc
+                        if not create_graph:
+                            owned.add(id(acc))
+                c = counts[p] - 1
+                counts[p] = c
+                if c == 0:
+                    ready.append(p)
+            processed.append(node)
+    if not retain_graph:
+        for node in processed:
+            node.release()
+
+
+def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None:
+    t = node.tensor()
+    if t is None or not t.requires_grad:
+        return
+    if create_graph:
+        gt = g if isinstance(g, Tensor) else _new(g)
+        t.grad = gt if t.grad is None else t.grad + gt
+        return
+    if t.grad is None:
+        if g.base is not None or id(g) in handed or not g.flags.writeable:
+            g = g.copy()
+        handed.add(id(g))
+        t.grad = _new(g)
+    elif t.grad._node is None and t.grad._data.flags.writeable and t.grad.shape == g.shape:
+        t.grad._data += g
+    else:
+        t.grad = _new(t.grad._data + g)
+
+
+def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:
+    if grad is None:
+        if t._data.size != 1:
+            raise RuntimeError(
+                f"{what} needs a gradient for a non-scalar output of shape {t.shape}: pass "
+                f"grad=<a tensor of shape {t.shape}> (for example ag.ones_like(t)), or reduce "
+                f"the output to one element first (t.sum())")
+        g = np.ones_like(t._data)
+    else:
+        if isinstance(grad, Tensor):
+            if create_graph:
+                if grad.shape != t.shape:
+                    raise RuntimeError(
+                        f"{what}: grad has shape {grad.shape} but the output has shape {t.shape}")
+                return grad
+            grad = grad._data
+        g = np.array(grad, dtype=t.dtype)
+        if g.shape != t.shape:
+            raise RuntimeError(f"{what}: grad has shape {g.shape} but the output has shape {t.shape}")
+    return _new(g) if create_graph else g
+
+
+def _as_tensors(x: Any, what: str) -> tuple:
+    if isinstance(x, Tensor):
+        return (x,)
+    if isinstance(x, (list, tuple)) and all(isinstance(t, Tensor) for t in x):
+        return tuple(x)
+    raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got {type(x).__name__}")
+
+
+def _seeds(outputs: tuple, grads: Any, create_graph: bool, what: str) -> dict:
+    if grads is None:
+        grads = (None,) * len(outputs)
+    elif isinstance(grads, (Tensor, np.ndarray)) or not isinstance(grads, (list, tuple)):
+        grads = (grads,)
+    if len(grads) != len(outputs):
+        raise ValueError(f"{what}: got {len(grads)} gradients for {len(outputs)} outputs")
+    seeds: dict = {}
+    for t, grad in zip(outputs, grads):
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"{what}: the output does not require grad and has no grad_fn; make sure an input "
+                f"was created with requires_grad=True and that it was not computed under no_grad()")
+        node = t._node or leaf_node(t)
+        g = _seed(t, grad, create_graph, what)
+        seeds[node] = g if node not in seeds else seeds[node] + g
+    return seeds
+
+
+def backward(tensors: tuple, grads: Any = None, retain_graph: bool = False,
+             create_graph: bool = False) -> None:
+    """Accumulate the gradients of `tensors` into the `.grad` of every leaf that requires grad."""
+    seeds = _seeds(tuple(tensors), grads, create_graph, "backward()")
+    run(seeds, retain_graph or create_graph, create_graph)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """The gradients of `outputs` with respect to each of `inputs`, without touching `.grad`."""
+    outputs = _as_tensors(outputs, "outputs")
+    inputs = _as_tensors(inputs, "inputs")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"ag.grad: input {i} (shape {t.shape}) does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = _seeds(outputs, grad_outputs, create_graph, "ag.grad")
+    targets = {t._node or leaf_node(t): None for t in inputs}
+    run(seeds, retain_graph, create_graph, targets)
+    result = []
+    seen: set = set()
+    for i, t in enumerate(inputs):
+        g = targets[t._node or leaf_node(t)]
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"ag.grad: input {i} ({_describe(t)}) was not used to compute the outputs; "
+                    f"pass allow_unused=True to get None for it")
+            result.append(None)
+            continue
+        if isinstance(g, Tensor):
+            result.append(g)
+            continue
+        if g.base is not None or id(g) in seen or not g.flags.writeable:
+            g = g.copy()
+        seen.add(id(g))
+        result.append(_new(g))
+    return tuple(result)
+

@@ -1,0 +1,125 @@
+"""Custom operations: `ag.Function` with forward and backward on ndarrays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .engine import Node, leaf_node, lock
+from .tensor import STATE, Tensor, _new, no_grad
+
+
+class FunctionCtx:
+    """What `forward` hands to `backward`: saved arrays and which inputs need a gradient."""
+
+    def __init__(self, needs_input_grad: tuple) -> None:
+        self.needs_input_grad = needs_input_grad
+        self._saved: tuple | None = ()
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep arrays (inputs, the output, intermediates) for `backward`."""
+        self._saved = arrays
+
+    @property
+    def saved_arrays(self) -> tuple:
+        if self._saved is None:
+            raise RuntimeError(
+                "the saved arrays of this Function were freed after the first backward; pass "
+                "retain_graph=True to the first backward() to backward through it again")
+        return self._saved
+
+
+class FunctionNode(Node):
+    """A Node whose gradients come from one call of a user's `Function.backward`."""
+
+    __slots__ = ("fn", "ctx", "in_shapes")
+
+    def vjp(self, g: Any, need: Any, create_graph: bool) -> list:
+        arr = g._data if isinstance(g, Tensor) else g
+        with no_grad():
+            grads = self.fn.backward(self.ctx, arr)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        name = self.fn.__name__
+        if len(grads) != len(self.parents):
+            raise RuntimeError(
+                f"{name}.backward returned {len(grads)} gradient(s), but forward took "
+                f"{len(self.parents)} input(s); return one gradient (or None) per forward input")
+        out = []
+        for i, (gi, parent, shape) in enumerate(zip(grads, self.parents, self.in_shapes)):
+            if parent is None or gi is None:
+                out.append(None)
+                continue
+            gi = np.asarray(gi._data if isinstance(gi, Tensor) else gi)
+            if gi.shape != shape:
+                raise RuntimeError(
+                    f"{name}.backward returned a gradient of shape {gi.shape} for input {i}, "
+                    f"which has shape {shape}; the shapes must be equal")
+            if create_graph:
+                gi = _new(gi, _NotDifferentiable(name, (self,), gi))
+            out.append(gi)
+        return out
+
+    def release(self) -> None:
+        Node.release(self)
+        self.freed = True
+        self.ctx._saved = None
+
+
+class _NotDifferentiable(Node):
+    """Marks a gradient made by a custom Function's backward: it cannot be differentiated."""
+
+    __slots__ = ()
+
+    def __init__(self, name: str, parents: tuple, g: np.ndarray) -> None:
+        Node.__init__(self, f"{name}.backward", parents, (), (), (), (), None, g.shape, g.dtype)
+
+    def vjp(self, g: Any, need: Any, create_graph: bool) -> list:
+        raise RuntimeError(
+            f"{self.name} cannot be differentiated: custom Functions are differentiable once. "
+            f"For higher-order gradients write the operation with ag operations instead")
+
+
+class Function:
+    """Base class of custom operations.
+
+    Subclasses define `forward(ctx, *args)` and `backward(ctx, grad)` as static methods on
+    ndarrays; `backward` returns one gradient (or None) per forward input. Use `Cls.apply(...)`.
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad: np.ndarray) -> Any:
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        """Run forward on the arrays of `args` and record the operation."""
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx = FunctionCtx(needs)
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        with no_grad():
+            out = cls.forward(ctx, *arrays)
+        if isinstance(out, Tensor):
+            out = out._data
+        out = np.asarray(out)
+        if not (STATE.enabled and any(needs)):
+            return _new(out)
+        # saved arrays that are an input's value are version-checked and locked like any op's
+        saved = tuple(a for a in args if isinstance(a, Tensor)
+                      and any(s is a._data for s in ctx._saved or ()))
+        for t in saved:
+            if t._saved == 0:
+                lock(t)
+            t._saved += 1
+        parents = tuple(a._node or leaf_node(a) if need else None for a, need in zip(args, needs))
+        node = FunctionNode(cls.__name__, parents, (), saved, (), tuple(t._version for t in saved),
+                            None, out.shape, out.dtype)
+        node.fn = cls
+        node.ctx = ctx
+        node.in_shapes = tuple(np.shape(a) for a in arrays)
+        return _new(out, node)

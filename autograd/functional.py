@@ -1,0 +1,143 @@
+"""Functional transforms with `torch.autograd.functional` semantics: jacobian, hessian, vjp, jvp."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .engine import grad
+from .tensor import Tensor, _new
+
+__all__ = ["jacobian", "hessian", "vjp", "jvp"]
+
+
+def _inputs(inputs: Any) -> tuple[tuple, bool]:
+    if isinstance(inputs, Tensor):
+        return (inputs,), True
+    if isinstance(inputs, (tuple, list)) and all(isinstance(t, Tensor) for t in inputs):
+        return tuple(inputs), False
+    raise TypeError(f"inputs must be a Tensor or a tuple of Tensors, got {type(inputs).__name__}")
+
+
+def _fresh(inputs: tuple) -> tuple:
+    """Copies of the inputs that require grad, so fn's graph starts from them."""
+    return tuple(Tensor(np.array(t._data), requires_grad=True) for t in inputs)
+
+
+def _outputs(out: Any, fn: Callable) -> tuple[tuple, bool]:
+    if isinstance(out, Tensor):
+        return (out,), True
+    if isinstance(out, (tuple, list)) and all(isinstance(t, Tensor) for t in out):
+        return tuple(out), False
+    raise TypeError(f"{getattr(fn, '__name__', 'fn')} must return a Tensor or a tuple of Tensors, "
+                    f"got {type(out).__name__}")
+
+
+def _grads(outs: tuple, ins: tuple, v: Any, create_graph: bool) -> tuple:
+    """ag.grad that returns zeros for unused inputs and for outputs that need no grad."""
+    pairs = [(o, g) for o, g in zip(outs, v) if o.requires_grad]
+    if not pairs:
+        return tuple(_new(np.zeros_like(x._data)) for x in ins)
+    gs = grad([p[0] for p in pairs], list(ins), [p[1] for p in pairs], retain_graph=True,
+              create_graph=create_graph, allow_unused=True)
+    return tuple(_new(np.zeros_like(x._data)) if g is None else g for x, g in zip(ins, gs))
+
+
+def _vectors(v: Any, like: tuple, what: str) -> tuple:
+    if v is None:
+        if all(t.size == 1 for t in like):
+            return tuple(_new(np.ones_like(t._data)) for t in like)
+        raise RuntimeError(f"{what}: v can be omitted only when every tensor it pairs with has a "
+                           f"single element; pass v with the shapes {[t.shape for t in like]}")
+    vs = (v,) if isinstance(v, (Tensor, np.ndarray)) else tuple(v)
+    if len(vs) != len(like):
+        raise RuntimeError(f"{what}: v has {len(vs)} entries but {len(like)} are needed")
+    out = []
+    for vi, t in zip(vs, like):
+        vi = vi if isinstance(vi, Tensor) else Tensor(np.asarray(vi, dtype=t.dtype))
+        if vi.shape != t.shape:
+            raise RuntimeError(f"{what}: v has shape {vi.shape} where {t.shape} is needed")
+        out.append(vi)
+    return tuple(out)
+
+
+def _detach(ts: tuple, create_graph: bool) -> tuple:
+    return ts if create_graph else tuple(t.detach() for t in ts)
+
+
+def vjp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
+    """(fn(*inputs), v^T J): the vector-Jacobian product at `inputs`."""
+    ins, single_in = _inputs(inputs)
+    xs = ins if create_graph else _fresh(ins)
+    outs, single_out = _outputs(fn(*xs), fn)
+    vs = _vectors(v, outs, "vjp")
+    gs = _detach(_grads(outs, xs, vs, create_graph), create_graph)
+    outs = _detach(outs, create_graph)
+    return (outs[0] if single_out else outs), (gs[0] if single_in else gs)
+
+
+def jvp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
+    """(fn(*inputs), J v): the Jacobian-vector product, by differentiating a vjp once more."""
+    ins, single_in = _inputs(inputs)
+    xs = _fresh(ins)
+    vs = _vectors(v, ins, "jvp")
+    outs, single_out = _outputs(fn(*xs), fn)
+    us = tuple(Tensor(np.zeros_like(o._data), requires_grad=True) for o in outs)
+    gs = _grads(outs, xs, us, True)                  # u -> J^T u, linear in u
+    used = [(g, vi) for g, vi in zip(gs, vs) if g.requires_grad]
+    if used:
+        jv = grad([p[0] for p in used], list(us), [p[1] for p in used],
+                  create_graph=create_graph, allow_unused=True)
+        jv = tuple(_new(np.zeros_like(o._data)) if j is None else j for o, j in zip(outs, jv))
+    else:
+        jv = tuple(_new(np.zeros_like(o._data)) for o in outs)
+    jv = _detach(jv, create_graph)
+    outs = _detach(outs, create_graph)
+    return (outs[0] if single_out else outs), (jv[0] if single_in and single_out else
+                                               jv[0] if single_out else jv)
+
+
+def jacobian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
+    """d fn(*inputs) / d inputs, shaped output.shape + input.shape.
+
+    One input and one output give a Tensor; tuples give a tuple per input, nested in a tuple
+    per output when fn returns a tuple.
+    """
+    ins, single_in = _inputs(inputs)
+    xs = ins if create_graph else _fresh(ins)
+    outs, single_out = _outputs(fn(*xs), fn)
+    from .ops import reshape, stack
+    table = []
+    for o in outs:
+        rows = []
+        for j in range(o.size):
+            seed = np.zeros(o.size, dtype=o.dtype)
+            seed[j] = 1
+            rows.append(_grads((o,), xs, (_new(seed.reshape(o.shape)),), create_graph))
+        per_input = []
+        for k, x in enumerate(xs):
+            if rows:
+                jac = reshape(stack([r[k] for r in rows]), o.shape + x.shape)
+            else:
+                jac = _new(np.zeros(o.shape + x.shape, dtype=x.dtype))
+            per_input.append(jac if create_graph else jac.detach())
+        table.append(per_input[0] if single_in else tuple(per_input))
+    return table[0] if single_out else tuple(table)
+
+
+def hessian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
+    """Second derivatives of a scalar fn, shaped input.shape + input.shape (nested for tuples)."""
+    ins, single_in = _inputs(inputs)
+
+    def gradient(*xs: Any) -> tuple:
+        out, _ = _outputs(fn(*xs), fn)
+        if len(out) != 1 or out[0].size != 1:
+            raise RuntimeError("hessian: fn must return a single Tensor with one element")
+        return _grads(out, xs, (_new(np.ones_like(out[0]._data)),), True)
+
+    jac = jacobian(gradient, _fresh(ins), create_graph=True)
+    if single_in:
+        h = jac[0][0]
+        return h if create_graph else h.detach()
+    return tuple(tuple(h if create_graph else h.detach() for h in row) for row in jac)

@@ -1,0 +1,888 @@
+"""Every operation, each beside its gradient rule.
+
+An operation computes its value with NumPy and calls `record(name, out, inputs, vjps, saved,
+keep_ans)`. Each rule `vjp(g, ans, *saved)` returns the gradient of one input. Rules use only
+operators and NumPy functions that Tensors also understand (through `__array_ufunc__` and
+`__array_function__`), so one rule serves both first-order backward on plain arrays (fast) and
+`create_graph=True` on Tensors (differentiable). Rules may return a gradient in the broadcast
+shape; the engine reduces it to the input's shape.
+"""
+
+from __future__ import annotations
+
+import builtins
+import string
+from typing import Any, Sequence
+
+import numpy as np
+
+from .engine import record
+from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
+
+_SCALARS = (int, float, bool, complex, np.generic)
+
+
+def _val(x: Any, op: str) -> Any:
+    """The array (or Python scalar) behind an operand."""
+    if isinstance(x, Tensor):
+        return x._data
+    if isinstance(x, np.ndarray) or isinstance(x, _SCALARS):
+        return x
+    if isinstance(x, (list, tuple)):
+        return _as_array(x)
+    raise TypeError(
+        f"{op}: unsupported operand of type {type(x).__name__}; use a Tensor, an ndarray or a number")
+
+
+def _shape_error(op: str, a: Any, b: Any, err: Exception) -> ValueError:
+    return ValueError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} are not compatible ({err})")
+
+
+def _binary(op: str, fn: Any, a: Any, b: Any) -> np.ndarray:
+    ad = _val(a, op)
+    bd = _val(b, op)
+    try:
+        out = fn(ad, bd)
+    except ValueError as err:
+        raise _shape_error(op, ad, bd, err) from None
+    return out if type(out) is np.ndarray else np.asarray(out)
+
+
+def _out(x: Any) -> np.ndarray:
+    return x if type(x) is np.ndarray else np.asarray(x)
+
+
+def _tensor(x: Any, op: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    return Tensor(_val(x, op))
+
+
+def _norm_axis(axis: Any, ndim: int) -> tuple | None:
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise np.exceptions.AxisError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
+        out.append(a % ndim if ndim else 0)
+    return tuple(out)
+
+
+# ================================================================ arithmetic
+
+def _g(g: Any, ans: Any, *s: Any) -> Any:
+    return g
+
+
+def _neg_g(g: Any, ans: Any, *s: Any) -> Any:
+    return -g
+
+
+def add(a: Any, b: Any) -> Tensor:
+    return record("add", _binary("add", np.add, a, b), (a, b), (_g, _g))
+
+
+def subtract(a: Any, b: Any) -> Tensor:
+    return record("subtract", _binary("subtract", np.subtract, a, b), (a, b), (_g, _neg_g))
+
+
+def multiply(a: Any, b: Any) -> Tensor:
+    return record("multiply", _binary("multiply", np.multiply, a, b), (a, b),
+                  (_mul_a, _mul_b), (a, b))
+
+
+def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return g * b
+
+
+def _mul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return g * a
+
+
+def divide(a: Any, b: Any) -> Tensor:
+    return record("divide", _binary("divide", np.true_divide, a, b), (a, b),
+                  (_div_a, _div_b), (a, b))
+
+
+def _div_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return g / b
+
+
+def _div_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return -g * a / (b * b)
+
+
+def power(a: Any, b: Any) -> Tensor:
+    return record("power", _binary("power", np.power, a, b), (a, b),
+                  (_pow_a, _pow_b), (a, b), keep_ans=True)
+
+
+def _pow_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return g * b * a ** (b - 1)
+
+
+def _pow_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # d(a**b)/db = a**b * log(a); taken as 0 where a == 0 (as PyTorch does)
+    return g * ans * np.log(np.where(a == 0, 1, a))
+
+
+def negative(x: Any) -> Tensor:
+    return record("negative", _out(-_val(x, "negative")), (x,), (_neg_g,))
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
+    return record("abs", _out(np.abs(_val(x, "abs"))), (x,), (_abs,), (x,))
+
+
+def _abs(g: Any, ans: Any, x: Any) -> Any:
+    return g * np.sign(x)       # abs'(0) = 0
+
+
+def sign(x: Any) -> Tensor:
+    """Elementwise sign; its gradient is zero."""
+    return _new(_out(np.sign(_val(x, "sign"))))
+
+
+def _compare(op: str, fn: Any) -> Any:
+    def compare(a: Any, b: Any) -> Tensor:
+        return _new(_binary(op, fn, a, b))
+    compare.__name__ = op
+    compare.__doc__ = f"Elementwise `{op}` as a bool tensor (no gradient)."
+    return compare
+
+
+less = _compare("less", np.less)
+less_equal = _compare("less_equal", np.less_equal)
+greater = _compare("greater", np.greater)
+greater_equal = _compare("greater_equal", np.greater_equal)
+equal = _compare("equal", np.equal)
+not_equal = _compare("not_equal", np.not_equal)
+logical_and = _compare("logical_and", np.logical_and)
+logical_or = _compare("logical_or", np.logical_or)
+
+
+def logical_not(x: Any) -> Tensor:
+    return _new(_out(np.logical_not(_val(x, "logical_not"))))
+
+
+# ================================================================ elementwise
+
+def exp(x: Any) -> Tensor:
+    return record("exp", _out(np.exp(_val(x, "exp"))), (x,), (_exp,), keep_ans=True)
+
+
+def _exp(g: Any, ans: Any) -> Any:
+    return g * ans
+
+
+def log(x: Any) -> Tensor:
+    return record("log", _out(np.log(_val(x, "log"))), (x,), (_log,), (x,))
+
+
+def _log(g: Any, ans: Any, x: Any) -> Any:
+    return g / x
+
+
+def sqrt(x: Any) -> Tensor:
+    return record("sqrt", _out(np.sqrt(_val(x, "sqrt"))), (x,), (_sqrt,), keep_ans=True)
+
+
+def _sqrt(g: Any, ans: Any) -> Any:
+    return g / (ans * 2)
+
+
+def sin(x: Any) -> Tensor:
+    return record("sin", _out(np.sin(_val(x, "sin"))), (x,), (_sin,), (x,))
+
+
+def _sin(g: Any, ans: Any, x: Any) -> Any:
+    return g * np.cos(x)
+
+
+def cos(x: Any) -> Tensor:
+    return record("cos", _out(np.cos(_val(x, "cos"))), (x,), (_cos,), (x,))
+
+
+def _cos(g: Any, ans: Any, x: Any) -> Any:
+    return -g * np.sin(x)
+
+
+def tanh(x: Any) -> Tensor:
+    return record("tanh", _out(np.tanh(_val(x, "tanh"))), (x,), (_tanh,), keep_ans=True)
+
+
+def _tanh(g: Any, ans: Any) -> Any:
+    return g * (1 - ans * ans)
+
+
+def _np_sigmoid(x: np.ndarray) -> np.ndarray:
+    # clamp so exp(-x) stays finite in the input's dtype; below the clamp sigmoid is ~0 anyway
+    lim = -80.0 if x.dtype.itemsize <= 4 else -700.0
+    return 1 / (1 + np.exp(-np.maximum(x, lim)))
+
+
+def sigmoid(x: Any) -> Tensor:
+    return record("sigmoid", _out(_np_sigmoid(_as_float(_val(x, "sigmoid")))), (x,),
+                  (_sigmoid,), keep_ans=True)
+
+
+def _as_float(x: Any) -> np.ndarray:
+    x = np.asarray(x)
+    return x if x.dtype.kind in "fc" else x.astype(get_default_dtype())
+
+
+def _sigmoid(g: Any, ans: Any) -> Any:
+    return g * ans * (1 - ans)
+
+
+def relu(x: Any) -> Tensor:
+    return record("relu", _out(np.maximum(_val(x, "relu"), 0)), (x,), (_relu,), keep_ans=True)
+
+
+def _relu(g: Any, ans: Any) -> Any:
+    return g * (ans > 0)        # relu'(0) = 0
+
+
+def softplus(x: Any) -> Tensor:
+    return record("softplus", _out(np.logaddexp(0, _val(x, "softplus"))), (x,), (_softplus,), (x,))
+
+
+def _softplus(g: Any, ans: Any, x: Any) -> Any:
+    return g * (sigmoid(x) if isinstance(x, Tensor) else _np_sigmoid(x))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    xd = _val(x, "leaky_relu")
+    out = np.where(xd > 0, xd, xd * negative_slope)
+
+    def vjp(g: Any, ans: Any, x: Any) -> Any:
+        return np.where(x > 0, g, g * negative_slope)
+    return record("leaky_relu", _out(out), (x,), (vjp,), (x,))
+
+
+def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
+    """Clamp into [a_min, a_max]; the gradient passes where a_min <= x <= a_max."""
+    xd = _val(x, "clip")
+    if a_min is None and a_max is None:
+        raise ValueError("clip: give at least one of a_min and a_max")
+    lo = None if a_min is None else _val(a_min, "clip")
+    hi = None if a_max is None else _val(a_max, "clip")
+    out = np.clip(xd, lo, hi)
+    inside = np.ones(out.shape, bool)
+    if lo is not None:
+        inside &= xd >= lo
+    if hi is not None:
+        inside &= xd <= hi
+
+    def vjp(g: Any, ans: Any) -> Any:
+        return g * inside
+    return record("clip", _out(out), (x,), (vjp,))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum; where a == b the gradient is split evenly."""
+    return record("maximum", _binary("maximum", np.maximum, a, b), (a, b),
+                  (_max_a, _max_b), (a, b))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum; where a == b the gradient is split evenly."""
+    return record("minimum", _binary("minimum", np.minimum, a, b), (a, b),
+                  (_max_b, _max_a), (a, b))
+
+
+def _max_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return np.where(a == b, g * 0.5, np.where(a > b, g, 0))
+
+
+def _max_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return np.where(a == b, g * 0.5, np.where(a < b, g, 0))
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """`a` where `cond` is true, else `b`; the gradient goes to the chosen side."""
+    c = np.asarray(_val(cond, "where"), dtype=bool)
+    ad = _val(a, "where")
+    bd = _val(b, "where")
+    try:
+        out = np.where(c, ad, bd)
+    except ValueError as err:
+        raise ValueError(f"where: shapes {c.shape}, {np.shape(ad)} and {np.shape(bd)} are not "
+                         f"compatible ({err})") from None
+    return record("where", _out(out), (None, a, b), (None, _where_a, _where_b), (c,))
+
+
+def _where_a(g: Any, ans: Any, c: Any) -> Any:
+    return np.where(c, g, 0)
+
+
+def _where_b(g: Any, ans: Any, c: Any) -> Any:
+    return np.where(c, 0, g)
+
+
+def astype(x: Any, dtype: Any) -> Tensor:
+    """Cast to `dtype`; the gradient is cast back to the input's dtype."""
+    return record("astype", _val(x, "astype").astype(dtype), (x,), (_g,))
+
+
+# ================================================================ reductions
+
+def _expand(g: Any, ndim: int, axes: tuple | None, keepdims: bool) -> Any:
+    """Reshape a reduced gradient so it broadcasts against the unreduced input."""
+    if keepdims:
+        return g
+    if axes is None:
+        return g.reshape((1,) * ndim) if ndim else g
+    return np.expand_dims(g, axes)
+
+
+def _reduce(name: str, fn: Any, x: Any, axis: Any, keepdims: bool, **kw: Any) -> tuple:
+    xd = _val(x, name)
+    xd = xd if isinstance(xd, np.ndarray) else np.asarray(xd)
+    axes = _norm_axis(axis, xd.ndim)
+    out = _out(fn(xd, axis=axes, keepdims=keepdims, **kw))
+    return xd, axes, out
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    xd, axes, out = _reduce("sum", np.sum, x, axis, keepdims)
+    shape, ndim = xd.shape, xd.ndim
+
+    def vjp(g: Any, ans: Any) -> Any:
+        return np.broadcast_to(_expand(g, ndim, axes, keepdims), shape)
+    return record("sum", out, (x,), (vjp,))
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    xd, axes, out = _reduce("mean", np.mean, x, axis, keepdims)
+    shape, ndim = xd.shape, xd.ndim
+    n = builtins.max(xd.size // builtins.max(out.size, 1), 1) if xd.size else 1
+
+    def vjp(g: Any, ans: Any) -> Any:
+        return np.broadcast_to(_expand(g, ndim, axes, keepdims) / n, shape)
+    return record("mean", out, (x,), (vjp,))
+
+
+def _extremum(name: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    xd, axes, out = _reduce(name, fn, x, axis, keepdims)
+    ndim = xd.ndim
+
+    def vjp(g: Any, ans: Any, x: Any) -> Any:
+        # ties share the gradient evenly, as PyTorch does for reductions
+        hit = (x == _expand(ans, ndim, axes, keepdims)).astype(g.dtype)
+        return hit * (_expand(g, ndim, axes, keepdims) / hit.sum(axis=axes, keepdims=True))
+    return record(name, out, (x,), (vjp,), (x,), keep_ans=True)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _extremum("max", np.max, x, axis, keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _extremum("min", np.min, x, axis, keepdims)
+
+
+def _np_logsumexp(xd: np.ndarray, axes: tuple | None, keepdims: bool) -> np.ndarray:
+    m = np.max(xd, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    s = np.log(np.sum(np.exp(xd - m), axis=axes, keepdims=True)) + m
+    if not keepdims:
+        s = s.reshape(()) if axes is None else np.squeeze(s, axis=axes)
+    return s
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) computed stably (the maximum is subtracted first)."""
+    xd = np.asarray(_val(x, "logsumexp"))
+    axes = _norm_axis(axis, xd.ndim)
+    out = _out(_np_logsumexp(xd, axes, keepdims))
+    ndim = xd.ndim
+
+    def vjp(g: Any, ans: Any, x: Any) -> Any:
+        return _expand(g, ndim, axes, keepdims) * np.exp(x - _expand(ans, ndim, axes, keepdims))
+    return record("logsumexp", out, (x,), (vjp,), (x,), keep_ans=True)
+
+
+def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    xd, axes, out = _reduce("var", np.var, x, axis, keepdims, ddof=ddof)
+    ndim = xd.ndim
+    n = xd.size // builtins.max(out.size, 1) if xd.size else 0
+
+    def vjp(g: Any, ans: Any, x: Any) -> Any:
+        centred = x - x.mean(axis=axes, keepdims=True)
+        return _expand(g, ndim, axes, keepdims) * centred * (2.0 / (n - ddof))
+    return record("var", out, (x,), (vjp,), (x,))
+
+
+def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _new(_out(np.argmax(_val(x, "argmax"), axis=axis, keepdims=keepdims)))
+
+
+def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _new(_out(np.argmin(_val(x, "argmin"), axis=axis, keepdims=keepdims)))
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis`, stable for large logits."""
+    xd = np.asarray(_val(x, "softmax"))
+    e = np.exp(xd - np.max(xd, axis=axis, keepdims=True))
+    e /= np.sum(e, axis=axis, keepdims=True)
+
+    def vjp(g: Any, ans: Any) -> Any:
+        return ans * (g - (g * ans).sum(axis=axis, keepdims=True))
+    return record("softmax", e, (x,), (vjp,), keep_ans=True)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along `axis`, stable for large logits."""
+    xd = np.asarray(_val(x, "log_softmax"))
+    out = xd - _np_logsumexp(xd, (axis % builtins.max(xd.ndim, 1),), True)
+
+    def vjp(g: Any, ans: Any) -> Any:
+        return g - np.exp(ans) * g.sum(axis=axis, keepdims=True)
+    return record("log_softmax", out, (x,), (vjp,), keep_ans=True)
+
+
+# ================================================================ shape
+
+def reshape(x: Any, shape: Any) -> Tensor:
+    xd = _val(x, "reshape")
+    in_shape = np.shape(xd)
+    try:
+        out = np.reshape(xd, shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {in_shape} "
+                         f"({int(np.prod(in_shape))} elements) into shape {shape}") from None
+
+    def vjp(g: Any, ans: Any) -> Any:
+        return g.reshape(in_shape)
+    return record("reshape", _out(out), (x,), (vjp,))
+
+
+def transpose(x: Any, axes: Any = None) -> Tensor:
+    xd = np.asarray(_val(x, "transpose"))
+    if axes is None:
+        axes = tuple(range(xd.ndim))[::-1]
+    axes = _norm_axis(axes, xd.ndim)
+    inverse = tuple(np.argsort(axes))
+
+    def vjp(g: Any, ans: Any) -> Any:
+        return np.transpose(g, inverse)
+    return record("transpose", np.transpose(xd, axes), (x,), (vjp,))
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    def vjp(g: Any, ans: Any) -> Any:
+        return np.swapaxes(g, axis1, axis2)
+    return record("swapaxes", np.swapaxes(_val(x, "swapaxes"), axis1, axis2), (x,), (vjp,))
+
+
+def _reshape_op(name: str, x: Any, out: np.ndarray, in_shape: tuple) -> Tensor:
+    def vjp(g: Any, ans: Any) -> Any:
+        return g.reshape(in_shape)
+    return record(name, _out(out), (x,), (vjp,))
+
+
+def expand_dims(x: Any, axis: Any) -> Tensor:
+    xd = np.asarray(_val(x, "expand_dims"))
+    return _reshape_op("expand_dims", x, np.expand_dims(xd, axis), xd.shape)
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    xd = np.asarray(_val(x, "squeeze"))
+    return _reshape_op("squeeze", x, np.squeeze(xd, axis), xd.shape)
+
+
+def flatten(x: Any) -> Tensor:
+    xd = np.asarray(_val(x, "flatten"))
+    return _reshape_op("flatten", x, xd.reshape(-1), xd.shape)
+
+
+def broadcast_to(x: Any, shape: Any) -> Tensor:
+    xd = _val(x, "broadcast_to")
+    try:
+        out = np.broadcast_to(xd, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {np.shape(xd)} "
+                         f"to {tuple(np.atleast_1d(shape))}") from None
+    return record("broadcast_to", out, (x,), (_g,))      # the engine sums the gradient back
+
+
+def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
+    arrays = [np.asarray(_val(t, "concatenate")) for t in seq]
+    try:
+        out = np.concatenate(arrays, axis=axis)
+    except ValueError as err:
+        raise ValueError(f"concatenate: shapes {[a.shape for a in arrays]} do not fit along "
+                         f"axis {axis} ({err})") from None
+    ax = axis % out.ndim
+    vjps = []
+    start = 0
+    for a in arrays:
+        idx = (slice(None),) * ax + (slice(start, start + a.shape[ax]),)
+        start += a.shape[ax]
+        vjps.append(_index_vjp(idx))
+    return record("concatenate", out, tuple(seq), tuple(vjps))
+
+
+def _index_vjp(idx: tuple) -> Any:
+    def vjp(g: Any, ans: Any) -> Any:
+        return g[idx]
+    return vjp
+
+
+def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
+    arrays = [_val(t, "stack") for t in seq]
+    try:
+        out = np.stack(arrays, axis=axis)
+    except ValueError as err:
+        raise ValueError(f"stack: all inputs need the same shape, got "
+                         f"{[np.shape(a) for a in arrays]} ({err})") from None
+    ax = axis % out.ndim
+    vjps = tuple(_index_vjp((slice(None),) * ax + (i,)) for i in range(len(arrays)))
+    return record("stack", out, tuple(seq), vjps)
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    """Split along `axis` as `np.split`; each piece is an indexing of `x`."""
+    t = _tensor(x, "split")
+    n = t.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        if n % indices_or_sections:
+            raise ValueError(f"split: axis {axis} of length {n} does not divide into "
+                             f"{indices_or_sections} equal sections")
+        step = n // indices_or_sections
+        bounds = list(range(0, n + 1, step))
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    ax = axis % t.ndim
+    return [t[(slice(None),) * ax + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+# ================================================================ indexing
+
+def _norm_key(key: Any) -> tuple[Any, bool]:
+    """Tensors and lists in an index become arrays; also says whether integer arrays occur."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    out = []
+    int_arrays = False
+    for k in key:
+        if isinstance(k, Tensor):
+            k = k._data
+        elif isinstance(k, list):
+            k = np.asarray(k)
+        if isinstance(k, np.ndarray):
+            if k.dtype.kind in "iu":
+                int_arrays = True
+            elif k.dtype != bool:
+                raise IndexError(f"index arrays must be integer or boolean, got {k.dtype}")
+        out.append(k)
+    return tuple(out), int_arrays
+
+
+def getitem(x: Any, key: Any) -> Tensor:
+    """`x[key]`: ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+    xd = _val(x, "getitem")
+    key, int_arrays = _norm_key(key)
+    out = _out(xd[key])
+    shape, dtype = xd.shape, xd.dtype
+
+    def vjp(g: Any, ans: Any) -> Any:
+        return index_add(g, key, shape, int_arrays, dtype)
+    return record("getitem", out, (x,), (vjp,))
+
+
+def index_add(g: Any, key: tuple, shape: tuple, accumulate: bool = True, dtype: Any = None) -> Any:
+    """zeros(shape) with `g` added at `key` (repeated indices add up): getitem's gradient."""
+    if isinstance(g, Tensor):
+        def vjp(gg: Any, ans: Any) -> Any:
+            return gg[key]
+        out = index_add(g._data, key, shape, accumulate, dtype)
+        return record("index_add", out, (g,), (vjp,))
+    out = np.zeros(shape, dtype or g.dtype)
+    if accumulate:
+        np.add.at(out, key, g)
+    else:
+        out[key] = g
+    return out
+
+
+# ================================================================ linear algebra
+
+def matmul(a: Any, b: Any) -> Tensor:
+    ad = _val(a, "matmul")
+    bd = _val(b, "matmul")
+    if np.ndim(ad) == 0 or np.ndim(bd) == 0:
+        raise ValueError("matmul: both operands need at least one dimension (use * for scalars)")
+    try:
+        out = np.matmul(ad, bd)
+    except ValueError:
+        raise ValueError(f"matmul: shapes {np.shape(ad)} and {np.shape(bd)} do not match: the last "
+                         f"axis of the first ({np.shape(ad)[-1]}) must equal the "
+                         f"{'only' if np.ndim(bd) == 1 else 'second-to-last'} axis of the second "
+                         f"({np.shape(bd)[-1 if np.ndim(bd) == 1 else -2]})") from None
+    return record("matmul", _out(out), (a, b), (_matmul_a, _matmul_b), (a, b))
+
+
+def _matmul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    if b.ndim == 1:                        # (..., n) @ (n,) -> (...)
+        return np.expand_dims(g, -1) * b
+    if a.ndim == 1:                        # (n,) @ (..., n, m) -> (..., m)
+        return (b @ np.expand_dims(g, -1))[..., 0]
+    return g @ np.swapaxes(b, -1, -2)
+
+
+def _matmul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    if a.ndim == 1:
+        if b.ndim == 1:                    # (n,) @ (n,) -> ()
+            return g * a
+        return np.expand_dims(a, -1) * np.expand_dims(g, -2)
+    if b.ndim == 1:                        # (..., k, n) @ (n,) -> (..., k)
+        return (np.swapaxes(a, -1, -2) @ np.expand_dims(g, -1))[..., 0]
+    return np.swapaxes(a, -1, -2) @ g
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """NumPy's `dot`: products of scalars, matmul for 1-D and 2-D, a sum over the last and
+    second-to-last axes for N-D."""
+    ad, bd = _val(a, "dot"), _val(b, "dot")
+    if np.ndim(ad) == 0 or np.ndim(bd) == 0:
+        return multiply(a, b)
+    if np.ndim(bd) <= 2:
+        return matmul(a, b)
+    na, nb = np.ndim(ad), np.ndim(bd)
+    letters = string.ascii_letters
+    sa = letters[:na - 1] + "Z"
+    sb = letters[na - 1:na + nb - 3] + "Z" + letters[na + nb - 3]
+    return einsum(f"{sa},{sb}->{sa[:-1]}{sb[:-2]}{sb[-1]}", a, b)
+
+
+def _parse_einsum(subscripts: str, ndims: list) -> tuple[list, str]:
+    """Split einsum subscripts into per-operand strings and an explicit output string."""
+    subscripts = subscripts.replace(" ", "")
+    if "->" in subscripts:
+        ins, out = subscripts.split("->")
+        ins = ins.split(",")
+    else:
+        ins = subscripts.split(",")
+        letters = "".join(s.replace("...", "") for s in ins)
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        if any("..." in s for s in ins):
+            out = "..." + out
+    if len(ins) != len(ndims):
+        raise ValueError(f"einsum: subscripts name {len(ins)} operands but {len(ndims)} were given")
+    return ins, out
+
+
+def einsum(subscripts: str, *operands: Any) -> Tensor:
+    """Einstein summation as `np.einsum`, differentiable in every operand."""
+    arrays = [np.asarray(_val(o, "einsum")) for o in operands]
+    try:
+        out = np.einsum(subscripts, *arrays)
+    except ValueError as err:
+        raise ValueError(f"einsum('{subscripts}'): operands of shapes "
+                         f"{[a.shape for a in arrays]} do not fit ({err})") from None
+    ins, outs = _parse_einsum(subscripts, [a.ndim for a in arrays])
+    sizes: dict = {}
+    for s, a in zip(ins, arrays):
+        for c, n in zip(s.replace("...", ""), _explicit_dims(s, a.shape)):
+            sizes[c] = builtins.max(sizes.get(c, 1), n)
+    vjps = tuple(_einsum_vjp(i, ins, outs, sizes) for i in range(len(arrays)))
+    return record("einsum", _out(out), tuple(operands), vjps, tuple(operands))
+
+
+def _explicit_dims(s: str, shape: tuple) -> tuple:
+    """The sizes of the explicit (non-ellipsis) letters of subscript `s` for an operand of `shape`."""
+    if "..." not in s:
+        return shape
+    pre, post = s.split("...")
+    return shape[:len(pre)] + (shape[len(shape) - len(post):] if post else ())
+
+
+def _einsum_vjp(i: int, ins: list, outs: str, sizes: dict) -> Any:
+    target = ins[i]
+    others = [s for j, s in enumerate(ins) if j != i]
+    has_ellipsis = "..." in target
+    explicit = target.replace("...", "")
+    uniq = "".join(dict.fromkeys(explicit))
+    avail = set(outs + "".join(others))
+    present = "".join(c for c in uniq if c in avail)
+    missing = [c for c in uniq if c not in avail]
+    repeated = len(uniq) < len(explicit)
+    out_ell = "..." in outs or any("..." in s for s in others)
+    # the gradient einsum: letters of this operand that occur elsewhere, ellipsis in front
+    lead = "..." if (has_ellipsis or out_ell) else ""
+    spec = ",".join([outs] + others) + "->" + lead + present
+
+    def vjp(g: Any, ans: Any, *ops: Any) -> Any:
+        rest = [o for j, o in enumerate(ops) if j != i]
+        r = np.einsum(spec, g, *rest)
+        if missing or repeated or (has_ellipsis and target.index("...") != 0):
+            r = _einsum_place(r, lead, present, uniq, target, missing, sizes)
+        return r
+    return vjp
+
+
+def _einsum_place(r: Any, lead: str, present: str, uniq: str, target: str, missing: list,
+                  sizes: dict) -> Any:
+    """Broadcast letters summed only in this operand, put repeated letters on the diagonal,
+    and move the ellipsis to where the operand has it."""
+    nlead = r.ndim - len(present)
+    # broadcast the letters that occur only in this operand
+    for c in missing:
+        r = np.expand_dims(r, -1)
+        r = np.broadcast_to(r, r.shape[:-1] + (sizes[c],))
+    order = present + "".join(missing)
+    free = [c for c in string.ascii_letters if c not in target and c not in order]
+    ell = "".join(free.pop() for _ in range(nlead))
+    # output letters: the target with the ellipsis spelled out and repeats renamed
+    out_letters = []
+    eyes = []
+    seen: set = set()
+    for c in target.replace("...", "\0"):
+        if c == "\0":
+            out_letters.append(ell)
+        elif c in seen:
+            fresh = free.pop()
+            out_letters.append(fresh)
+            eyes.append(c + fresh)
+        else:
+            seen.add(c)
+            out_letters.append(c)
+    if "..." not in target and nlead:
+        out_letters.insert(0, ell)
+    mats = [np.eye(sizes[e[0]], dtype=r.dtype) for e in eyes]
+    spec = ",".join([ell + order] + eyes) + "->" + "".join(out_letters)
+    return np.einsum(spec, r, *mats)
+
+
+# ================================================================ Tensor methods and NumPy protocols
+
+def _method(fn: Any) -> Any:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return fn(self, *args, **kwargs)
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
+def _reflected(fn: Any) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        return fn(other, self)
+    return method
+
+
+def _reshape_method(self: Tensor, *shape: Any) -> Tensor:
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = shape[0]
+    return reshape(self, tuple(shape) if not isinstance(shape, int) else shape)
+
+
+def _transpose_method(self: Tensor, *axes: Any) -> Tensor:
+    if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
+        axes = axes[0]
+    return transpose(self, axes if axes != () else None)
+
+
+def _no_setitem(self: Tensor, key: Any, value: Any) -> None:
+    raise TypeError("tensors do not support item assignment, which would not be recorded for "
+                    "backward; build the value with ag.where(mask, new, t) or ag.concatenate, "
+                    "or write into t.data outside of any graph")
+
+
+_METHODS = {
+    "__add__": add, "__radd__": _reflected(add), "__sub__": subtract,
+    "__rsub__": _reflected(subtract), "__mul__": multiply, "__rmul__": _reflected(multiply),
+    "__truediv__": divide, "__rtruediv__": _reflected(divide), "__pow__": power,
+    "__rpow__": _reflected(power), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
+    "__neg__": negative, "__abs__": abs, "__lt__": less, "__le__": less_equal,
+    "__gt__": greater, "__ge__": greater_equal, "__eq__": equal, "__ne__": not_equal,
+    "__and__": logical_and, "__or__": logical_or, "__invert__": logical_not,
+    "__getitem__": getitem, "__setitem__": _no_setitem,
+    "reshape": _reshape_method, "transpose": _transpose_method,
+}
+for _fn in (exp, log, sqrt, sin, cos, tanh, sigmoid, relu, softplus, leaky_relu, clip, abs,
+            sum, mean, max, min, logsumexp, var, argmax, argmin, softmax, log_softmax,
+            swapaxes, expand_dims, squeeze, flatten, broadcast_to, matmul, dot, astype,
+            maximum, minimum, split):
+    _METHODS.setdefault(_fn.__name__, _method(_fn))
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(lambda self: transpose(self), doc="The transpose (axes reversed).")
+Tensor.__pos__ = lambda self: self
+
+_UFUNCS = {
+    np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,
+    np.power: power, np.negative: negative, np.matmul: matmul, np.absolute: abs,
+    np.exp: exp, np.log: log, np.sqrt: sqrt, np.sin: sin, np.cos: cos, np.tanh: tanh,
+    np.maximum: maximum, np.minimum: minimum, np.sign: sign, np.less: less,
+    np.less_equal: less_equal, np.greater: greater, np.greater_equal: greater_equal,
+    np.equal: equal, np.not_equal: not_equal, np.logical_and: logical_and,
+    np.logical_or: logical_or, np.logical_not: logical_not,
+}
+
+_FUNCTIONS = {
+    np.sum: sum, np.mean: mean, np.max: max, np.min: min, np.amax: max, np.amin: min,
+    np.var: var, np.argmax: argmax, np.argmin: argmin, np.reshape: reshape,
+    np.transpose: transpose, np.swapaxes: swapaxes, np.expand_dims: expand_dims,
+    np.squeeze: squeeze, np.broadcast_to: broadcast_to, np.concatenate: concatenate,
+    np.stack: stack, np.split: split, np.where: where, np.dot: dot, np.einsum: einsum,
+    np.clip: clip, np.abs: abs,
+}
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return x._data
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain(v) for v in x)
+    return x
+
+
+def _refuse_untracked(name: str, args: Any) -> None:
+    if STATE.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in _flat(args)):
+        raise TypeError(
+            f"numpy.{name} is not differentiable by chainrule; use the ag function of that name "
+            f"if there is one, or apply it to t.detach() or t.data to work on the plain values")
+
+
+def _flat(args: Any) -> list:
+    out = []
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            out.extend(_flat(a))
+        else:
+            out.append(a)
+    return out
+
+
+def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    fn = _UFUNCS.get(ufunc)
+    if fn is not None and method == "__call__" and not kwargs:
+        return fn(*inputs)
+    _refuse_untracked(ufunc.__name__, inputs)
+    if "out" in kwargs:
+        kwargs["out"] = _plain(kwargs["out"])
+    return getattr(ufunc, method)(*_plain(inputs), **kwargs)
+
+
+def _array_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    fn = _FUNCTIONS.get(func)
+    if fn is not None:
+        try:
+            return fn(*args, **kwargs)
+        except TypeError:
+            if kwargs:   # a NumPy-only keyword: fall through to plain values
+                pass
+            else:
+                raise
+    _refuse_untracked(func.__name__, list(args) + list(kwargs.values()))
+    return func(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
+
+
+Tensor.__array_ufunc__ = _array_ufunc
+Tensor.__array_function__ = _array_function

@@ -1,0 +1,361 @@
+"""The Tensor type, grad mode, and the functions that create tensors."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+__all__ = [
+    "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange",
+    "randn", "rand", "manual_seed", "set_default_dtype", "get_default_dtype",
+    "no_grad", "enable_grad", "is_grad_enabled", "get_rng",
+]
+
+
+# ---------------------------------------------------------------- grad mode
+
+class _ThreadState(threading.local):
+    """Per-thread switches read on every recorded operation."""
+
+    enabled = True      # grad mode
+    anomaly = False     # detect_anomaly active
+    scope = ()          # module scope names, for draw_graph clusters
+    recorder = None     # gradient-norm recorder, for draw_graph
+
+
+STATE = _ThreadState()
+
+
+class _GradMode:
+    """Base of `no_grad` / `enable_grad`: a context manager and a decorator."""
+
+    mode = True
+
+    def __enter__(self) -> None:
+        self._prev = STATE.enabled
+        STATE.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.enabled = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Operations inside record nothing: `with ag.no_grad(): ...` or `@ag.no_grad()`."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Turns recording back on inside a `no_grad` block."""
+
+    mode = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations on this thread are being recorded."""
+    return STATE.enabled
+
+
+# ---------------------------------------------------------------- dtypes and randomness
+
+_default_dtype = np.dtype(np.float32)
+_rng = np.random.default_rng()
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the float dtype used for Python floats and random tensors."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"default dtype must be a floating dtype, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    """The float dtype used for Python floats and random tensors (float32 unless changed)."""
+    return _default_dtype
+
+
+def manual_seed(seed: int) -> None:
+    """Reseed the global generator used by everything random (init, shuffling, dropout)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def get_rng(rng: np.random.Generator | int | None = None) -> np.random.Generator:
+    """Resolve `rng`: a Generator as is, an int as a seed, None as the global generator."""
+    if rng is None:
+        return _rng
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
+
+
+def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
+    """Convert user data to an ndarray: Python floats become the default dtype."""
+    if isinstance(data, Tensor):
+        data = data._data
+    if isinstance(data, np.ndarray):
+        if dtype is not None:
+            return data.astype(dtype, copy=copy)
+        return data.copy() if copy else data
+    if isinstance(data, np.generic):
+        return np.array(data, dtype=dtype)
+    arr = np.array(data, dtype=dtype)
+    if dtype is None and arr.dtype == np.float64:
+        arr = arr.astype(_default_dtype)
+    if arr.dtype == object:
+        raise TypeError(f"cannot make a tensor from {type(data).__name__}: nested data must be numbers")
+    return arr
+
+
+def _check_grad_dtype(dtype: np.dtype) -> None:
+    if dtype.kind not in "fc":
+        raise TypeError(
+            f"only floating-point tensors can require grad, this one is {dtype}; "
+            f"convert it first, e.g. ag.tensor(data, dtype=np.float32, requires_grad=True)"
+        )
+
+
+# ---------------------------------------------------------------- Tensor
+
+class Tensor:
+    """An ndarray that records the operations applied to it.
+
+    `data` is the value, `grad` the accumulated gradient (a Tensor or None), `requires_grad`
+    whether operations on it are recorded, `name` the label shown by `draw_graph`.
+    """
+
+    __slots__ = ("_data", "_node", "_leaf", "requires_grad", "grad", "name", "_version", "_saved",
+                 "_locked", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None,
+                 dtype: Any = None) -> None:
+        self._data = _as_array(data, dtype)
+        self._node = None       # the Node that produced this tensor (None for a leaf)
+        self._leaf = None       # the gradient-accumulating Node of a leaf, made on first use
+        self.grad: Tensor | None = None
+        self.name = name
+        self._version = 0       # bumped whenever `data` is replaced
+        self._saved = 0         # how many live graph nodes saved this tensor for backward
+        self._locked = False    # whether the engine made `_data` read-only while saved
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- value -------------------------------------------------------------------------
+
+    @property
+    def data(self) -> np.ndarray:
+        """The value. Assigning replaces it unrecorded; writing into it while a graph saved it is refused."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        value = _as_array(value)
+        self._version += 1
+        node = self._node
+        if node is not None and node.ans is not None:
+            node.set_meta("ans_stale", True)
+        if self._locked:
+            from .engine import unlock
+            unlock(self)
+        self._data = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by a recorded operation."""
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The Node that produced this tensor, or None for a leaf."""
+        return self._node
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def numpy(self) -> np.ndarray:
+        """The value as an ndarray (the same array, not a copy)."""
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        arr = self.data
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this value, cut from the graph."""
+        return Tensor(self._data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` in place (leaves only); returns self."""
+        if requires_grad:
+            _check_grad_dtype(self._data.dtype)
+        elif self._node is not None:
+            raise RuntimeError("requires_grad can only be switched off on a leaf; use t.detach() instead")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Accumulate d self / d leaf into `leaf.grad` for every leaf that requires grad."""
+        from .engine import backward
+        backward((self,), None if grad is None else (grad,), retain_graph, create_graph)
+
+    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> Any:
+        """Run `fn(grad)` when this tensor's gradient is computed; a returned Tensor replaces it."""
+        from .engine import register_hook
+        return register_hook(self, fn)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
+        extra = []
+        if self._data.dtype != _default_dtype:
+            extra.append(f"dtype={self._data.dtype}")
+        if self._node is not None:
+            extra.append(f"grad_fn=<{self._node.name}>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        if self.name:
+            extra.append(f"name={self.name!r}")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self._data)
+
+    def __int__(self) -> int:
+        return int(self._data)
+
+    def __index__(self) -> int:
+        return self._data.__index__()
+
+    def __iter__(self) -> Iterable[Tensor]:
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
+
+    __hash__ = object.__hash__
+
+
+def _new(data: np.ndarray, node: Any = None) -> Tensor:
+    """Fast constructor for operation outputs: no conversion, no checks."""
+    t = Tensor.__new__(Tensor)
+    t._data = data
+    t._node = node
+    t._leaf = None
+    t.requires_grad = node is not None
+    t.grad = None
+    t.name = None
+    t._version = 0
+    t._saved = 0
+    t._locked = False
+    return t
+
+
+# ---------------------------------------------------------------- creation functions
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """A new tensor holding a copy of `data` (Python floats become the default dtype)."""
+    return Tensor(_as_array(data, dtype, copy=True), requires_grad=requires_grad, name=name)
+
+
+def _shape(shape: Any) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    return _default_dtype if dtype is None else np.dtype(dtype)
+
+
+def zeros(shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(_shape(shape), _float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def ones(shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(_shape(shape), _float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def full(shape: Any, value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    if dtype is None:
+        dtype = _default_dtype if isinstance(value, float) else np.asarray(value).dtype
+    return Tensor(np.full(_shape(shape), value, dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(_as_array(t), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(_as_array(t), dtype=dtype), requires_grad=requires_grad)
+
+
+def arange(*args: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """As `np.arange`; float arguments give the default float dtype."""
+    arr = np.arange(*args, dtype=dtype)
+    if dtype is None and arr.dtype == np.float64:
+        arr = arr.astype(_default_dtype)
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def _rand_shape(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        return _shape(shape[0])
+    return _shape(shape)
+
+
+def randn(*shape: Any, rng: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from `rng` (Generator, int seed, or None = global generator)."""
+    data = get_rng(rng).standard_normal(_rand_shape(shape)).astype(_float_dtype(dtype), copy=False)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def rand(*shape: Any, rng: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1) from `rng` (Generator, int seed, or None = global generator)."""
+    data = get_rng(rng).random(_rand_shape(shape)).astype(_float_dtype(dtype), copy=False)
+    return Tensor(data, requires_grad=requires_grad)
