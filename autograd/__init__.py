@@ -13,6 +13,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import (
     abs,
     add,
+    affine,
     argmax,
     argmin,
     astype,
@@ -82,6 +83,7 @@ from .tensor import (
     ones_like,
     rand,
     randn,
+    scope,
     set_default_dtype,
     tensor,
     zeros,
@@ -91,10 +93,10 @@ from .tensor import (
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn",
     "rand", "manual_seed", "get_rng", "set_default_dtype", "get_default_dtype",
-    "no_grad", "enable_grad", "is_grad_enabled", "backward", "grad", "detect_anomaly",
+    "no_grad", "enable_grad", "is_grad_enabled", "scope", "backward", "grad", "detect_anomaly",
     "RemovableHandle", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "GradcheckError",
     "functional",
-    "add", "subtract", "multiply", "divide", "power", "negative", "matmul", "abs", "sign",
+    "add", "subtract", "multiply", "divide", "power", "negative", "matmul", "affine", "abs", "sign",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
     "logical_and", "logical_or", "logical_not",
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "leaky_relu",

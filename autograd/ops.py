@@ -646,6 +646,31 @@ def _matmul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return np.swapaxes(a, -1, -2) @ g
 
 
+def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """`x @ weight + bias` as one graph node: x (..., in), weight (in, out), bias (out,)."""
+    xd, wd = _val(x, "affine"), _val(weight, "affine")
+    if np.ndim(wd) != 2:
+        raise ValueError(f"affine: weight must be 2-D (in, out), got shape {np.shape(wd)}")
+    if np.ndim(xd) == 0 or np.shape(xd)[-1] != np.shape(wd)[0]:
+        raise ValueError(f"affine: input of shape {np.shape(xd)} does not fit weight of shape "
+                         f"{np.shape(wd)}: the input's last axis must have size {np.shape(wd)[0]}")
+    out = xd @ wd
+    if bias is None:
+        return record("affine", _out(out), (x, weight), (_affine_x, _affine_w), (x, weight))
+    out += _val(bias, "affine")
+    return record("affine", _out(out), (x, weight, bias), (_affine_x, _affine_w, _g), (x, weight))
+
+
+def _affine_x(g: Any, ans: Any, x: Any, w: Any) -> Any:
+    return g @ w.T
+
+
+def _affine_w(g: Any, ans: Any, x: Any, w: Any) -> Any:
+    if x.ndim == 2:
+        return x.T @ g
+    return x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+
+
 def dot(a: Any, b: Any) -> Tensor:
     """NumPy's `dot`: products of scalars, matmul for 1-D and 2-D, a sum over the last and
     second-to-last axes for N-D."""
@@ -807,7 +832,7 @@ _METHODS = {
 }
 for _fn in (exp, log, sqrt, sin, cos, tanh, sigmoid, relu, softplus, leaky_relu, clip, abs,
             sum, mean, max, min, logsumexp, var, argmax, argmin, softmax, log_softmax,
-            swapaxes, expand_dims, squeeze, flatten, broadcast_to, matmul, dot, astype,
+            swapaxes, expand_dims, squeeze, flatten, broadcast_to, matmul, dot, astype, affine,
             maximum, minimum, split):
     _METHODS.setdefault(_fn.__name__, _method(_fn))
 for _name, _fn in _METHODS.items():

@@ -11,7 +11,7 @@ import numpy as np
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange",
     "randn", "rand", "manual_seed", "set_default_dtype", "get_default_dtype",
-    "no_grad", "enable_grad", "is_grad_enabled", "get_rng",
+    "no_grad", "enable_grad", "is_grad_enabled", "get_rng", "scope",
 ]
 
 
@@ -59,6 +59,25 @@ class enable_grad(_GradMode):
     """Turns recording back on inside a `no_grad` block."""
 
     mode = True
+
+
+class scope:
+    """Label the operations recorded inside, e.g. with the Module that runs them.
+
+    `draw_graph` draws the operations of one scope inside one cluster. Scopes nest:
+    `with ag.scope(model): with ag.scope(layer): ...`.
+    """
+
+    def __init__(self, label: Any) -> None:
+        self.label = label
+
+    def __enter__(self) -> scope:
+        self._prev = STATE.scope
+        STATE.scope = self._prev + (self.label,)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.scope = self._prev
 
 
 def is_grad_enabled() -> bool:
