@@ -56,6 +56,7 @@ from .ops import (
     sign,
     sin,
     softmax,
+    softmax_cross_entropy,
     softplus,
     split,
     sqrt,

@@ -446,6 +446,35 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     return record("log_softmax", out, (x,), (vjp,), keep_ans=True)
 
 
+def softmax_cross_entropy(logits: Any, labels: Any) -> Tensor:
+    """Per-sample `-log softmax(logits)[label]`, classes on the last axis, as one node.
+
+    `labels` are integers of shape `logits.shape[:-1]`; the gradient is `softmax - onehot`.
+    """
+    xd = np.asarray(_val(logits, "softmax_cross_entropy"))
+    lab = np.asarray(labels._data if isinstance(labels, Tensor) else labels)
+    if lab.dtype.kind not in "iu":
+        raise TypeError(f"softmax_cross_entropy: labels must be integers, got {lab.dtype}")
+    if lab.shape != xd.shape[:-1]:
+        raise ValueError(f"softmax_cross_entropy: labels of shape {lab.shape} do not match logits "
+                         f"of shape {xd.shape}: expected labels of shape {xd.shape[:-1]}")
+    m = np.max(xd, axis=-1, keepdims=True)
+    e = np.exp(xd - m)
+    s = np.sum(e, axis=-1, keepdims=True)
+    picked = np.take_along_axis(xd, lab[..., None], axis=-1)
+    out = (np.log(s) + m - picked)[..., 0]
+    e /= s                      # the softmax, kept for the first-order gradient
+    return record("softmax_cross_entropy", _out(out), (logits,), (_sce,), (logits, lab, e))
+
+
+def _sce(g: Any, ans: Any, x: Any, lab: np.ndarray, p: np.ndarray) -> Any:
+    if isinstance(x, Tensor):
+        p = softmax(x)          # differentiable again under create_graph
+    onehot = np.zeros(p.shape, dtype=p.dtype)
+    np.put_along_axis(onehot, lab[..., None], 1, axis=-1)
+    return (p - onehot) * np.expand_dims(g, -1)
+
+
 # ================================================================ shape
 
 def reshape(x: Any, shape: Any) -> Tensor:
