@@ -102,7 +102,8 @@ __all__ = [
     "logical_and", "logical_or", "logical_not",
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "leaky_relu",
     "clip", "maximum", "minimum", "where", "astype",
-    "sum", "mean", "max", "min", "logsumexp", "var", "argmax", "argmin", "softmax", "log_softmax", "softmax_cross_entropy",
+    "sum", "mean", "max", "min", "logsumexp", "var", "argmax", "argmin", "softmax", "log_softmax",
+    "softmax_cross_entropy",
     "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "flatten", "broadcast_to",
     "concatenate", "stack", "split", "getitem", "dot", "einsum",
 ]
