@@ -191,8 +191,8 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
         out.flags.writeable = False
     node = Node(name, tuple(parents), vjps, saved, tuple(arrays), tuple(versions),
                 out if keep_ans else None, out.shape, out.dtype)
-    if STATE.anomaly:
-        _anomaly_forward(node, out)
+    if STATE.on_record is not None:
+        STATE.on_record(node, out)
     return _new(out, node)
 
 
@@ -297,12 +297,19 @@ class detect_anomaly:
     """Stop at the first operation whose forward gives NaN or whose backward gives NaN/Inf."""
 
     def __enter__(self) -> detect_anomaly:
-        self._prev = STATE.anomaly
+        self._prev = (STATE.anomaly, STATE.on_record)
+        outer = STATE.on_record
+
+        def on_record(node: Node, out: np.ndarray) -> None:
+            if outer is not None:
+                outer(node, out)
+            _anomaly_forward(node, out)
         STATE.anomaly = True
+        STATE.on_record = on_record
         return self
 
     def __exit__(self, *exc: object) -> None:
-        STATE.anomaly = self._prev
+        STATE.anomaly, STATE.on_record = self._prev
 
 
 # ---------------------------------------------------------------- the backward pass

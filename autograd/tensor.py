@@ -21,9 +21,10 @@ class _ThreadState(threading.local):
     """Per-thread switches read on every recorded operation."""
 
     enabled = True      # grad mode
-    anomaly = False     # detect_anomaly active
-    scope = ()          # module scope names, for draw_graph clusters
-    recorder = None     # gradient-norm recorder, for draw_graph
+    anomaly = False     # detect_anomaly active (checked in backward)
+    scope = ()          # scope labels (e.g. Modules) given to new nodes, for draw_graph clusters
+    on_record = None    # callable(node, out) run after each node is recorded (anomaly, graph views)
+    recorder = None     # callable(node, g, grads) run after each node's backward (graph views)
 
 
 STATE = _ThreadState()
