@@ -84,10 +84,10 @@ class Node:
         for t in self.saved:
             if isinstance(t, Tensor):
                 t._saved -= 1
-                if t._saved == 0:
+                if not t._saved and t._locked:
                     unlock(t)
-        if self.ans is not None:
-            self.ans.flags.writeable = True
+        if self.meta and self.meta.pop("ans_locked", False):
+            self.ans.setflags(write=True)
         self.saved = self.arrays = self.versions = ()
         self.ans = None
 
@@ -165,32 +165,27 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
     """
     if not STATE.enabled:
         return _new(out)
-    parents = []
-    any_grad = False
-    for x in inputs:
-        if isinstance(x, Tensor) and x.requires_grad:
-            parents.append(x._node or leaf_node(x))
-            any_grad = True
-        else:
-            parents.append(None)
-    if not any_grad:
+    parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x.requires_grad
+                     else None for x in inputs])
+    if parents.count(None) == len(parents):
         return _new(out)
-    arrays = []
-    versions = []
-    for s in saved:
-        if isinstance(s, Tensor):
-            arrays.append(s._data)
-            versions.append(s._version)
-            if s._saved == 0:
-                lock(s)
-            s._saved += 1
-        else:
-            arrays.append(s)
-            versions.append(None)
-    if keep_ans:
-        out.flags.writeable = False
-    node = Node(name, tuple(parents), vjps, saved, tuple(arrays), tuple(versions),
-                out if keep_ans else None, out.shape, out.dtype)
+    if saved:
+        arrays = []
+        versions = []
+        for s in saved:
+            if isinstance(s, Tensor):
+                arrays.append(s._data)
+                versions.append(s._version)
+                if not s._saved and s._node is None:
+                    lock(s)         # a leaf's array may be aliased by the user: lock it now
+                s._saved += 1
+            else:
+                arrays.append(s)
+                versions.append(None)
+        node = Node(name, parents, vjps, saved, tuple(arrays), tuple(versions),
+                    out if keep_ans else None, out.shape, out.dtype)
+    else:
+        node = Node(name, parents, vjps, (), (), (), out if keep_ans else None, out.shape, out.dtype)
     if STATE.on_record is not None:
         STATE.on_record(node, out)
     return _new(out, node)
@@ -198,22 +193,34 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
 
 # ---------------------------------------------------------------- in-place write protection
 #
-# An array saved for backward is made read-only while a live graph holds it, so a write into
-# it (`t.data[0] = 5`) is refused at once; replacing it (`t.data = a`) bumps the tensor's
-# version, which backward checks. Arrays are unlocked when the graph is released.
+# An array saved for backward is read-only while a live graph holds it, so a write into it
+# (`t.data[0] = 5`) is refused at once; replacing it (`t.data = a`) bumps the tensor's
+# version, which backward checks. A leaf's array is locked when it is saved (the user may hold
+# it); an operation's output can only be reached through `.data`, which locks it on the way
+# out. Arrays are unlocked when the graph is released.
 
 def lock(t: Tensor) -> None:
     arr = t._data
     if arr.flags.writeable:
-        arr.flags.writeable = False
+        arr.setflags(write=False)
         t._locked = True
+
+
+def lock_for_user(t: Tensor) -> None:
+    """Called by `Tensor.data`: lock the array if a live graph saved it."""
+    node = t._node
+    if t._saved:
+        lock(t)
+    elif node is not None and node.ans is t._data and t._data.flags.writeable:
+        t._data.setflags(write=False)
+        node.set_meta("ans_locked", True)
 
 
 def unlock(t: Tensor) -> None:
     if t._locked:
         t._locked = False
         try:
-            t._data.flags.writeable = True
+            t._data.setflags(write=True)
         except ValueError:      # a view of a read-only base: leave it
             pass
 
@@ -334,16 +341,13 @@ def _count_consumers(roots: Sequence[Node]) -> dict:
     """For every node reachable from `roots`, how many edges point at it (a loop, no recursion)."""
     counts: dict = {}
     stack = list(roots)
-    seen = set(roots)
     while stack:
-        node = stack.pop()
-        for p in node.parents:
+        for p in stack.pop().parents:
             if p is not None:
-                if p in seen:
+                if p in counts:
                     counts[p] += 1
                 else:
                     counts[p] = 1
-                    seen.add(p)
                     stack.append(p)
     return counts
 
@@ -380,69 +384,78 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     grads = dict(seeds)
     owned: set = set()          # ids of gradient buffers this pass allocated (safe to add into)
     handed: set = set()         # ids of arrays already given to a leaf's .grad
-    ready = [r for r in roots if counts.get(r, 0) == 0]
-    recorder = STATE.recorder
-    anomaly = STATE.anomaly
-    mode = enable_grad() if create_graph else no_grad()
-    processed = []
-    with mode:
+    ready = [r for r in roots if r not in counts]
+    observe = STATE.recorder is not None or STATE.anomaly
+    with enable_grad() if create_graph else no_grad():
         while ready:
             node = ready.pop()
             g = grads.pop(node, None)
             if g is not None:
-                owned.discard(id(g))
+                if owned:
+                    owned.discard(id(g))
                 if node.meta and node.meta.get("hooks"):
                     g = _run_hooks(node, g, create_graph)
             parents = node.parents
-            if type(node) is LeafNode:
+            if not parents:                                 # a leaf
                 if g is not None:
-                    if targets is not None:
-                        if node in targets:
-                            targets[node] = g
-                    else:
+                    if targets is None:
                         _accumulate(node, g, create_graph, handed)
-                if recorder is not None and g is not None:
-                    recorder(node, g, ())
+                    elif node in targets:
+                        targets[node] = g
+                    if observe:
+                        _observe(node, g, ())
                 continue
             if targets is not None and node in targets and g is not None:
                 targets[node] = g
+            gis = None
             if g is not None and (needed is None or node in needed):
-                node.check_saved()
-                need = None if needed is None else [p in needed for p in parents]
-                gis = node.vjp(g, need, create_graph)
-                if anomaly:
-                    _anomaly_backward(node, gis)
-                if recorder is not None:
-                    recorder(node, g, gis)
-            else:
-                gis = None
+                if node.freed or node.versions or node.meta:
+                    node.check_saved()
+                if create_graph or needed is not None or type(node) is not Node:
+                    gis = node.vjp(g, None if needed is None else [p in needed for p in parents],
+                                   create_graph)
+                else:                                       # first order: rules on arrays
+                    ans, saved = node.ans, node.arrays
+                    gis = [None if p is None else f(g, ans, *saved)
+                           for p, f in zip(parents, node.vjps)]
+                if observe:
+                    _observe(node, g, gis)
             for i, p in enumerate(parents):
                 if p is None:
                     continue
                 gi = None if gis is None else gis[i]
                 if gi is not None:
+                    if type(gi) is not np.ndarray and not create_graph:
+                        gi = np.asarray(gi)     # NumPy returns scalars for 0-d results
                     if gi.shape != p.shape:
                         gi = unbroadcast(gi, p.shape, node)
-                    if gi.dtype != p.dtype and p.dtype.kind in "fc":
+                    if gi.dtype is not p.dtype and gi.dtype != p.dtype and p.dtype.kind in "fc":
                         gi = gi.astype(p.dtype)
                     prev = grads.get(p)
                     if prev is None:
                         grads[p] = gi
                     elif not create_graph and id(prev) in owned:
-                        prev += gi
+                        np.add(prev, gi, out=prev)
                     else:
                         acc = prev + gi
-                        grads[p] = acc
                         if not create_graph:
+                            if type(acc) is not np.ndarray:
+                                acc = np.asarray(acc)
                             owned.add(id(acc))
+                        grads[p] = acc
                 c = counts[p] - 1
                 counts[p] = c
-                if c == 0:
+                if not c:
                     ready.append(p)
-            processed.append(node)
-    if not retain_graph:
-        for node in processed:
-            node.release()
+            if not retain_graph:
+                node.release()
+
+
+def _observe(node: Node, g: Any, gis: Any) -> None:
+    if STATE.anomaly and gis:
+        _anomaly_backward(node, gis)
+    if STATE.recorder is not None:
+        STATE.recorder(node, g, gis)
 
 
 def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None:

@@ -181,6 +181,9 @@ class Tensor:
     @property
     def data(self) -> np.ndarray:
         """The value. Assigning replaces it unrecorded; writing into it while a graph saved it is refused."""
+        if self._saved or self._node is not None:
+            from .engine import lock_for_user
+            lock_for_user(self)
         return self._data
 
     @data.setter
