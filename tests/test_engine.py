@@ -1,0 +1,228 @@
+"""The backward pass: accumulation, graph shapes, retain_graph, grad modes, depth."""
+
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import autograd as ag
+
+
+def f64(data, requires_grad=True):
+    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
+
+
+def test_reused_input_accumulates():
+    a = f64(3.0)
+    (a * a).backward()
+    assert a.grad.item() == 6.0
+
+
+def test_diamond_graph():
+    a = f64(3.0)
+    b = a + a
+    c = b * b          # c = 4 a^2, dc/da = 8 a
+    c.backward()
+    assert a.grad.item() == 24.0
+
+
+def test_wide_diamond_with_shared_intermediate():
+    x = f64([1.0, 2.0])
+    h = ag.exp(x)
+    y = (h * 2.0 + h * h + ag.sin(h)).sum()
+    y.backward()
+    e = np.exp(x.data)
+    np.testing.assert_allclose(x.grad.data, (2 + 2 * e + np.cos(e)) * e)
+
+
+def test_gradient_accumulates_across_backward_calls():
+    x = f64([1.0, 2.0])
+    (x * 3.0).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3 + 2, 3 + 4])
+
+
+def test_leaf_grads_do_not_alias_each_other():
+    a, b = f64([1.0, 2.0]), f64([3.0, 4.0])
+    (a + b).sum().backward()
+    a.grad.data *= 10
+    np.testing.assert_allclose(b.grad.data, [1.0, 1.0])
+
+
+def test_user_seed_is_not_aliased_into_grad():
+    x = f64([1.0, 2.0])
+    seed = np.array([1.0, 1.0])
+    x.backward(seed)
+    x.grad.data += 1
+    np.testing.assert_array_equal(seed, [1.0, 1.0])
+
+
+def test_backward_order_is_reverse_topological_without_recursion():
+    x = f64(0.5)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_100k_chain_has_no_recursion_limit_and_frees_memory():
+    x = ag.tensor(np.ones(1), requires_grad=True)
+    tracemalloc.start()
+    y = x
+    for _ in range(100_000):
+        y = y + 1.0
+    y.sum().backward()
+    del y
+    current, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert x.grad.item() == 1.0
+    assert current < 5_000_000      # the graph is gone once the output is dropped
+
+
+@pytest.mark.slow
+def test_million_op_chain_backpropagates():
+    x = ag.tensor(np.zeros(1), requires_grad=True)
+    y = x
+    for _ in range(1_000_000):
+        y = y + 1e-6
+    y.sum().backward()
+    assert x.grad.item() == 1.0
+    np.testing.assert_allclose(y.data, [1.0], rtol=1e-3)
+
+
+def test_retain_graph_allows_second_backward():
+    x = f64([1.0, 2.0])
+    y = (ag.exp(x) * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.data.copy()
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * first)
+
+
+def test_second_backward_through_freed_graph_names_retain_graph():
+    x = f64([1.0, 2.0])
+    y = (ag.exp(x) * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+
+
+def test_graph_saved_arrays_are_released_after_backward():
+    x = f64([1.0, 2.0])
+    y = ag.exp(x)
+    z = (y * x).sum()
+    z.backward()
+    assert z.grad_fn.freed or not z.grad_fn.saved
+    assert y.grad_fn.ans is None
+    assert y.grad_fn.freed
+
+
+def test_no_grad_records_nothing_and_is_a_decorator():
+    x = f64([1.0])
+    with ag.no_grad():
+        y = x * 2
+        assert not ag.is_grad_enabled()
+        with ag.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+
+    @ag.no_grad()
+    def f(t):
+        return t * 3
+    assert not f(x).requires_grad
+    assert ag.is_grad_enabled()
+
+
+def test_grad_mode_is_per_thread():
+    seen = {}
+
+    def worker():
+        seen["enabled"] = ag.is_grad_enabled()
+        x = f64([1.0])
+        seen["records"] = (x * 2).requires_grad
+
+    with ag.no_grad():
+        th = threading.Thread(target=worker)
+        th.start()
+        th.join()
+        assert not ag.is_grad_enabled()
+    assert seen == {"enabled": True, "records": True}
+
+
+def test_ag_grad_leaves_dot_grad_alone():
+    x = f64([1.0, 2.0])
+    (gx,) = ag.grad((x * x).sum(), x)
+    np.testing.assert_allclose(gx.data, [2.0, 4.0])
+    assert x.grad is None
+
+
+def test_ag_grad_with_respect_to_intermediate():
+    x = f64([1.0, 2.0])
+    h = x * 3.0
+    y = (h * h).sum()
+    gh, gx = ag.grad(y, [h, x])
+    np.testing.assert_allclose(gh.data, 2 * h.data)
+    np.testing.assert_allclose(gx.data, 18 * x.data)
+
+
+def test_ag_grad_grad_outputs_and_multiple_outputs():
+    x = f64([1.0, 2.0])
+    y1, y2 = x * 2.0, x * x
+    (g,) = ag.grad([y1, y2], x, grad_outputs=[np.array([1.0, 0.0]), np.array([1.0, 1.0])])
+    np.testing.assert_allclose(g.data, [2 + 2, 0 + 4])
+
+
+def test_ag_grad_unused_input():
+    x, z = f64([1.0]), f64([2.0])
+    y = (x * 2).sum()
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        ag.grad(y, [x, z], retain_graph=True)
+    gx, gz = ag.grad(y, [x, z], allow_unused=True)
+    assert gz is None and gx.item() == 2.0
+
+
+def test_backward_on_non_scalar_needs_grad():
+    x = f64([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"grad=.*shape \(2,\)"):
+        (x * 2).backward()
+    (x * 2).backward(np.array([1.0, 3.0]))
+    np.testing.assert_allclose(x.grad.data, [2.0, 6.0])
+
+
+def test_backward_grad_of_wrong_shape_is_refused():
+    x = f64([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"shape \(3,\).*shape \(2,\)"):
+        (x * 2).backward(np.ones(3))
+
+
+def test_backward_on_tensor_without_grad_explains():
+    with pytest.raises(RuntimeError, match="requires_grad=True"):
+        ag.tensor([1.0]).sum().backward()
+
+
+def test_gradients_keep_float32():
+    x = ag.tensor(np.ones((3, 4), np.float32), requires_grad=True)
+    w = ag.tensor(np.ones((4, 2), np.float32), requires_grad=True)
+    y = ag.sigmoid(x @ w * 0.5 + 1.0).mean()
+    y.backward()
+    assert y.dtype == np.float32
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+def test_gradient_cast_back_to_input_dtype_when_mixing():
+    x = ag.tensor(np.ones(3, np.float32), requires_grad=True)
+    (x * np.ones(3, np.float64)).sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_one_tensor_feeding_many_operations():
+    x = ag.tensor(np.ones(2), requires_grad=True)
+    total = None
+    for i in range(20_000):
+        term = x * float(i % 3)
+        total = term if total is None else total + term
+    total.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [sum(i % 3 for i in range(20_000))] * 2)
