@@ -1,0 +1,59 @@
+"""Property-based tests: gradients of broadcasting operations for arbitrary compatible shapes."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import autograd as ag
+
+settings.register_profile("chainrule", max_examples=40, deadline=None)
+settings.load_profile("chainrule")
+
+shape_pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3)
+
+
+def _tensor(shape, seed):
+    data = np.random.default_rng(seed).uniform(0.5, 2.0, shape)
+    return ag.tensor(data, dtype=np.float64, requires_grad=True)
+
+
+@given(shapes=shape_pairs, seed=st.integers(0, 2**16),
+       op=st.sampled_from([ag.add, ag.subtract, ag.multiply, ag.divide, ag.power, ag.maximum]))
+def test_binary_broadcast_gradient_matches_finite_differences(shapes, seed, op):
+    a = _tensor(shapes.input_shapes[0], seed)
+    b = _tensor(shapes.input_shapes[1], seed + 1)
+    out = op(a, b)
+    assert out.shape == shapes.result_shape
+    assert ag.gradcheck(op, (a, b))
+
+
+@given(shapes=shape_pairs, seed=st.integers(0, 2**16))
+def test_gradient_of_broadcast_sum_counts_copies(shapes, seed):
+    a = _tensor(shapes.input_shapes[0], seed)
+    b = _tensor(shapes.input_shapes[1], seed + 1)
+    (a + b).sum().backward()
+    copies_a = int(np.prod(shapes.result_shape)) // max(a.size, 1)
+    copies_b = int(np.prod(shapes.result_shape)) // max(b.size, 1)
+    np.testing.assert_allclose(a.grad.data, np.full(a.shape, copies_a))
+    np.testing.assert_allclose(b.grad.data, np.full(b.shape, copies_b))
+
+
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), seed=st.integers(0, 2**16),
+       data=st.data())
+def test_reduction_gradients_any_axis(shape, seed, data):
+    axis = data.draw(st.none() | st.integers(-len(shape), len(shape) - 1))
+    keepdims = data.draw(st.booleans())
+    x = _tensor(shape, seed)
+    for fn in (ag.sum, ag.mean, ag.logsumexp, ag.max):
+        assert ag.gradcheck(lambda v, f=fn: f(v, axis=axis, keepdims=keepdims), (x,))
+
+
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+       seed=st.integers(0, 2**16))
+def test_gradients_have_input_shapes_and_dtypes(shapes, seed):
+    a = ag.tensor(np.ones(shapes.input_shapes[0], np.float32), requires_grad=True)
+    b = ag.tensor(np.ones(shapes.input_shapes[1], np.float32), requires_grad=True)
+    (a * b + a).sum().backward()
+    assert a.grad.shape == a.shape and b.grad.shape == b.shape
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float32
