@@ -98,14 +98,14 @@ def gradcheck(fn: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-
             excess = err - (atol + rtol * np.abs(n))
             if excess.size and excess.max() > 0:
                 r, c = np.unravel_index(np.argmax(excess), excess.shape)
-                out_idx = np.unravel_index(r, o.shape) if o.shape else ()
-                in_idx = np.unravel_index(c, inputs[i].shape) if inputs[i].shape else ()
+                out_idx = [int(j) for j in np.unravel_index(r, o.shape)] if o.shape else []
+                in_idx = [int(j) for j in np.unravel_index(c, inputs[i].shape)] if inputs[i].shape else []
                 rel = err / np.maximum(np.abs(n), 1e-300)
                 msg = (
                     f"gradcheck of {name}: the gradient of output {k} (shape {o.shape}) with "
                     f"respect to input {i} (shape {inputs[i].shape}"
                     f"{', ' + repr(inputs[i].name) if inputs[i].name else ''}) is wrong.\n"
-                    f"  worst element: d output{list(out_idx)} / d input{list(in_idx)}\n"
+                    f"  worst element: d output{out_idx} / d input{in_idx}\n"
                     f"  analytical {a[r, c]:.10g}  numerical {n[r, c]:.10g}\n"
                     f"  largest absolute error {err.max():.3g}, largest relative error "
                     f"{rel.max():.3g} (atol={atol}, rtol={rtol}, eps={eps})")
