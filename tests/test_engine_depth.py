@@ -1,0 +1,260 @@
+"""Hooks, custom Functions, in-place change detection and NaN/Inf anomaly detection."""
+
+import numpy as np
+import pytest
+
+import autograd as ag
+
+
+def f64(data, requires_grad=True, name=None):
+    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad, name=name)
+
+
+# ---------------------------------------------------------------- hooks
+
+def test_hook_on_leaf_sees_gradient_and_can_replace_it():
+    x = f64([1.0, 2.0])
+    seen = []
+    x.register_hook(lambda g: seen.append(g.data.copy()))
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(seen[0], [3.0, 3.0])
+    x.grad = None
+    x.register_hook(lambda g: g * 0.5)
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [1.5, 1.5])
+
+
+def test_hook_on_intermediate_changes_what_flows_upstream():
+    x = f64([1.0, 2.0])
+    h = x * x
+    h.register_hook(lambda g: ag.zeros_like(g, dtype=np.float64) + 1.0)
+    (h * 10.0).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * x.data)      # 1 * dh/dx, not 10 * dh/dx
+
+
+def test_hook_handle_remove():
+    x = f64([1.0])
+    calls = []
+    handle = x.register_hook(lambda g: calls.append(1))
+    (x * 2).sum().backward()
+    handle.remove()
+    (x * 2).sum().backward()
+    assert calls == [1]
+
+
+def test_hook_returning_wrong_shape_is_refused():
+    x = f64([1.0, 2.0])
+    h = x * 2
+    h.register_hook(lambda g: ag.ones(3))
+    with pytest.raises(RuntimeError, match=r"hook.*shape \(3,\).*\(2,\)"):
+        h.sum().backward()
+
+
+def test_hook_sees_total_gradient_of_reused_tensor():
+    x = f64(2.0)
+    h = x * 1.0
+    seen = []
+    h.register_hook(lambda g: seen.append(g.item()))
+    (h * h + h).backward()
+    assert seen == [2 * 2.0 + 1]
+
+
+# ---------------------------------------------------------------- custom Functions
+
+class Cube(ag.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_arrays
+        return 3 * x ** 2 * grad
+
+
+class ScaleBy(ag.Function):
+    """Two inputs, one of them a plain number passed through unchanged."""
+
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k = k
+        return x * k
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.k, None
+
+
+def test_custom_function_gradients_and_gradcheck():
+    x = f64([1.0, -2.0, 0.5])
+    y = Cube.apply(x)
+    assert y.grad_fn.name == "Cube"
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 3 * x.data ** 2)
+    assert ag.gradcheck(Cube.apply, (x,))
+    assert ag.gradcheck(lambda t: ScaleBy.apply(Cube.apply(t), 2.5), (x,))
+
+
+def test_custom_function_wrong_shape_names_function_and_shapes():
+    class Bad(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return np.ones(5)
+
+    x = f64(np.ones(3))
+    with pytest.raises(RuntimeError, match=r"Bad.backward.*shape \(5,\).*shape \(3,\)"):
+        Bad.apply(x).backward()
+
+
+def test_custom_function_wrong_number_of_gradients():
+    class Two(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, grad
+
+    with pytest.raises(RuntimeError, match="Two.backward returned 2"):
+        Two.apply(f64([1.0])).sum().backward()
+
+
+def test_custom_function_is_differentiable_once_only():
+    x = f64([1.0, 2.0])
+    (g,) = ag.grad(Cube.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.data, [3.0, 12.0])
+    with pytest.raises(RuntimeError, match="Cube.backward cannot be differentiated"):
+        g.sum().backward()
+
+
+def test_custom_function_saved_input_is_version_checked():
+    x = f64([1.0, 2.0])
+    y = Cube.apply(x)
+    x.data = np.array([5.0, 5.0])
+    with pytest.raises(RuntimeError, match="Cube"):
+        y.sum().backward()
+
+
+def test_custom_function_second_backward_names_retain_graph():
+    x = f64([1.0, 2.0])
+    y = Cube.apply(x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+
+
+# ---------------------------------------------------------------- in-place changes
+
+def test_assigning_data_after_save_raises_naming_operation_and_tensor():
+    w = f64([1.0, 2.0], name="w")
+    y = (w * w).sum()
+    w.data = np.array([3.0, 4.0])
+    with pytest.raises(RuntimeError, match=r"'multiply'.*'w'.*version"):
+        y.backward()
+
+
+def test_augmented_assignment_to_data_is_detected():
+    x = f64([1.0, 2.0])
+    y = ag.sin(x).sum()
+    with pytest.raises((RuntimeError, ValueError)):
+        x.data += 1
+        y.backward()
+
+
+def test_writing_into_saved_array_is_refused_at_the_write():
+    x = f64([1.0, 2.0])
+    y = (x * x).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        x.data[0] = 5.0
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+
+
+def test_writing_into_saved_output_is_refused():
+    x = f64([1.0, 2.0])
+    e = ag.exp(x)                # exp keeps its output for backward
+    y = e.sum()
+    with pytest.raises(ValueError, match="read-only"):
+        e.data[0] = 0.0
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, np.exp([1.0, 2.0]))
+
+
+def test_replacing_saved_output_raises_at_backward():
+    x = f64([1.0, 2.0])
+    e = ag.tanh(x)
+    y = e.sum()
+    e.data = np.zeros(2)
+    with pytest.raises(RuntimeError, match="tanh"):
+        y.backward()
+
+
+def test_arrays_are_writable_again_after_backward_or_when_graph_dies():
+    x = f64([1.0, 2.0])
+    (x * x).sum().backward()
+    x.data[0] = 7.0                      # graph released: allowed
+    y = (x * x).sum()
+    del y                                # graph dropped without backward
+    x.data[1] = 8.0
+    np.testing.assert_allclose(x.data, [7.0, 8.0])
+
+
+def test_in_place_protection_is_not_needed_without_a_graph():
+    x = f64([1.0, 2.0])
+    with ag.no_grad():
+        y = x * x
+    x.data[0] = 3.0
+    assert y.data[0] == 1.0
+
+
+# ---------------------------------------------------------------- anomaly detection
+
+def test_anomaly_forward_nan_names_operation_and_user_line():
+    x = f64([0.0, 1.0])
+    with pytest.raises(RuntimeError) as err, ag.detect_anomaly():
+        y = ag.log(x) * 0.0        # -inf * 0 = nan
+        y.sum()
+    msg = str(err.value)
+    assert "'multiply'" in msg and "NaN" in msg
+    assert "test_engine_depth.py" in msg and "ag.log(x) * 0.0" in msg
+
+
+def test_anomaly_backward_inf_names_first_operation():
+    x = f64([0.0, 4.0])
+    with ag.detect_anomaly():
+        y = ag.sqrt(x).sum()
+        with pytest.raises(RuntimeError) as err:
+            y.backward()
+    msg = str(err.value)
+    assert "backward of 'sqrt'" in msg and "Inf" in msg and "ag.sqrt(x).sum()" in msg
+
+
+def test_anomaly_mode_off_lets_nan_through():
+    x = f64([0.0, 4.0])
+    y = ag.sqrt(x).sum()
+    with np.errstate(divide="ignore"):
+        y.backward()
+    assert np.isinf(x.grad.data[0])
+
+
+def test_anomaly_detect_in_grad_from_custom_function():
+    class NaNBackward(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * np.nan
+
+    x = f64([1.0])
+    with ag.detect_anomaly():
+        y = NaNBackward.apply(x).sum()
+        with pytest.raises(RuntimeError, match="NaNBackward.*NaN"):
+            y.backward()
