@@ -16,14 +16,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .tensor import STATE, Tensor, _new, enable_grad, no_grad
+from .tensor import MUTATIONS, STATE, Tensor, _new, enable_grad, no_grad
 
 
 class Node:
     """One recorded operation: parents, per-input gradient rules, and what the rules need."""
 
     __slots__ = ("name", "parents", "vjps", "saved", "arrays", "versions", "ans", "shape", "dtype",
-                 "scope", "freed", "meta", "__weakref__")
+                 "scope", "freed", "meta", "stamp", "__weakref__")
 
     def __init__(self, name: str, parents: tuple, vjps: tuple, saved: tuple, arrays: tuple,
                  versions: tuple, ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
@@ -39,6 +39,7 @@ class Node:
         self.scope = STATE.scope    # module scope at creation, for draw_graph clusters
         self.freed = False
         self.meta = None            # rarely used extras: hooks, creation trace, recorded grad norm
+        self.stamp = MUTATIONS[0]   # if no .data was replaced since, saved versions need no check
 
     # -- backward ----------------------------------------------------------------------
 
@@ -81,8 +82,8 @@ class Node:
         if self.freed or (not self.saved and self.ans is None):
             return      # a node that holds nothing can run again
         self.freed = True
-        for t in self.saved:
-            if isinstance(t, Tensor):
+        for t, v in zip(self.saved, self.versions):
+            if v is not None and t._version == v:     # a replaced value is no longer ours
                 t._saved -= 1
                 if not t._saved and t._locked:
                     unlock(t)
@@ -165,9 +166,15 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
     """
     if not STATE.enabled:
         return _new(out)
-    parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x.requires_grad
-                     else None for x in inputs])
-    if parents.count(None) == len(parents):
+    parents = []
+    grad = False
+    for x in inputs:
+        if isinstance(x, Tensor) and x.requires_grad:
+            parents.append(x._node or leaf_node(x))
+            grad = True
+        else:
+            parents.append(None)
+    if not grad:
         return _new(out)
     if saved:
         arrays = []
@@ -182,10 +189,11 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
             else:
                 arrays.append(s)
                 versions.append(None)
-        node = Node(name, parents, vjps, saved, tuple(arrays), tuple(versions),
+        node = Node(name, tuple(parents), vjps, saved, tuple(arrays), tuple(versions),
                     out if keep_ans else None, out.shape, out.dtype)
     else:
-        node = Node(name, parents, vjps, (), (), (), out if keep_ans else None, out.shape, out.dtype)
+        node = Node(name, tuple(parents), vjps, (), (), (), out if keep_ans else None,
+                    out.shape, out.dtype)
     if STATE.on_record is not None:
         STATE.on_record(node, out)
     return _new(out, node)
@@ -386,6 +394,8 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     handed: set = set()         # ids of arrays already given to a leaf's .grad
     ready = [r for r in roots if r not in counts]
     observe = STATE.recorder is not None or STATE.anomaly
+    fast = not create_graph and needed is None and not observe
+    mutations = MUTATIONS[0]
     with enable_grad() if create_graph else no_grad():
         while ready:
             node = ready.pop()
@@ -409,45 +419,51 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 targets[node] = g
             gis = None
             if g is not None and (needed is None or node in needed):
-                if node.freed or node.versions or node.meta:
+                if node.freed or node.stamp != mutations:
                     node.check_saved()
-                if create_graph or needed is not None or type(node) is not Node:
+                if fast and type(node) is Node:             # first order: rules on arrays
+                    if len(parents) == 1:
+                        gis = (node.vjps[0](g, node.ans, *node.arrays),)
+                    else:
+                        ans, saved = node.ans, node.arrays
+                        gis = [None if p is None else f(g, ans, *saved)
+                               for p, f in zip(parents, node.vjps)]
+                else:
                     gis = node.vjp(g, None if needed is None else [p in needed for p in parents],
                                    create_graph)
-                else:                                       # first order: rules on arrays
-                    ans, saved = node.ans, node.arrays
-                    gis = [None if p is None else f(g, ans, *saved)
-                           for p, f in zip(parents, node.vjps)]
-                if observe:
-                    _observe(node, g, gis)
-            for i, p in enumerate(parents):
+                    if observe:
+                        _observe(node, g, gis)
+            i = -1
+            for p in parents:
+                i += 1
                 if p is None:
                     continue
-                gi = None if gis is None else gis[i]
-                if gi is not None:
-                    if type(gi) is not np.ndarray and not create_graph:
-                        gi = np.asarray(gi)     # NumPy returns scalars for 0-d results
-                    if gi.shape != p.shape:
-                        gi = unbroadcast(gi, p.shape, node)
-                    if gi.dtype is not p.dtype and gi.dtype != p.dtype and p.dtype.kind in "fc":
-                        gi = gi.astype(p.dtype)
-                    prev = grads.get(p)
-                    if prev is None:
-                        grads[p] = gi
-                    elif not create_graph and id(prev) in owned:
-                        np.add(prev, gi, out=prev)
-                    else:
-                        acc = prev + gi
-                        if not create_graph:
-                            if type(acc) is not np.ndarray:
-                                acc = np.asarray(acc)
-                            owned.add(id(acc))
-                        grads[p] = acc
+                if gis is not None:
+                    gi = gis[i]
+                    if gi is not None:
+                        if type(gi) is not np.ndarray and not create_graph:
+                            gi = np.asarray(gi)     # NumPy returns scalars for 0-d results
+                        if gi.shape != p.shape:
+                            gi = unbroadcast(gi, p.shape, node)
+                        if gi.dtype is not p.dtype and gi.dtype != p.dtype and p.dtype.kind in "fc":
+                            gi = gi.astype(p.dtype)
+                        prev = grads.get(p)
+                        if prev is None:
+                            grads[p] = gi
+                        elif not create_graph and id(prev) in owned:
+                            np.add(prev, gi, out=prev)
+                        else:
+                            acc = prev + gi
+                            if not create_graph:
+                                if type(acc) is not np.ndarray:
+                                    acc = np.asarray(acc)
+                                owned.add(id(acc))
+                            grads[p] = acc
                 c = counts[p] - 1
                 counts[p] = c
                 if not c:
                     ready.append(p)
-            if not retain_graph:
+            if not retain_graph and (node.arrays or node.ans is not None or type(node) is not Node):
                 node.release()
 
 

@@ -28,6 +28,7 @@ class _ThreadState(threading.local):
 
 
 STATE = _ThreadState()
+MUTATIONS = [0]     # how many times any tensor's .data was replaced (lets backward skip version checks)
 
 
 class _GradMode:
@@ -190,12 +191,14 @@ class Tensor:
     def data(self, value: Any) -> None:
         value = _as_array(value)
         self._version += 1
+        MUTATIONS[0] += 1
         node = self._node
         if node is not None and node.ans is not None:
             node.set_meta("ans_stale", True)
         if self._locked:
             from .engine import unlock
             unlock(self)
+        self._saved = 0     # graphs that saved the old value now fail their version check
         self._data = value
 
     @property

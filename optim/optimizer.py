@@ -1,0 +1,278 @@
+"""The Optimizer base: parameter groups, per-parameter state, state_dict, and in-place updates.
+
+A subclass validates its hyperparameters in `_check_group` and updates one parameter in
+`_update(x, g, state, group, w)`: `x` is the parameter's array (updated in place), `g` its
+gradient (read only), `state` its dict of buffers, `w` a scratch array shaped like `x`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+import autograd as ag
+
+__all__ = ["Optimizer", "ParamState"]
+
+
+class ParamState:
+    """Per-parameter state keyed by identity: `opt.state[p]` is the dict of `p`'s buffers.
+
+    Tensors compare elementwise with `==`, so a plain dict or `in` on a list would misbehave;
+    this mapping looks parameters up by `id` and keeps a reference so ids are not reused.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[ag.Tensor, dict[str, Any]]] = {}
+
+    def __getitem__(self, p: ag.Tensor) -> dict[str, Any]:
+        try:
+            return self._items[id(p)][1]
+        except KeyError:
+            raise KeyError(f"no optimizer state for the tensor of shape {p.shape}") from None
+
+    def __setitem__(self, p: ag.Tensor, value: dict[str, Any]) -> None:
+        self._items[id(p)] = (p, value)
+
+    def __contains__(self, p: object) -> bool:
+        return id(p) in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[ag.Tensor]:
+        return (p for p, _ in self._items.values())
+
+    def get(self, p: ag.Tensor, default: Any = None) -> Any:
+        item = self._items.get(id(p))
+        return default if item is None else item[1]
+
+    def setdefault(self, p: ag.Tensor) -> dict[str, Any]:
+        """`p`'s state, created empty on first use."""
+        item = self._items.get(id(p))
+        if item is None:
+            item = self._items[id(p)] = (p, {})
+        return item[1]
+
+    def items(self) -> Iterator[tuple[ag.Tensor, dict[str, Any]]]:
+        return iter(list(self._items.values()))
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __repr__(self) -> str:
+        return f"ParamState({len(self)} parameters)"
+
+
+# ---------------------------------------------------------------- hyperparameter checks
+
+def check_range(name: str, value: Any, lo: float, hi: float = math.inf, hi_open: bool = False) -> float:
+    """`value` as a Python float, or a ValueError naming it if outside [lo, hi] (or [lo, hi))."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    ok = lo <= x < hi if hi_open else lo <= x <= hi
+    if not ok:
+        if hi_open:
+            bound = f"in [{lo}, {hi})"
+        else:
+            bound = f">= {lo}" if hi == math.inf else f"in [{lo}, {hi}]"
+        raise ValueError(f"invalid {name}: {value!r} (must be {bound})")
+    return x
+
+
+# ---------------------------------------------------------------- the base class
+
+class Optimizer:
+    """Base of all optimizers.
+
+    `params` is an iterable of Tensors (e.g. `model.parameters()`) or a list of dicts (param
+    groups), each with `params` and optionally its own hyperparameters (e.g. `lr`); missing ones
+    come from the constructor's arguments (`defaults`).
+    """
+
+    def __init__(self, params: Iterable[ag.Tensor] | Iterable[dict[str, Any]],
+                 defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self.state = ParamState()
+        self._workspace: dict[np.dtype, np.ndarray] = {}
+        if isinstance(params, ag.Tensor):
+            raise TypeError(
+                "params must be an iterable of Tensors or of dicts (param groups), got a single "
+                "Tensor; pass [tensor] instead")
+        groups = [params] if isinstance(params, dict) else list(params)
+        if not groups:
+            raise ValueError("the optimizer got an empty parameter list")
+        if all(isinstance(g, dict) for g in groups):
+            for g in groups:
+                self.add_param_group(g)
+        elif not any(isinstance(g, dict) for g in groups):
+            self.add_param_group({"params": groups})
+        else:
+            raise TypeError("params must be all Tensors or all dicts (param groups), not a mix")
+
+    # -- groups --------------------------------------------------------------------------
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group: a dict with `params` and optional hyperparameters overriding the defaults."""
+        if not isinstance(group, dict):
+            raise TypeError(f"a param group must be a dict, got {type(group).__name__}")
+        if "params" not in group:
+            raise ValueError("a param group needs a 'params' entry")
+        params = group["params"]
+        if isinstance(params, ag.Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError("a group's params must be an ordered collection (list, tuple), not a set")
+        params = list(params)
+        gi = len(self.param_groups)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            if not isinstance(p, ag.Tensor):
+                raise TypeError(f"param {i} of group {gi} is a {type(p).__name__}, not a Tensor")
+            if not p.is_leaf:
+                raise ValueError(
+                    f"param {i} of group {gi} (shape {p.shape}) is not a leaf: an optimizer can only "
+                    f"update tensors created by the user")
+            if id(p) in seen:
+                raise ValueError(
+                    f"param {i} of group {gi} (shape {p.shape}) was given more than once; each "
+                    f"parameter may appear in only one place")
+            seen.add(id(p))
+        new = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}}
+        self._check_group(new)
+        self.param_groups.append({"params": params, **new})
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Validate a group's hyperparameters, storing them as Python floats (subclasses extend)."""
+        group["lr"] = check_range("lr (learning rate)", group["lr"], 0.0)
+
+    def _params(self) -> list[ag.Tensor]:
+        return [p for g in self.param_groups for p in g["params"]]
+
+    # -- the step ------------------------------------------------------------------------
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient: `.grad = None` (or fill it with zeros)."""
+        for p in self._params():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            elif p.grad.data.flags.writeable:
+                p.grad.data[...] = 0
+            else:
+                p.grad = ag.zeros_like(p.grad)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; returns `closure()` (recomputing the loss) if given."""
+        loss = None
+        if closure is not None:
+            with ag.enable_grad():
+                loss = closure()
+        for group in self.param_groups:     # all groups first: no half-done step on a bad value
+            self._check_group(group)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad.data
+                x = p.data
+                if g.shape != x.shape:
+                    raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
+                state = self.state.setdefault(p)
+                if x.flags.writeable:
+                    self._update(x, g, state, group, self._scratch(x))
+                else:
+                    # A live graph saved this parameter and made its array read-only: update a
+                    # copy and assign it, so that graph's backward reports the change (version check).
+                    x = x.copy()
+                    self._update(x, g, state, group, self._scratch(x))
+                    p.data = x
+        return loss
+
+    def _update(self, x: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
+                w: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _scratch(self, x: np.ndarray) -> np.ndarray:
+        """A scratch array shaped like `x`: a view into one buffer per dtype, as big as the largest param."""
+        buf = self._workspace.get(x.dtype)
+        if buf is None or buf.size < x.size:
+            buf = self._workspace[x.dtype] = np.empty(x.size, x.dtype)
+        return buf[:x.size].reshape(x.shape)
+
+    # -- saving and loading --------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """`{"state": {index: {name: copy}}, "param_groups": [{..., "params": [index, ...]}]}`.
+
+        Parameters are numbered by position over all groups in order; arrays are copies.
+        """
+        index = {id(p): i for i, p in enumerate(self._params())}
+        state = {}
+        for p, s in self.state.items():
+            if id(p) in index and s:
+                state[index[id(p)]] = {k: v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v)
+                                       for k, v in s.items()}
+        groups = []
+        for g in self.param_groups:
+            saved = {k: copy.deepcopy(v) for k, v in g.items() if k != "params"}
+            saved["params"] = [index[id(p)] for p in g["params"]]
+            groups.append(saved)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyperparameters and buffers saved by `state_dict` (buffers are copied).
+
+        The groups must have the same sizes and the buffers the parameters' shapes; on a
+        mismatch a ValueError says where, and the optimizer is unchanged.
+        """
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"the saved state has {len(saved_groups)} param groups, this optimizer has "
+                             f"{len(self.param_groups)}")
+        for i, (sg, g) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(sg["params"]) != len(g["params"]):
+                raise ValueError(f"param group {i} has {len(g['params'])} parameters, the saved one "
+                                 f"{len(sg['params'])}")
+        params = self._params()
+        new_groups = []
+        for sg, g in zip(saved_groups, self.param_groups):
+            new = {**{k: v for k, v in g.items() if k != "params"},
+                   **{k: copy.deepcopy(v) for k, v in sg.items() if k != "params"}}
+            self._check_group(new)
+            new_groups.append(new)
+        new_state = []
+        for key, s in state_dict["state"].items():
+            i = int(key)
+            if not 0 <= i < len(params):
+                raise ValueError(f"the saved state names parameter {i}, but there are only {len(params)}")
+            p = params[i]
+            bufs = {}
+            for name, v in s.items():
+                if isinstance(v, np.ndarray):
+                    if v.shape != p.shape:
+                        raise ValueError(f"saved buffer {name!r} of parameter {i} has shape {v.shape}, "
+                                         f"the parameter has shape {p.shape}")
+                    v = np.array(v, dtype=p.dtype, copy=True)
+                else:
+                    v = copy.deepcopy(v)
+                bufs[name] = v
+            new_state.append((p, bufs))
+        for g, new in zip(self.param_groups, new_groups):
+            g.update(new)
+        self.state.clear()
+        for p, bufs in new_state:
+            self.state[p] = bufs
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            hp = ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")
+            lines.append(f"  group {i}: {len(g['params'])} params, {hp}")
+        return "\n".join(lines + [")"])

@@ -1,0 +1,105 @@
+"""optim.lr_scheduler: StepLR and ExponentialLR with PyTorch's epoch semantics."""
+
+import numpy as np
+import pytest
+
+import autograd as ag
+import optim
+from optim.lr_scheduler import ExponentialLR, StepLR
+
+
+def two_group_sgd(lr0=0.1, lr1=0.02):
+    p = ag.tensor([1.0], requires_grad=True)
+    q = ag.tensor([1.0], requires_grad=True)
+    return optim.SGD([{"params": [p]}, {"params": [q], "lr": lr1}], lr=lr0, momentum=0.9)
+
+
+def test_step_lr_decays_every_step_size_epochs_from_initial_lr():
+    opt = two_group_sgd()
+    sched = StepLR(opt, step_size=3, gamma=0.5)
+    assert sched.get_last_lr() == [0.1, 0.02]
+    assert [g["initial_lr"] for g in opt.param_groups] == [0.1, 0.02]
+    for k in range(1, 11):
+        sched.step()
+        want = [0.1 * 0.5 ** (k // 3), 0.02 * 0.5 ** (k // 3)]
+        assert sched.get_last_lr() == pytest.approx(want, rel=1e-15)
+        assert [g["lr"] for g in opt.param_groups] == sched.get_last_lr()
+        assert all(type(g["lr"]) is float for g in opt.param_groups)
+
+
+def test_step_lr_default_gamma_is_a_tenth():
+    opt = two_group_sgd()
+    sched = StepLR(opt, step_size=1)
+    sched.step()
+    assert sched.get_last_lr() == pytest.approx([0.01, 0.002])
+
+
+def test_exponential_lr_multiplies_every_epoch():
+    opt = two_group_sgd()
+    sched = ExponentialLR(opt, gamma=0.9)
+    for k in range(1, 8):
+        sched.step()
+        assert sched.get_last_lr() == pytest.approx([0.1 * 0.9 ** k, 0.02 * 0.9 ** k], rel=1e-15)
+
+
+def test_optimizer_uses_the_scheduled_lr():
+    p = ag.tensor([0.0], requires_grad=True)
+    opt = optim.SGD([p], lr=1.0)
+    sched = StepLR(opt, step_size=2, gamma=0.1)
+    moves = []
+    for _ in range(5):                          # one "epoch" = one step with gradient 1
+        p.grad = ag.tensor([1.0])
+        before = p.data.copy()
+        opt.step()
+        moves.append(float(before[0] - p.data[0]))
+        sched.step()
+    assert moves == pytest.approx([1.0, 1.0, 0.1, 0.1, 0.01])
+
+
+def test_scheduler_state_dict_round_trip_resumes_the_schedule():
+    opt = two_group_sgd()
+    sched = StepLR(opt, step_size=2, gamma=0.5)
+    for _ in range(5):
+        sched.step()
+    opt_sd, sched_sd = opt.state_dict(), sched.state_dict()
+    assert sched_sd["last_epoch"] == 5 and sched_sd["step_size"] == 2 and sched_sd["gamma"] == 0.5
+    later = []
+    for _ in range(4):
+        sched.step()
+        later.append(sched.get_last_lr())
+
+    opt2 = two_group_sgd(lr0=7.0, lr1=7.0)
+    opt2.load_state_dict(opt_sd)                # restores lr and initial_lr of each group
+    sched2 = StepLR(opt2, step_size=99, gamma=0.9)
+    sched2.load_state_dict(sched_sd)
+    assert sched2.step_size == 2 and sched2.gamma == 0.5 and sched2.last_epoch == 5
+    assert sched2.get_last_lr() == sched_sd["last_lr"]
+    resumed = []
+    for _ in range(4):
+        sched2.step()
+        resumed.append(sched2.get_last_lr())
+    assert resumed == later
+
+
+def test_resuming_with_last_epoch_needs_initial_lr():
+    opt = two_group_sgd()
+    with pytest.raises(KeyError, match="initial_lr"):
+        ExponentialLR(opt, gamma=0.5, last_epoch=3)
+    ExponentialLR(opt, gamma=0.5)
+    sched = ExponentialLR(opt, gamma=0.5, last_epoch=3)     # initial_lr now present: lr = initial * 0.5 ** 4
+    assert sched.get_last_lr() == pytest.approx([0.1 / 16, 0.02 / 16])
+
+
+def test_bad_scheduler_arguments_are_refused():
+    opt = two_group_sgd()
+    with pytest.raises(ValueError, match="step_size.*0"):
+        StepLR(opt, step_size=0)
+    with pytest.raises(ValueError, match="step_size.*2.5"):
+        StepLR(opt, step_size=2.5)
+    with pytest.raises(ValueError, match="gamma.*-0.1"):
+        ExponentialLR(opt, gamma=-0.1)
+    with pytest.raises(TypeError, match="Optimizer"):
+        StepLR([np.ones(2)], step_size=1)
+    sched = StepLR(opt, step_size=1)
+    with pytest.raises(ValueError, match="unknown keys.*bogus"):
+        sched.load_state_dict({"bogus": 1})
