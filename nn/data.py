@@ -1,0 +1,113 @@
+"""Feature scaling and mini-batches."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+import autograd as ag
+
+__all__ = ["Standardizer", "DataLoader"]
+
+
+class Standardizer:
+    """Z-score each feature (column) with the mean and standard deviation of the data given to
+    `fit`. A constant feature is only centred (its scale is 1), never divided by zero.
+
+    Accepts ndarrays and Tensors and returns the same kind; a float input keeps its dtype, an
+    integer input gives the default float dtype. A Tensor is transformed with recorded
+    operations, so gradients flow through.
+    """
+
+    def __init__(self) -> None:
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+
+    def fit(self, X: Any) -> Standardizer:  # noqa: N803 - the API's name
+        """Learn the per-feature mean and standard deviation of `X` (samples on axis 0)."""
+        arr = np.asarray(X)
+        if arr.ndim == 0 or arr.shape[0] == 0:
+            raise ValueError(f"Standardizer.fit needs at least one sample, got shape {arr.shape}")
+        arr = arr.astype(np.float64)        # statistics in float64 for accuracy
+        constant = np.all(arr == arr[:1], axis=0)
+        self.mean_ = arr.mean(axis=0)
+        self.scale_ = np.where(constant, 1.0, arr.std(axis=0))
+        return self
+
+    def _check(self, X: Any, what: str) -> tuple[np.ndarray, np.ndarray, np.dtype]:  # noqa: N803
+        if self.mean_ is None or self.scale_ is None:
+            raise RuntimeError(f"Standardizer.{what} called before fit: call fit(X) or "
+                               f"fit_transform(X) on the training data first")
+        shape = X.shape if isinstance(X, ag.Tensor) else np.shape(X)
+        if tuple(shape[1:]) != self.mean_.shape:
+            raise ValueError(f"Standardizer.{what}: fitted on samples of shape {self.mean_.shape}, "
+                             f"got data of shape {tuple(shape)}")
+        dtype = X.dtype if isinstance(X, (ag.Tensor, np.ndarray)) else np.asarray(X).dtype
+        if dtype.kind != "f":
+            dtype = ag.get_default_dtype()
+        return self.mean_.astype(dtype), self.scale_.astype(dtype), dtype
+
+    def transform(self, X: Any) -> Any:  # noqa: N803 - the API's name
+        """(X - mean) / std with the fitted statistics."""
+        mean, scale, dtype = self._check(X, "transform")
+        if isinstance(X, ag.Tensor):
+            x = X if X.dtype == dtype else ag.astype(X, dtype)
+            return (x - mean) / scale
+        return (np.asarray(X, dtype=dtype) - mean) / scale
+
+    def fit_transform(self, X: Any) -> Any:  # noqa: N803 - the API's name
+        """`fit(X)` then `transform(X)`."""
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, X: Any) -> Any:  # noqa: N803 - the API's name
+        """X * std + mean: undoes `transform`."""
+        mean, scale, dtype = self._check(X, "inverse_transform")
+        if isinstance(X, ag.Tensor):
+            x = X if X.dtype == dtype else ag.astype(X, dtype)
+            return x * scale + mean
+        return np.asarray(X, dtype=dtype) * scale + mean
+
+
+class DataLoader:
+    """Mini-batches over arrays that share their first axis: `for xb, yb in DataLoader(X, y): ...`.
+
+    Each batch is a tuple of Tensors, one per array, with the arrays' dtypes (integer labels stay
+    integer). With `shuffle`, every epoch draws a new order from `rng` (a Generator, an int seed
+    (the same seed gives the same sequence of orders) or None for the global generator, read at
+    each epoch so `ag.manual_seed` applies). `drop_last` skips a final short batch.
+    """
+
+    def __init__(self, *arrays: Any, batch_size: int = 32, shuffle: bool = True,
+                 drop_last: bool = False, rng: Any = None) -> None:
+        if not arrays:
+            raise ValueError("DataLoader needs at least one array")
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        self.arrays = [np.asarray(a) for a in arrays]
+        for i, a in enumerate(self.arrays):
+            if a.ndim == 0:
+                raise ValueError(f"DataLoader: array {i} is a scalar; every array needs one row per sample")
+        lengths = [len(a) for a in self.arrays]
+        if len(set(lengths)) > 1:
+            raise ValueError(f"DataLoader: the arrays have different lengths "
+                             f"{', '.join(map(str, lengths))}; every array needs one row per sample")
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.rng = None if rng is None else ag.get_rng(rng)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.arrays[0])
+
+    def __len__(self) -> int:
+        n, b = self.num_samples, self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self) -> Iterator[tuple[ag.Tensor, ...]]:
+        n = self.num_samples
+        order = ag.get_rng(self.rng).permutation(n) if self.shuffle else np.arange(n)
+        for b in range(len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield tuple(ag.Tensor(a[idx]) for a in self.arrays)

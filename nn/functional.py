@@ -1,0 +1,177 @@
+"""Activations and losses as functions of tensors (thin layers over `autograd`).
+
+Losses take `reduction="mean" | "sum" | "none"`: the mean over all elements (samples for
+cross-entropy), their sum, or the per-element losses.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+import autograd as ag
+
+__all__ = [
+    "relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax",
+    "mse_loss", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+]
+
+# ---------------------------------------------------------------- activations
+
+
+def relu(x: Any) -> ag.Tensor:
+    """max(x, 0); the gradient at 0 is 0."""
+    return ag.relu(x)
+
+
+def sigmoid(x: Any) -> ag.Tensor:
+    """1 / (1 + exp(-x))."""
+    return ag.sigmoid(x)
+
+
+def tanh(x: Any) -> ag.Tensor:
+    return ag.tanh(x)
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> ag.Tensor:
+    """x where x > 0, else negative_slope * x."""
+    return ag.leaky_relu(x, negative_slope)
+
+
+def softmax(x: Any, axis: int = -1) -> ag.Tensor:
+    """exp(x) / sum(exp(x)) along `axis`; stable for large logits."""
+    return ag.softmax(x, axis=axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> ag.Tensor:
+    """x - logsumexp(x) along `axis`; stable for large logits."""
+    return ag.log_softmax(x, axis=axis)
+
+
+# ---------------------------------------------------------------- losses
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str) -> str:
+    """Return `reduction` if it is "mean", "sum" or "none", else raise ValueError."""
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of 'mean', 'sum', 'none', got {reduction!r}")
+    return reduction
+
+
+def _reduce(loss: ag.Tensor, reduction: str) -> ag.Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return x.shape if isinstance(x, ag.Tensor) else np.shape(x)
+
+
+def _same_shape(name: str, input: Any, target: Any) -> None:  # noqa: A002 - PyTorch's name
+    if _shape(input) != _shape(target):
+        raise ValueError(f"{name}: input of shape {_shape(input)} and target of shape "
+                         f"{_shape(target)} differ; give them the same shape (broadcasting a "
+                         f"loss silently is a classic bug, e.g. (N, 1) against (N,))")
+
+
+def _value(x: Any) -> Any:
+    """A Tensor as is; anything else (ndarray, list, number) as an ndarray constant."""
+    return x if isinstance(x, ag.Tensor) else ag.tensor(x).data
+
+
+def _target(target: Any, input: Any) -> Any:  # noqa: A002
+    """The target as a Tensor or array; a constant target takes a float input's dtype, so a
+    float64 target does not turn a float32 loss into float64."""
+    if isinstance(target, ag.Tensor):
+        return target
+    t = ag.tensor(target).data
+    dtype = input.dtype if isinstance(input, (ag.Tensor, np.ndarray)) else None
+    if dtype is not None and dtype.kind == "f" and t.dtype != dtype:
+        t = t.astype(dtype)
+    return t
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> ag.Tensor:  # noqa: A002
+    """(input - target)**2, reduced. Both must have the same shape."""
+    check_reduction(reduction)
+    _same_shape("mse_loss", input, target)
+    diff = ag.subtract(_value(input), _target(target, input))
+    return _reduce(diff * diff, reduction)
+
+
+def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> ag.Tensor:
+    """-log softmax(logits)[label] per sample, reduced.
+
+    `logits` (N, C), classes on the last axis; `labels` integer class indices of shape (N,)
+    in 0..C-1. Computed as one graph node whose gradient is softmax - onehot.
+    """
+    check_reduction(reduction)
+    lab = np.asarray(labels)
+    if lab.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {lab.dtype}; "
+                        f"pass integers, e.g. labels.astype(np.int64)")
+    shape = _shape(logits)
+    if len(shape) == 0 or lab.shape != shape[:-1]:
+        raise ValueError(f"cross_entropy: labels of shape {lab.shape} do not fit logits of shape "
+                         f"{shape}: expected logits (N, C) and labels of shape {shape[:-1]}")
+    n_classes = shape[-1]
+    if lab.size:
+        bad = lab[(lab < 0) | (lab >= n_classes)]
+        if bad.size:
+            raise ValueError(f"cross_entropy: label {bad.flat[0]} is out of range for {n_classes} "
+                             f"classes (labels must be in 0..{n_classes - 1})")
+    return _reduce(ag.softmax_cross_entropy(_value(logits), lab), reduction)
+
+
+def _check_targets(name: str, target: Any) -> None:
+    t = np.asarray(target)
+    if t.size and (t.min() < 0 or t.max() > 1):
+        raise ValueError(f"{name}: targets must lie in [0, 1], got values in [{t.min()}, {t.max()}]")
+
+
+_LOG_FLOOR = -100.0
+_TINY = math.exp(_LOG_FLOOR)
+
+
+def _clamped_log(p: Any) -> ag.Tensor:
+    """log(p) clamped to >= -100 (as PyTorch's BCE), with finite gradients even at p = 0."""
+    ok = np.asarray(p) > _TINY                      # where log(p) >= -100
+    safe = ag.where(ok, p, 1.0)                     # never takes log(0)
+    return ag.where(ok, ag.log(safe), _LOG_FLOOR)
+
+
+def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> ag.Tensor:  # noqa: A002
+    """-(y log p + (1 - y) log(1 - p)) for probabilities `input` in [0, 1]; each log is clamped
+    to >= -100 so p = 0 or 1 gives a finite loss."""
+    check_reduction(reduction)
+    _same_shape("binary_cross_entropy", input, target)
+    p = np.asarray(input)
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values "
+                         f"in [{p.min()}, {p.max()}]; for logits use binary_cross_entropy_with_logits")
+    _check_targets("binary_cross_entropy", target)
+    input, y = _value(input), _target(target, input)
+    loss = -(y * _clamped_log(input) + (1.0 - y) * _clamped_log(1.0 - input))
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any,  # noqa: A002
+                                     reduction: str = "mean") -> ag.Tensor:
+    """Binary cross-entropy of sigmoid(input) computed from the logits, stable for any size:
+    softplus(x) - x*y, which equals max(x, 0) - x*y + log(1 + exp(-|x|)).
+
+    `ag.softplus` is evaluated stably (logaddexp) and its gradient is sigmoid(x), so the
+    gradient is sigmoid(x) - y everywhere, including at x = 0.
+    """
+    check_reduction(reduction)
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    _check_targets("binary_cross_entropy_with_logits", target)
+    x, y = _value(input), _target(target, input)
+    return _reduce(ag.softplus(x) - x * y, reduction)

@@ -1,0 +1,311 @@
+"""Module, Parameter and the two containers, Sequential and ModuleList.
+
+A Module registers every attribute that is a Parameter or a Module when it is assigned, so
+`named_parameters()` finds them with dotted names such as `layers.0.weight`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Iterable, Iterator, NamedTuple
+
+import numpy as np
+
+import autograd as ag
+
+__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "LoadResult"]
+
+
+class Parameter(ag.Tensor):
+    """A Tensor that requires grad and that modules register: `nn.Parameter(np.zeros(3))`.
+
+    Python floats become the default dtype (float32); an ndarray keeps its dtype (no copy).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, name: str | None = None) -> None:
+        super().__init__(data, requires_grad=requires_grad, name=name)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class LoadResult(NamedTuple):
+    """What `load_state_dict(..., strict=False)` skipped."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of layers and models: subclass it, assign layers and Parameters in
+    `__init__`, and write `forward`. Calling the module runs `forward`."""
+
+    training: bool
+
+    def __init__(self) -> None:
+        # setdefault: a subclass may have assigned attributes before calling super().__init__()
+        d = self.__dict__
+        d.setdefault("_parameters", {})
+        d.setdefault("_modules", {})
+        d.setdefault("training", True)
+
+    # -- registration --------------------------------------------------------------------
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        if "_parameters" not in d:
+            Module.__init__(self)
+        params, modules = d["_parameters"], d["_modules"]
+        # a name lives in one place; re-assigning within a registry keeps its position
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            d.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            d.pop(name, None)
+            modules[name] = value
+        else:
+            params.pop(name, None)
+            modules.pop(name, None)
+            if isinstance(value, (list, tuple)) and any(isinstance(v, Module) for v in value):
+                warnings.warn(f"{type(self).__name__}.{name} is a {type(value).__name__} holding "
+                              f"Modules; their parameters are not registered. Wrap it in "
+                              f"nn.ModuleList(...) instead", stacklevel=2)
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails: look in the registries
+        d = self.__dict__
+        for registry in ("_parameters", "_modules"):
+            if registry in d and name in d[registry]:
+                return d[registry][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        d = self.__dict__
+        for registry in ("_parameters", "_modules"):
+            if name in d.get(registry, {}):
+                del d[registry][name]
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
+
+    # -- running -------------------------------------------------------------------------
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward(); define one in the subclass")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with ag.scope(self):        # draw_graph clusters the operations recorded here by module
+            return self.forward(*args, **kwargs)
+
+    # -- traversal -----------------------------------------------------------------------
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Every module in the tree, pre-order, as `(dotted_name, module)`; the root is `prefix`
+        (`""`). A module reached twice is yielded once."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            kids = [(f"{name}.{k}" if name else k, m) for k, m in module._modules.items()]
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator[Module]:
+        """Every module in the tree, this one first."""
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules as `(name, module)`."""
+        seen: set[int] = set()
+        for name, m in self._modules.items():
+            if id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules."""
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every Parameter in the tree with its dotted name (`layers.0.weight`); a Parameter
+        shared by several modules is yielded once, under its first name."""
+        seen: set[int] = set()
+        for mname, module in self.named_modules(prefix):
+            for pname, p in module._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Every Parameter in the tree, each once."""
+        for _, p in self.named_parameters():
+            yield p
+
+    def num_parameters(self) -> int:
+        """How many numbers the Parameters of the tree hold."""
+        return sum(p.size for p in self.parameters())
+
+    # -- training helpers ----------------------------------------------------------------
+
+    def zero_grad(self) -> None:
+        """Set `.grad = None` on every Parameter."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        """Set `.training` on this module and all sub-modules; returns self."""
+        for m in self.modules():
+            m.training = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """`train(False)`."""
+        return self.train(False)
+
+    # -- state ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every Parameter's value, by dotted name."""
+        return {name: np.array(p.data, copy=True) for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> LoadResult:
+        """Copy `state` into the Parameters (cast to each Parameter's dtype).
+
+        Everything is checked before anything is written: missing or unexpected keys (with
+        `strict`) and shape mismatches raise one RuntimeError listing all of them, and the
+        module is left unchanged.
+        """
+        own = dict(self.named_parameters())
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        problems = []
+        values = {}
+        for k, p in own.items():
+            if k not in state:
+                continue
+            arr = np.asarray(state[k])
+            if arr.shape != p.shape:
+                problems.append(f"  {k}: shape {arr.shape} in the state, {p.shape} in the model")
+            elif arr.dtype.kind not in "biuf":
+                problems.append(f"  {k}: dtype {arr.dtype} is not numeric")
+            else:
+                values[k] = arr
+        if strict:
+            problems = ([f"  missing key: {k}" for k in missing]
+                        + [f"  unexpected key: {k}" for k in unexpected] + problems)
+        if problems:
+            raise RuntimeError(f"load_state_dict into {type(self).__name__}: the state does not fit "
+                               f"({len(problems)} problem(s)); nothing was loaded:\n"
+                               + "\n".join(problems))
+        for k, arr in values.items():
+            own[k].data = arr.astype(own[k].dtype, copy=True)
+        return LoadResult(missing, unexpected)
+
+    # -- repr ----------------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's one-line repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        return "\n".join(self._repr_lines())
+
+    def _repr_lines(self) -> list[str]:
+        n = self.num_parameters()
+        count = f"  # {n:,} parameter{'s' if n != 1 else ''}" if n else ""
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        kids = list(self._modules.items())
+        if not kids:
+            return [head + ")" + count]
+        lines = [head + count]
+        for name, m in kids:
+            sub = m._repr_lines()
+            lines.append(f"  ({name}): {sub[0]}")
+            lines.extend("  " + line for line in sub[1:])
+        lines.append(")")
+        return lines
+
+
+class Sequential(Module):
+    """Runs its modules one after another: `Sequential(Dense(4, 8, "relu"), Dense(8, 1))`."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module; wrap "
+                                f"functions in a Module (e.g. nn.ReLU() instead of ag.relu)")
+            setattr(self, str(i), m)
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, idx: int | slice) -> Module:
+        mods = list(self._modules.values())
+        if isinstance(idx, slice):
+            return Sequential(*mods[idx])
+        return mods[idx]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (`layers.0.weight`, ...)."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _check(self, m: Any) -> Module:
+        if not isinstance(m, Module):
+            raise TypeError(f"ModuleList holds Modules, got a {type(m).__name__}")
+        return m
+
+    def append(self, module: Module) -> ModuleList:
+        setattr(self, str(len(self._modules)), self._check(module))
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        mods = list(self._modules.values())
+        if isinstance(idx, slice):
+            return ModuleList(mods[idx])
+        return mods[idx]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        n = len(self._modules)
+        if not -n <= idx < n:
+            raise IndexError(f"ModuleList index {idx} out of range for length {n}")
+        setattr(self, str(idx % n), self._check(module))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ModuleList has no forward(); iterate over it in your own forward")
