@@ -89,9 +89,15 @@ def subtract(a: Any, b: Any) -> Tensor:
     return record("subtract", _binary("subtract", np.subtract, a, b), (a, b), (_g, _neg_g))
 
 
+def _needs(x: Any) -> bool:
+    return isinstance(x, Tensor) and x.requires_grad
+
+
 def multiply(a: Any, b: Any) -> Tensor:
-    return record("multiply", _binary("multiply", np.multiply, a, b), (a, b),
-                  (_mul_a, _mul_b), (a, b))
+    # each rule reads only the other operand: keep an operand alive only if the other needs it
+    out = _binary("multiply", np.multiply, a, b)
+    return record("multiply", out, (a, b), (_mul_a, _mul_b),
+                  (a if _needs(b) else None, b if _needs(a) else None))
 
 
 def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -103,8 +109,8 @@ def _mul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def divide(a: Any, b: Any) -> Tensor:
-    return record("divide", _binary("divide", np.true_divide, a, b), (a, b),
-                  (_div_a, _div_b), (a, b))
+    out = _binary("divide", np.true_divide, a, b)
+    return record("divide", out, (a, b), (_div_a, _div_b), (a if _needs(b) else None, b))
 
 
 def _div_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -439,7 +445,8 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis`, stable for large logits."""
     xd = np.asarray(_val(x, "log_softmax"))
-    out = xd - _np_logsumexp(xd, (axis % builtins.max(xd.ndim, 1),), True)
+    shifted = xd - np.max(xd, axis=axis, keepdims=True)    # exact in floating point
+    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
     def vjp(g: Any, ans: Any) -> Any:
         return g - np.exp(ans) * g.sum(axis=axis, keepdims=True)
@@ -462,7 +469,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Tensor:
     e = np.exp(xd - m)
     s = np.sum(e, axis=-1, keepdims=True)
     picked = np.take_along_axis(xd, lab[..., None], axis=-1)
-    out = (np.log(s) + m - picked)[..., 0]
+    out = ((m - picked) + np.log(s))[..., 0]       # m - picked first: exact for large logits
     e /= s                      # the softmax, kept for the first-order gradient
     return record("softmax_cross_entropy", _out(out), (logits,), (_sce,), (logits, lab, e))
 
@@ -914,10 +921,15 @@ def _flat(args: Any) -> list:
     return out
 
 
+_METADATA = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj}
+
+
 def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
     fn = _UFUNCS.get(ufunc)
     if fn is not None and method == "__call__" and not kwargs:
         return fn(*inputs)
+    if method == "__call__" and not kwargs and ufunc.types and all(t.endswith("?") for t in ufunc.types):
+        return _new(_out(ufunc(*_plain(inputs))))        # a test (isnan, isfinite, ...): no gradient
     _refuse_untracked(ufunc.__name__, inputs)
     if "out" in kwargs:
         kwargs["out"] = _plain(kwargs["out"])
@@ -925,6 +937,8 @@ def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: 
 
 
 def _array_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    if func in _METADATA:
+        return func(*_plain(args), **kwargs)
     fn = _FUNCTIONS.get(func)
     if fn is not None:
         try:
