@@ -214,16 +214,6 @@ def lock(t: Tensor) -> None:
         t._locked = True
 
 
-def lock_for_user(t: Tensor) -> None:
-    """Called by `Tensor.data`: lock the array if a live graph saved it."""
-    node = t._node
-    if t._saved:
-        lock(t)
-    elif node is not None and node.ans is t._data and t._data.flags.writeable:
-        t._data.setflags(write=False)
-        node.set_meta("ans_locked", True)
-
-
 def unlock(t: Tensor) -> None:
     if t._locked:
         t._locked = False
@@ -333,16 +323,16 @@ def unbroadcast(g: Any, shape: tuple, node: Node) -> Any:
     """Sum `g` over the axes broadcasting added or stretched, to get back `shape`."""
     gshape = g.shape
     lead = len(gshape) - len(shape)
-    ok = lead >= 0 and all(s == 1 or s == gs for s, gs in zip(shape, gshape[lead:]))
-    if not ok:
+    if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, gshape[lead:])):
         raise RuntimeError(
             f"'{node.name}' produced a gradient of shape {tuple(gshape)} for an input of shape "
             f"{tuple(shape)}; the shapes are not broadcast-compatible")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape) if lead else g
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    stretched = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g
 
 
 def _count_consumers(roots: Sequence[Node]) -> dict:

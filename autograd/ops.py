@@ -336,13 +336,21 @@ def astype(x: Any, dtype: Any) -> Tensor:
 
 # ================================================================ reductions
 
-def _expand(g: Any, ndim: int, axes: tuple | None, keepdims: bool) -> Any:
-    """Reshape a reduced gradient so it broadcasts against the unreduced input."""
-    if keepdims:
-        return g
+def _kept_shape(shape: tuple, axes: tuple | None) -> tuple:
+    """`shape` with the reduced axes kept as size 1 (the keepdims shape)."""
     if axes is None:
-        return g.reshape((1,) * ndim) if ndim else g
-    return np.expand_dims(g, axes)
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _bcast(g: Any, shape: tuple) -> Any:
+    """`np.broadcast_to(g, shape)`, read-only; built directly for contiguous arrays (faster)."""
+    if type(g) is np.ndarray and g.ndim == len(shape) and g.flags.c_contiguous:
+        strides = tuple(0 if gs == 1 and n != 1 else st for gs, n, st in zip(g.shape, shape, g.strides))
+        out = np.ndarray(shape, g.dtype, g, 0, strides)
+        out.setflags(write=False)
+        return out
+    return np.broadcast_to(g, shape)
 
 
 def _reduce(name: str, fn: Any, x: Any, axis: Any, keepdims: bool, **kw: Any) -> tuple:
@@ -354,47 +362,48 @@ def _reduce(name: str, fn: Any, x: Any, axis: Any, keepdims: bool, **kw: Any) ->
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    xd, axes, out = _reduce("sum", np.sum, x, axis, keepdims)
-    shape, ndim = xd.shape, xd.ndim
+    xd, axes, out = _reduce("sum", np.add.reduce, x, axis, keepdims)
+    shape, kept = xd.shape, _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any) -> Any:
-        return np.broadcast_to(_expand(g, ndim, axes, keepdims), shape)
+        return _bcast(g.reshape(kept), shape)
     return record("sum", out, (x,), (vjp,))
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    xd, axes, out = _reduce("mean", np.mean, x, axis, keepdims)
-    shape, ndim = xd.shape, xd.ndim
-    n = builtins.max(xd.size // builtins.max(out.size, 1), 1) if xd.size else 1
+    xd, axes, total = _reduce("mean", np.add.reduce, x, axis, keepdims)
+    n = builtins.max(xd.size // builtins.max(total.size, 1), 1) if xd.size else 1
+    out = _out(total / n) if xd.size else _out(np.mean(xd, axis=axes, keepdims=keepdims))
+    shape, kept = xd.shape, _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any) -> Any:
-        return np.broadcast_to(_expand(g, ndim, axes, keepdims) / n, shape)
+        return _bcast(g.reshape(kept) / n, shape)
     return record("mean", out, (x,), (vjp,))
 
 
 def _extremum(name: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
     xd, axes, out = _reduce(name, fn, x, axis, keepdims)
-    ndim = xd.ndim
+    kept = _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
         # ties share the gradient evenly, as PyTorch does for reductions
-        hit = (x == _expand(ans, ndim, axes, keepdims)).astype(g.dtype)
-        return hit * (_expand(g, ndim, axes, keepdims) / hit.sum(axis=axes, keepdims=True))
+        hit = (x == ans.reshape(kept)).astype(g.dtype)
+        return hit * (g.reshape(kept) / hit.sum(axis=axes, keepdims=True))
     return record(name, out, (x,), (vjp,), (x,), keep_ans=True)
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _extremum("max", np.max, x, axis, keepdims)
+    return _extremum("max", np.maximum.reduce, x, axis, keepdims)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _extremum("min", np.min, x, axis, keepdims)
+    return _extremum("min", np.minimum.reduce, x, axis, keepdims)
 
 
 def _np_logsumexp(xd: np.ndarray, axes: tuple | None, keepdims: bool) -> np.ndarray:
-    m = np.max(xd, axis=axes, keepdims=True)
+    m = np.maximum.reduce(xd, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
-    s = np.log(np.sum(np.exp(xd - m), axis=axes, keepdims=True)) + m
+    s = np.log(np.add.reduce(np.exp(xd - m), axis=axes, keepdims=True)) + m
     if not keepdims:
         s = s.reshape(()) if axes is None else np.squeeze(s, axis=axes)
     return s
@@ -405,21 +414,21 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     xd = np.asarray(_val(x, "logsumexp"))
     axes = _norm_axis(axis, xd.ndim)
     out = _out(_np_logsumexp(xd, axes, keepdims))
-    ndim = xd.ndim
+    kept = _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
-        return _expand(g, ndim, axes, keepdims) * np.exp(x - _expand(ans, ndim, axes, keepdims))
+        return g.reshape(kept) * np.exp(x - ans.reshape(kept))
     return record("logsumexp", out, (x,), (vjp,), (x,), keep_ans=True)
 
 
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
     xd, axes, out = _reduce("var", np.var, x, axis, keepdims, ddof=ddof)
-    ndim = xd.ndim
+    kept = _kept_shape(xd.shape, axes)
     n = xd.size // builtins.max(out.size, 1) if xd.size else 0
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
         centred = x - x.mean(axis=axes, keepdims=True)
-        return _expand(g, ndim, axes, keepdims) * centred * (2.0 / (n - ddof))
+        return g.reshape(kept) * centred * (2.0 / (n - ddof))
     return record("var", out, (x,), (vjp,), (x,))
 
 
@@ -434,8 +443,8 @@ def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, stable for large logits."""
     xd = np.asarray(_val(x, "softmax"))
-    e = np.exp(xd - np.max(xd, axis=axis, keepdims=True))
-    e /= np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(xd - xd.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
 
     def vjp(g: Any, ans: Any) -> Any:
         return ans * (g - (g * ans).sum(axis=axis, keepdims=True))
@@ -445,8 +454,8 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis`, stable for large logits."""
     xd = np.asarray(_val(x, "log_softmax"))
-    shifted = xd - np.max(xd, axis=axis, keepdims=True)    # exact in floating point
-    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = xd - xd.max(axis=axis, keepdims=True)    # exact in floating point
+    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
     def vjp(g: Any, ans: Any) -> Any:
         return g - np.exp(ans) * g.sum(axis=axis, keepdims=True)
@@ -465,21 +474,27 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Tensor:
     if lab.shape != xd.shape[:-1]:
         raise ValueError(f"softmax_cross_entropy: labels of shape {lab.shape} do not match logits "
                          f"of shape {xd.shape}: expected labels of shape {xd.shape[:-1]}")
-    m = np.max(xd, axis=-1, keepdims=True)
-    e = np.exp(xd - m)
-    s = np.sum(e, axis=-1, keepdims=True)
-    picked = np.take_along_axis(xd, lab[..., None], axis=-1)
-    out = ((m - picked) + np.log(s))[..., 0]       # m - picked first: exact for large logits
+    n_classes = xd.shape[-1]
+    x2 = xd.reshape(-1, n_classes)
+    rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
+    m = x2.max(axis=1, keepdims=True)
+    e = np.exp(x2 - m)
+    s = e.sum(axis=1, keepdims=True)
+    out = ((m[:, 0] - x2[rows, cols]) + np.log(s[:, 0])).reshape(lab.shape)   # m - picked: exact
     e /= s                      # the softmax, kept for the first-order gradient
-    return record("softmax_cross_entropy", _out(out), (logits,), (_sce,), (logits, lab, e))
+    return record("softmax_cross_entropy", _out(out), (logits,), (_sce,),
+                  (logits, (rows, cols), e.reshape(xd.shape)))
 
 
-def _sce(g: Any, ans: Any, x: Any, lab: np.ndarray, p: np.ndarray) -> Any:
-    if isinstance(x, Tensor):
-        p = softmax(x)          # differentiable again under create_graph
-    onehot = np.zeros(p.shape, dtype=p.dtype)
-    np.put_along_axis(onehot, lab[..., None], 1, axis=-1)
-    return (p - onehot) * np.expand_dims(g, -1)
+def _sce(g: Any, ans: Any, x: Any, idx: tuple, p: np.ndarray) -> Any:
+    if isinstance(x, Tensor) or isinstance(g, Tensor):     # create_graph: stay differentiable
+        p = softmax(x) if isinstance(x, Tensor) else p
+        onehot = np.zeros(p.shape, dtype=p.dtype)
+        onehot.reshape(-1, p.shape[-1])[idx] = 1
+        return (p - onehot) * g.reshape(g.shape + (1,))
+    r = p * g.reshape(g.shape + (1,))
+    r.reshape(-1, p.shape[-1])[idx] -= g.reshape(-1)         # softmax - onehot, scaled by g
+    return r
 
 
 # ================================================================ shape
@@ -506,14 +521,14 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
     inverse = tuple(np.argsort(axes))
 
     def vjp(g: Any, ans: Any) -> Any:
-        return np.transpose(g, inverse)
-    return record("transpose", np.transpose(xd, axes), (x,), (vjp,))
+        return g.transpose(inverse)
+    return record("transpose", xd.transpose(axes), (x,), (vjp,))
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     def vjp(g: Any, ans: Any) -> Any:
-        return np.swapaxes(g, axis1, axis2)
-    return record("swapaxes", np.swapaxes(_val(x, "swapaxes"), axis1, axis2), (x,), (vjp,))
+        return g.swapaxes(axis1, axis2)
+    return record("swapaxes", np.asarray(_val(x, "swapaxes")).swapaxes(axis1, axis2), (x,), (vjp,))
 
 
 def _reshape_op(name: str, x: Any, out: np.ndarray, in_shape: tuple) -> Tensor:
@@ -666,20 +681,20 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def _matmul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
     if b.ndim == 1:                        # (..., n) @ (n,) -> (...)
-        return np.expand_dims(g, -1) * b
+        return g.reshape(g.shape + (1,)) * b
     if a.ndim == 1:                        # (n,) @ (..., n, m) -> (..., m)
-        return (b @ np.expand_dims(g, -1))[..., 0]
-    return g @ np.swapaxes(b, -1, -2)
+        return (b @ g.reshape(g.shape + (1,)))[..., 0]
+    return g @ b.swapaxes(-1, -2)
 
 
 def _matmul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     if a.ndim == 1:
         if b.ndim == 1:                    # (n,) @ (n,) -> ()
             return g * a
-        return np.expand_dims(a, -1) * np.expand_dims(g, -2)
+        return a.reshape(a.shape + (1,)) * g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
     if b.ndim == 1:                        # (..., k, n) @ (n,) -> (..., k)
-        return (np.swapaxes(a, -1, -2) @ np.expand_dims(g, -1))[..., 0]
-    return np.swapaxes(a, -1, -2) @ g
+        return (a.swapaxes(-1, -2) @ g.reshape(g.shape + (1,)))[..., 0]
+    return a.swapaxes(-1, -2) @ g
 
 
 def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:

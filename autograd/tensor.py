@@ -182,10 +182,19 @@ class Tensor:
     @property
     def data(self) -> np.ndarray:
         """The value. Assigning replaces it unrecorded; writing into it while a graph saved it is refused."""
-        if self._saved or self._node is not None:
-            from .engine import lock_for_user
-            lock_for_user(self)
-        return self._data
+        arr = self._data
+        if (self._saved or self._node is not None) and arr.flags.writeable:
+            self._lock_saved(arr)
+        return arr
+
+    def _lock_saved(self, arr: np.ndarray) -> None:
+        """Make `arr` read-only if a live graph saved it (as an input, or as an operation's output)."""
+        if self._saved:
+            arr.setflags(write=False)
+            self._locked = True
+        elif self._node.ans is arr:
+            arr.setflags(write=False)
+            self._node.set_meta("ans_locked", True)
 
     @data.setter
     def data(self, value: Any) -> None:

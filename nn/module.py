@@ -59,14 +59,15 @@ class Module:
             Module.__init__(self)
         params, modules = d["_parameters"], d["_modules"]
         # a name lives in one place; re-assigning within a registry keeps its position
+        # registered values are also kept as plain attributes, so reading them is fast
         if isinstance(value, Parameter):
             modules.pop(name, None)
-            d.pop(name, None)
             params[name] = value
+            d[name] = value
         elif isinstance(value, Module):
             params.pop(name, None)
-            d.pop(name, None)
             modules[name] = value
+            d[name] = value
         else:
             params.pop(name, None)
             modules.pop(name, None)
@@ -89,6 +90,7 @@ class Module:
         for registry in ("_parameters", "_modules"):
             if name in d.get(registry, {}):
                 del d[registry][name]
+                d.pop(name, None)
                 return
         object.__delattr__(self, name)
 
