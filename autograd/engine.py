@@ -79,8 +79,8 @@ class Node:
 
     def release(self) -> None:
         """Drop what the rules saved; unlock the arrays locked while the graph held them."""
-        if self.freed or (not self.saved and self.ans is None):
-            return      # a node that holds nothing can run again
+        if self.freed or (not self.versions and self.ans is None):
+            return      # a node that saved no tensor (only constants) can run again
         self.freed = True
         for t, v in zip(self.saved, self.versions):
             if v is not None and t._version == v:     # a replaced value is no longer ours
@@ -189,7 +189,8 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
             else:
                 arrays.append(s)
                 versions.append(None)
-        node = Node(name, tuple(parents), vjps, saved, tuple(arrays), tuple(versions),
+        node = Node(name, tuple(parents), vjps, saved, tuple(arrays),
+                    tuple(versions) if versions.count(None) != len(versions) else (),
                     out if keep_ans else None, out.shape, out.dtype)
     else:
         node = Node(name, tuple(parents), vjps, (), (), (), out if keep_ans else None,
@@ -408,16 +409,12 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
             if targets is not None and node in targets and g is not None:
                 targets[node] = g
             gis = None
+            lazy = False        # first order: call each input's rule on arrays inside the loop
             if g is not None and (needed is None or node in needed):
                 if node.freed or node.stamp != mutations:
                     node.check_saved()
-                if fast and type(node) is Node:             # first order: rules on arrays
-                    if len(parents) == 1:
-                        gis = (node.vjps[0](g, node.ans, *node.arrays),)
-                    else:
-                        ans, saved = node.ans, node.arrays
-                        gis = [None if p is None else f(g, ans, *saved)
-                               for p, f in zip(parents, node.vjps)]
+                if fast and type(node) is Node:
+                    lazy, vjps, ans, saved = True, node.vjps, node.ans, node.arrays
                 else:
                     gis = node.vjp(g, None if needed is None else [p in needed for p in parents],
                                    create_graph)
@@ -428,32 +425,31 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 i += 1
                 if p is None:
                     continue
-                if gis is not None:
-                    gi = gis[i]
-                    if gi is not None:
-                        if type(gi) is not np.ndarray and not create_graph:
-                            gi = np.asarray(gi)     # NumPy returns scalars for 0-d results
-                        if gi.shape != p.shape:
-                            gi = unbroadcast(gi, p.shape, node)
-                        if gi.dtype is not p.dtype and gi.dtype != p.dtype and p.dtype.kind in "fc":
-                            gi = gi.astype(p.dtype)
-                        prev = grads.get(p)
-                        if prev is None:
-                            grads[p] = gi
-                        elif not create_graph and id(prev) in owned:
-                            np.add(prev, gi, out=prev)
-                        else:
-                            acc = prev + gi
-                            if not create_graph:
-                                if type(acc) is not np.ndarray:
-                                    acc = np.asarray(acc)
-                                owned.add(id(acc))
-                            grads[p] = acc
+                gi = vjps[i](g, ans, *saved) if lazy else None if gis is None else gis[i]
+                if gi is not None:
+                    if type(gi) is not np.ndarray and not create_graph:
+                        gi = np.asarray(gi)     # NumPy returns scalars for 0-d results
+                    if gi.shape != p.shape:
+                        gi = unbroadcast(gi, p.shape, node)
+                    if gi.dtype is not p.dtype and gi.dtype != p.dtype and p.dtype.kind in "fc":
+                        gi = gi.astype(p.dtype)
+                    prev = grads.get(p)
+                    if prev is None:
+                        grads[p] = gi
+                    elif not create_graph and id(prev) in owned:
+                        np.add(prev, gi, out=prev)
+                    else:
+                        acc = prev + gi
+                        if not create_graph:
+                            if type(acc) is not np.ndarray:
+                                acc = np.asarray(acc)
+                            owned.add(id(acc))
+                        grads[p] = acc
                 c = counts[p] - 1
                 counts[p] = c
                 if not c:
                     ready.append(p)
-            if not retain_graph and (node.arrays or node.ans is not None or type(node) is not Node):
+            if not retain_graph and (node.versions or node.ans is not None or type(node) is not Node):
                 node.release()
 
 
