@@ -24,6 +24,7 @@ class Node:
 
     __slots__ = ("name", "parents", "vjps", "saved", "arrays", "versions", "ans", "shape", "dtype",
                  "scope", "freed", "meta", "stamp", "__weakref__")
+    rules = True        # gradients come from `vjps` on arrays (False: the node computes its own)
 
     def __init__(self, name: str, parents: tuple, vjps: tuple, saved: tuple, arrays: tuple,
                  versions: tuple, ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
@@ -92,10 +93,6 @@ class Node:
         self.saved = self.arrays = self.versions = ()
         self.ans = None
 
-    def __del__(self) -> None:
-        if not self.freed:
-            self.release()
-
     # -- introspection -----------------------------------------------------------------
 
     def hooks(self) -> list:
@@ -115,6 +112,17 @@ class Node:
         return f"<{self.name} {self.shape}>"
 
 
+class LockingNode(Node):
+    """A Node that saved a leaf: if its graph is dropped without a backward, the leaf's array is
+    unlocked when the node dies (a leaf is the user's array, e.g. a parameter)."""
+
+    __slots__ = ()
+
+    def __del__(self) -> None:
+        if not self.freed:
+            self.release()
+
+
 class LeafNode(Node):
     """The node of a leaf tensor: the backward pass ends here and accumulates into `.grad`."""
 
@@ -129,9 +137,6 @@ class LeafNode(Node):
         pass
 
     def release(self) -> None:
-        pass
-
-    def __del__(self) -> None:
         pass
 
     def __repr__(self) -> str:
@@ -166,34 +171,37 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
     """
     if not STATE.enabled:
         return _new(out)
-    parents = []
-    grad = False
-    for x in inputs:
-        if isinstance(x, Tensor) and x.requires_grad:
-            parents.append(x._node or leaf_node(x))
-            grad = True
-        else:
-            parents.append(None)
-    if not grad:
-        return _new(out)
+    if len(inputs) == 1:
+        x = inputs[0]
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            return _new(out)
+        parents = (x._node or leaf_node(x),)
+    else:
+        parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x.requires_grad
+                         else None for x in inputs])
+        if parents.count(None) == len(parents):
+            return _new(out)
     if saved:
         arrays = []
         versions = []
+        cls = Node
         for s in saved:
             if isinstance(s, Tensor):
                 arrays.append(s._data)
                 versions.append(s._version)
-                if not s._saved and s._node is None:
-                    lock(s)         # a leaf's array may be aliased by the user: lock it now
+                if s._node is None:
+                    cls = LockingNode
+                    if not s._saved:
+                        lock(s)     # a leaf's array may be aliased by the user: lock it now
                 s._saved += 1
             else:
                 arrays.append(s)
                 versions.append(None)
-        node = Node(name, tuple(parents), vjps, saved, tuple(arrays),
+        node = cls(name, parents, vjps, saved, tuple(arrays),
                     tuple(versions) if versions.count(None) != len(versions) else (),
                     out if keep_ans else None, out.shape, out.dtype)
     else:
-        node = Node(name, tuple(parents), vjps, (), (), (), out if keep_ans else None,
+        node = Node(name, parents, vjps, (), (), (), out if keep_ans else None,
                     out.shape, out.dtype)
     if STATE.on_record is not None:
         STATE.on_record(node, out)
@@ -413,7 +421,7 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
             if g is not None and (needed is None or node in needed):
                 if node.freed or node.stamp != mutations:
                     node.check_saved()
-                if fast and type(node) is Node:
+                if fast and node.rules:
                     lazy, vjps, ans, saved = True, node.vjps, node.ans, node.arrays
                 else:
                     gis = node.vjp(g, None if needed is None else [p in needed for p in parents],
@@ -449,7 +457,7 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 counts[p] = c
                 if not c:
                     ready.append(p)
-            if not retain_graph and (node.versions or node.ans is not None or type(node) is not Node):
+            if not retain_graph and (node.versions or node.ans is not None or not node.rules):
                 node.release()
 
 

@@ -34,6 +34,7 @@ class FunctionNode(Node):
     """A Node whose gradients come from one call of a user's `Function.backward`."""
 
     __slots__ = ("fn", "ctx", "in_shapes")
+    rules = False
 
     def vjp(self, g: Any, need: Any, create_graph: bool) -> list:
         arr = g._data if isinstance(g, Tensor) else g
@@ -66,11 +67,16 @@ class FunctionNode(Node):
         self.freed = True
         self.ctx._saved = None
 
+    def __del__(self) -> None:
+        if not self.freed:
+            self.release()
+
 
 class _NotDifferentiable(Node):
     """Marks a gradient made by a custom Function's backward: it cannot be differentiated."""
 
     __slots__ = ()
+    rules = False
 
     def __init__(self, name: str, parents: tuple, g: np.ndarray) -> None:
         Node.__init__(self, f"{name}.backward", parents, (), (), (), (), None, g.shape, g.dtype)

@@ -39,8 +39,8 @@ def _shape_error(op: str, a: Any, b: Any, err: Exception) -> ValueError:
 
 
 def _binary(op: str, fn: Any, a: Any, b: Any) -> np.ndarray:
-    ad = _val(a, op)
-    bd = _val(b, op)
+    ad = a._data if type(a) is Tensor else _val(a, op)
+    bd = b._data if type(b) is Tensor else _val(b, op)
     try:
         out = fn(ad, bd)
     except ValueError as err:
