@@ -1,0 +1,334 @@
+"""chainrule's benchmark: each workload next to hand-written NumPy (and PyTorch when installed).
+
+    python bench/run.py            # all workloads, a few minutes on 2 cores
+    python bench/run.py --quick    # fewer repeats
+
+Prints, per workload, the median time per step of each engine and its ratio to hand-written
+NumPy measured in the same run, peak traced memory and minor page faults per step. BLAS runs
+on one thread (pinned below, before NumPy is imported) and the thread count is printed.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import autograd as ag  # noqa: E402
+import nn  # noqa: E402
+import optim  # noqa: E402
+
+try:
+    import torch
+    torch.set_num_threads(1)
+except ImportError:
+    torch = None
+
+LR = 0.01
+
+
+# ---------------------------------------------------------------- measuring
+
+def timed(step: Callable[[], object], repeats: int, warmup: int = 3) -> float:
+    """Median seconds per call of `step` after `warmup` calls."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def faults_per_step(step: Callable[[], object], n: int = 10) -> float:
+    step()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(n):
+        step()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / n
+
+
+def peak_bytes(step: Callable[[], object]) -> int:
+    """Peak memory traced during one call, above what was allocated before it."""
+    step()
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak - base
+
+
+# ---------------------------------------------------------------- MLP workloads
+
+def mlp_data(sizes: list[int], batch: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    weights = [(rng.standard_normal((i, o)) * np.sqrt(2 / i)).astype(np.float32)
+               for i, o in zip(sizes[:-1], sizes[1:])]
+    return x, y, weights
+
+
+def numpy_mlp(sizes: list[int], batch: int) -> Callable[[], float]:
+    """Hand-written forward, backward and SGD step: the limit for an engine built on NumPy."""
+    x, y, weights = mlp_data(sizes, batch)
+    W = [w.copy() for w in weights]
+    b = [np.zeros(w.shape[1], np.float32) for w in W]
+    rows = np.arange(batch)
+
+    def step() -> float:
+        acts = [x]
+        for i in range(len(W)):
+            z = acts[-1] @ W[i]
+            z += b[i]
+            if i < len(W) - 1:
+                np.maximum(z, 0, out=z)
+            acts.append(z)
+        z = acts[-1]
+        m = z.max(axis=1, keepdims=True)
+        e = np.exp(z - m)
+        s = e.sum(axis=1, keepdims=True)
+        loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - z[rows, y]))
+        e /= s
+        e[rows, y] -= 1
+        e /= batch
+        d = e
+        for i in range(len(W) - 1, -1, -1):
+            dW = acts[i].T @ d
+            db = d.sum(axis=0)
+            if i > 0:
+                d = d @ W[i].T
+                d *= acts[i] > 0
+            W[i] -= LR * dW
+            b[i] -= LR * db
+        return loss
+    return step
+
+
+def chainrule_mlp(sizes: list[int], batch: int) -> Callable[[], float]:
+    """The same step with the library's idiomatic API."""
+    x, y, weights = mlp_data(sizes, batch)
+    layers = []
+    for i, w in enumerate(weights):
+        layer = nn.Dense(w.shape[0], w.shape[1], activation="relu" if i < len(weights) - 1 else None)
+        layer.weight.data = w.copy()
+        layers.append(layer)
+    model = nn.Sequential(*layers)
+    opt = optim.SGD(model.parameters(), lr=LR)
+    xt = ag.tensor(x)
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(xt), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def torch_mlp(sizes: list[int], batch: int) -> Callable[[], float]:
+    x, y, weights = mlp_data(sizes, batch)
+    layers = []
+    for i, w in enumerate(weights):
+        lin = torch.nn.Linear(w.shape[0], w.shape[1])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w.T.copy()))
+            lin.bias.zero_()
+        layers.append(lin)
+        if i < len(weights) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def check_same_losses(sizes: list[int], batch: int) -> float:
+    """The engines compute the same thing: largest loss difference over 5 steps."""
+    a, b = numpy_mlp(sizes, batch), chainrule_mlp(sizes, batch)
+    return max(abs(a() - b()) for _ in range(5))
+
+
+# ---------------------------------------------------------------- chains
+
+def chain_ops(x, n: int, lib):
+    """n elementwise operations: multiply, sin, add, tanh, repeated."""
+    y = x
+    for _ in range(n // 4):
+        y = lib.sin(y * 1.001)
+        y = lib.tanh(y + 0.5)
+    return y
+
+
+def numpy_chain(n: int, shape: tuple) -> Callable[[], None]:
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+
+    def step() -> None:
+        saved = []
+        y = x
+        for _ in range(n // 4):
+            a = y * 1.001
+            t = np.tanh(np.sin(a) + 0.5)
+            saved.append((a, t))
+            y = t
+        g = np.ones_like(y)
+        for a, t in reversed(saved):
+            g = g * (1 - t * t)
+            g = g * np.cos(a)
+            g = g * 1.001
+    return step
+
+
+def chainrule_chain(n: int, shape: tuple) -> Callable[[], None]:
+    x = ag.tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32), requires_grad=True)
+
+    def step() -> None:
+        chain_ops(x, n, ag).sum().backward()
+    return step
+
+
+def torch_chain(n: int, shape: tuple) -> Callable[[], None]:
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+    x.requires_grad_(True)
+
+    def step() -> None:
+        chain_ops(x, n, torch).sum().backward()
+    return step
+
+
+def chain_backward_only(n: int, lib: str) -> tuple[float, int]:
+    """Seconds for the backward of an n-op chain on shape (1,), and peak bytes of build + backward."""
+    def build():
+        if lib == "chainrule":
+            x = ag.tensor(np.ones(1, np.float32), requires_grad=True)
+            y = x
+            for _ in range(n):
+                y = y * 1.0000001
+            return y.sum()
+        x = torch.ones(1, requires_grad=True)
+        y = x
+        for _ in range(n):
+            y = y * 1.0000001
+        return y.sum()
+
+    times = []
+    for _ in range(3):
+        root = build()
+        gc.collect()
+        t0 = time.perf_counter()
+        root.backward()
+        times.append(time.perf_counter() - t0)
+        del root
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    root = build()
+    root.backward()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    del root
+    return statistics.median(times), peak
+
+
+# ---------------------------------------------------------------- report
+
+def row(name: str, cols: list) -> None:
+    print(f"  {name:<28}" + "".join(f"{c:>14}" for c in cols))
+
+
+def bench_mlp(label: str, sizes: list[int], batch: int, repeats: int, goal: float) -> dict:
+    print(f"\n{label}: MLP {'-'.join(map(str, sizes))}, ReLU, softmax cross-entropy, SGD step, "
+          f"batch {batch}   (goal <= {goal:.2f}x NumPy)")
+    engines = {"numpy (hand-written)": numpy_mlp, "chainrule": chainrule_mlp}
+    if torch is not None:
+        engines["pytorch eager"] = torch_mlp
+    row("engine", ["time/step", "x NumPy", "peak MB", "faults/step"])
+    results = {}
+    for name, make in engines.items():
+        step = make(sizes, batch)
+        results[name] = timed(step, repeats)
+        base = results["numpy (hand-written)"]
+        row(name, [f"{results[name] * 1e6:9.0f} us", f"{results[name] / base:.2f}x",
+                   f"{peak_bytes(step) / 2**20:.1f}", f"{faults_per_step(step):.0f}"])
+    print(f"  same losses as NumPy within {check_same_losses(sizes, batch):.1e}")
+    return {k: v / results["numpy (hand-written)"] for k, v in results.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = parser.parse_args()
+    reps = 10 if args.quick else 40
+
+    print(f"chainrule benchmark | Python {platform.python_version()} | NumPy {np.__version__} | "
+          f"{'PyTorch ' + torch.__version__ if torch else 'PyTorch not installed'} | "
+          f"{os.cpu_count()} cores, BLAS threads {os.environ['OPENBLAS_NUM_THREADS']} | "
+          f"{platform.machine()} | float32")
+
+    summary = {}
+    summary["W1 b32"] = bench_mlp("W1", [784, 256, 256, 10], 32, reps * 5, 1.25)
+    summary["W1 b256"] = bench_mlp("W1", [784, 256, 256, 10], 256, reps * 2, 1.15)
+    summary["W4 b1024"] = bench_mlp("W4", [784, 1024, 1024, 10], 1024, max(reps // 2, 5), 1.05)
+
+    n = 1000
+    print(f"\nW2: chain of {n} elementwise ops on shape (8,), forward + backward, per op "
+          f"(goal <= 3 us)")
+    row("engine", ["us/op", "x NumPy"])
+    engines = {"numpy (hand-written)": numpy_chain, "chainrule": chainrule_chain}
+    if torch is not None:
+        engines["pytorch eager"] = torch_chain
+    w2 = {}
+    for name, make in engines.items():
+        w2[name] = timed(make(n, (8,)), reps) / n
+        row(name, [f"{w2[name] * 1e6:.2f}", f"{w2[name] / w2['numpy (hand-written)']:.2f}x"])
+
+    print("\nW3: chain of n multiplications on shape (1,), backward only (goal <= 0.35 s and "
+          "<= 60 MB at 100,000)")
+    row("engine, n", ["backward s", "peak MB"])
+    libs = ["chainrule"] + (["pytorch eager"] if torch is not None else [])
+    w3 = {}
+    for lib in libs:
+        for size in (100_000, 1_000_000) if lib == "chainrule" else (100_000,):
+            secs, peak = chain_backward_only(size, "chainrule" if lib == "chainrule" else "torch")
+            w3[(lib, size)] = (secs, peak)
+            row(f"{lib}, {size:,}", [f"{secs:.3f}", f"{peak / 2**20:.1f}"])
+    if ("chainrule", 1_000_000) in w3:
+        s1, m1 = w3[("chainrule", 100_000)]
+        s2, m2 = w3[("chainrule", 1_000_000)]
+        print(f"  1,000,000 vs 100,000: time x{s2 / s1:.1f}, memory x{m2 / m1:.1f} (linear = x10)")
+
+    print("\nsummary (ratio to hand-written NumPy; lower is better)")
+    for key, ratios in summary.items():
+        print(f"  {key:<10} " + "  ".join(f"{k}: {v:.2f}x" for k, v in ratios.items()
+                                          if k != "numpy (hand-written)"))
+    print(f"  W2 chainrule {w2['chainrule'] * 1e6:.2f} us/op")
+
+
+if __name__ == "__main__":
+    main()
