@@ -173,12 +173,14 @@ def main(argv: list[str] | None = None) -> dict:
     loss = nn.CrossEntropyLoss()(model(X_train[:32]), y_train[:32])
     with ag.record_grad_norms():             # store each node's gradient norm during backward
         loss.backward()
+    drawing = ag.draw_graph(loss, params=model)      # a graphviz.Digraph (shows inline in Jupyter)
     graph_path: str | None = None
     try:
-        graph_path = ag.draw_graph(loss, params=model).render(out / "graph", format="svg", cleanup=True)
+        graph_path = drawing.render(out / "graph", format="svg", cleanup=True)
         print(f"graph with gradient colours: {graph_path}")
     except graphviz.ExecutableNotFound as e:     # no `dot` program: say how to get it, go on
-        print(f"graph not rendered: {e}")
+        (out / "graph.dot").write_text(drawing.source)   # the DOT text needs no Graphviz
+        print(f"graph not rendered: {e}\nits DOT source: {out / 'graph.dot'}")
 
     # -- the loss curve
     fig = Figure(figsize=(5, 3.2), dpi=100, layout="constrained")
