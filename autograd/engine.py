@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .tensor import MUTATIONS, STATE, Tensor, _new, enable_grad, no_grad
+from .tensor import MUTATIONS, STATE, Tensor, _new
 
 
 class Node:
@@ -123,6 +123,24 @@ class LockingNode(Node):
             self.release()
 
 
+class JointNode(LockingNode):
+    """A fused operation whose gradients share work: one rule `vjps(g, ans, need, *saved)`
+    returns the gradients of all inputs at once (`need[i]` says which are wanted)."""
+
+    __slots__ = ()
+    rules = False
+
+    def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
+        if create_graph:
+            saved = self.saved
+            ans = None if self.ans is None else _new(self.ans, self)
+        else:
+            saved = self.arrays
+            ans = self.ans
+        wanted = [p is not None and (need is None or need[i]) for i, p in enumerate(self.parents)]
+        return list(self.vjps(g, ans, wanted, *saved))
+
+
 class LeafNode(Node):
     """The node of a leaf tensor: the backward pass ends here and accumulates into `.grad`."""
 
@@ -165,7 +183,8 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
            keep_ans: bool = False) -> Tensor:
     """Wrap `out` in a Tensor; if grad mode is on and an input requires grad, record a Node.
 
-    `inputs` are the operands (Tensors or constants), `vjps` one rule per input, `saved` the
+    `inputs` are the operands (Tensors or constants), `vjps` one rule per input (or, for a
+    fused operation, one callable giving all inputs' gradients: see `JointNode`), `saved` the
     operands the rules read (passed after `g` and `ans`), `keep_ans` whether the rules read
     the output value.
     """
@@ -197,12 +216,14 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
             else:
                 arrays.append(s)
                 versions.append(None)
+        if not isinstance(vjps, tuple):
+            cls = JointNode
         node = cls(name, parents, vjps, saved, tuple(arrays),
                     tuple(versions) if versions.count(None) != len(versions) else (),
                     out if keep_ans else None, out.shape, out.dtype)
     else:
-        node = Node(name, parents, vjps, (), (), (), out if keep_ans else None,
-                    out.shape, out.dtype)
+        node = (Node if isinstance(vjps, tuple) else JointNode)(
+            name, parents, vjps, (), (), (), out if keep_ans else None, out.shape, out.dtype)
     if STATE.on_record is not None:
         STATE.on_record(node, out)
     return _new(out, node)
@@ -328,16 +349,23 @@ class detect_anomaly:
 
 # ---------------------------------------------------------------- the backward pass
 
+_LEADING = [tuple(range(n)) for n in range(8)]
+
+
 def unbroadcast(g: Any, shape: tuple, node: Node) -> Any:
     """Sum `g` over the axes broadcasting added or stretched, to get back `shape`."""
     gshape = g.shape
     lead = len(gshape) - len(shape)
+    if lead > 0 and gshape[lead:] == shape:                 # only leading axes were added
+        return g.sum(axis=_LEADING[lead] if lead < 8 else tuple(range(lead)))
     if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, gshape[lead:])):
         raise RuntimeError(
             f"'{node.name}' produced a gradient of shape {tuple(gshape)} for an input of shape "
             f"{tuple(shape)}; the shapes are not broadcast-compatible")
     if lead:
-        g = g.sum(axis=tuple(range(lead)))
+        g = g.sum(axis=_LEADING[lead] if lead < 8 else tuple(range(lead)))
+        if g.shape == shape:
+            return g
     stretched = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
     if stretched:
         g = g.sum(axis=stretched, keepdims=True)
@@ -348,14 +376,15 @@ def _count_consumers(roots: Sequence[Node]) -> dict:
     """For every node reachable from `roots`, how many edges point at it (a loop, no recursion)."""
     counts: dict = {}
     stack = list(roots)
+    pop, push = stack.pop, stack.append
     while stack:
-        for p in stack.pop().parents:
+        for p in pop().parents:
             if p is not None:
                 if p in counts:
                     counts[p] += 1
                 else:
                     counts[p] = 1
-                    stack.append(p)
+                    push(p)
     return counts
 
 
@@ -395,10 +424,13 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     observe = STATE.recorder is not None or STATE.anomaly
     fast = not create_graph and needed is None and not observe
     mutations = MUTATIONS[0]
-    with enable_grad() if create_graph else no_grad():
+    pop_ready, push_ready, pop_grad = ready.pop, ready.append, grads.pop
+    mode = STATE.enabled
+    STATE.enabled = create_graph      # rules record only when building a differentiable graph
+    try:
         while ready:
-            node = ready.pop()
-            g = grads.pop(node, None)
+            node = pop_ready()
+            g = pop_grad(node, None)
             if g is not None:
                 if owned:
                     owned.discard(id(g))
@@ -456,9 +488,11 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 c = counts[p] - 1
                 counts[p] = c
                 if not c:
-                    ready.append(p)
+                    push_ready(p)
             if not retain_graph and (node.versions or node.ans is not None or not node.rules):
                 node.release()
+    finally:
+        STATE.enabled = mode
 
 
 def _observe(node: Node, g: Any, gis: Any) -> None:

@@ -462,39 +462,49 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     return record("log_softmax", out, (x,), (vjp,), keep_ans=True)
 
 
-def softmax_cross_entropy(logits: Any, labels: Any) -> Tensor:
-    """Per-sample `-log softmax(logits)[label]`, classes on the last axis, as one node.
+def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> Tensor:
+    """`-log softmax(logits)[label]`, classes on the last axis, as one node.
 
-    `labels` are integers of shape `logits.shape[:-1]`; the gradient is `softmax - onehot`.
+    `labels` are integers of shape `logits.shape[:-1]`; `reduction` "none" (per sample),
+    "mean" or "sum". The gradient is `softmax - onehot` (scaled by 1/N for "mean").
     """
     xd = np.asarray(_val(logits, "softmax_cross_entropy"))
     lab = np.asarray(labels._data if isinstance(labels, Tensor) else labels)
     if lab.dtype.kind not in "iu":
         raise TypeError(f"softmax_cross_entropy: labels must be integers, got {lab.dtype}")
-    if lab.shape != xd.shape[:-1]:
+    if xd.ndim == 0 or lab.shape != xd.shape[:-1]:
         raise ValueError(f"softmax_cross_entropy: labels of shape {lab.shape} do not match logits "
                          f"of shape {xd.shape}: expected labels of shape {xd.shape[:-1]}")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', "
+                         f"got {reduction!r}")
     n_classes = xd.shape[-1]
     x2 = xd.reshape(-1, n_classes)
     rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
     m = x2.max(axis=1, keepdims=True)
     e = np.exp(x2 - m)
     s = e.sum(axis=1, keepdims=True)
-    out = ((m[:, 0] - x2[rows, cols]) + np.log(s[:, 0])).reshape(lab.shape)   # m - picked: exact
+    losses = (m[:, 0] - x2[rows, cols]) + np.log(s[:, 0])      # m - picked first: exact
     e /= s                      # the softmax, kept for the first-order gradient
-    return record("softmax_cross_entropy", _out(out), (logits,), (_sce,),
-                  (logits, (rows, cols), e.reshape(xd.shape)))
+    if reduction == "none":
+        out = losses.reshape(lab.shape)
+    else:
+        out = losses.sum() / (builtins.max(len(losses), 1) if reduction == "mean" else 1)
+    scale = 1 / builtins.max(len(losses), 1) if reduction == "mean" else 1
 
-
-def _sce(g: Any, ans: Any, x: Any, idx: tuple, p: np.ndarray) -> Any:
-    if isinstance(x, Tensor) or isinstance(g, Tensor):     # create_graph: stay differentiable
-        p = softmax(x) if isinstance(x, Tensor) else p
-        onehot = np.zeros(p.shape, dtype=p.dtype)
-        onehot.reshape(-1, p.shape[-1])[idx] = 1
-        return (p - onehot) * g.reshape(g.shape + (1,))
-    r = p * g.reshape(g.shape + (1,))
-    r.reshape(-1, p.shape[-1])[idx] -= g.reshape(-1)         # softmax - onehot, scaled by g
-    return r
+    def rule(g: Any, ans: Any, x: Any, e: np.ndarray) -> Any:
+        if reduction != "none":
+            g = (g * scale) * np.ones(lab.shape, dtype=e.dtype)
+        if isinstance(x, Tensor) or isinstance(g, Tensor):     # create_graph: stay differentiable
+            p = softmax(x) if isinstance(x, Tensor) else e.reshape(xd.shape)
+            onehot = np.zeros(xd.shape, dtype=e.dtype)
+            onehot.reshape(-1, n_classes)[rows, cols] = 1
+            return (p - onehot) * g.reshape(g.shape + (1,))
+        r = e * g.reshape(-1, 1)
+        r[rows, cols] -= g.reshape(-1)                        # softmax - onehot, scaled by g
+        return r.reshape(xd.shape)
+    return record(f"softmax_cross_entropy[{reduction}]" if reduction != "none" else
+                  "softmax_cross_entropy", _out(out), (logits,), (rule,), (logits, e))
 
 
 # ================================================================ shape
@@ -697,29 +707,49 @@ def _matmul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return a.swapaxes(-1, -2) @ g
 
 
-def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
-    """`x @ weight + bias` as one graph node: x (..., in), weight (in, out), bias (out,)."""
-    xd, wd = _val(x, "affine"), _val(weight, "affine")
-    if np.ndim(wd) != 2:
-        raise ValueError(f"affine: weight must be 2-D (in, out), got shape {np.shape(wd)}")
-    if np.ndim(xd) == 0 or np.shape(xd)[-1] != np.shape(wd)[0]:
-        raise ValueError(f"affine: input of shape {np.shape(xd)} does not fit weight of shape "
-                         f"{np.shape(wd)}: the input's last axis must have size {np.shape(wd)[0]}")
-    out = xd @ wd
-    if bias is None:
-        return record("affine", _out(out), (x, weight), (_affine_x, _affine_w), (x, weight))
-    out += _val(bias, "affine")
-    return record("affine", _out(out), (x, weight, bias), (_affine_x, _affine_w, _g), (x, weight))
+_ACTIVATIONS = {      # name: (in-place forward on the affine output, derivative from the output)
+    "relu": (lambda z: np.maximum(z, 0, out=z), lambda y: y > 0),
+    "tanh": (lambda z: np.tanh(z, out=z), lambda y: 1 - y * y),
+    "sigmoid": (lambda z: _np_sigmoid(z), lambda y: y * (1 - y)),
+}
 
 
-def _affine_x(g: Any, ans: Any, x: Any, w: Any) -> Any:
-    return g @ w.T
+def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None) -> Tensor:
+    """`activation(x @ weight + bias)` as one graph node: x (..., in), weight (in, out), bias
+    (out,); `activation` is None, "relu", "tanh" or "sigmoid". The gradient of all inputs comes
+    from one rule that applies the activation's derivative once."""
+    xd, wd = np.asarray(_val(x, "affine")), np.asarray(_val(weight, "affine"))
+    if wd.ndim != 2:
+        raise ValueError(f"affine: weight must be 2-D (in, out), got shape {wd.shape}")
+    if xd.ndim == 0 or xd.shape[-1] != wd.shape[0]:
+        raise ValueError(f"affine: input of shape {xd.shape} does not fit weight of shape "
+                         f"{wd.shape}: the input's last axis must have size {wd.shape[0]}")
+    if activation is not None and activation not in _ACTIVATIONS:
+        raise ValueError(f"affine: activation must be None or one of {sorted(_ACTIVATIONS)}, "
+                         f"got {activation!r}")
+    out = _out(xd @ wd)
+    if bias is not None:
+        out += _val(bias, "affine")
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    if activation is None:
+        return record("affine", out, inputs, _affine_rule, (x, weight))
+    forward, derivative = _ACTIVATIONS[activation]
+    out = _out(forward(out))
+
+    def rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
+        return _affine_rule(g * derivative(ans), None, need, x, w)
+    return record(f"affine+{activation}", out, inputs, rule, (x, weight), keep_ans=True)
 
 
-def _affine_w(g: Any, ans: Any, x: Any, w: Any) -> Any:
-    if x.ndim == 2:
-        return x.T @ g
-    return x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
+    gx = g @ w.T if need[0] else None
+    if not need[1]:
+        gw = None
+    elif x.ndim == 2:
+        gw = x.T @ g
+    else:
+        gw = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+    return (gx, gw, g) if len(need) == 3 else (gx, gw)      # the bias's sum is the engine's
 
 
 def dot(a: Any, b: Any) -> Tensor:

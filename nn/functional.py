@@ -122,12 +122,11 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> ag.Tenso
         raise ValueError(f"cross_entropy: labels of shape {lab.shape} do not fit logits of shape "
                          f"{shape}: expected logits (N, C) and labels of shape {shape[:-1]}")
     n_classes = shape[-1]
-    if lab.size:
+    if lab.size and (lab.min() < 0 or lab.max() >= n_classes):
         bad = lab[(lab < 0) | (lab >= n_classes)]
-        if bad.size:
-            raise ValueError(f"cross_entropy: label {bad.flat[0]} is out of range for {n_classes} "
-                             f"classes (labels must be in 0..{n_classes - 1})")
-    return _reduce(ag.softmax_cross_entropy(_value(logits), lab), reduction)
+        raise ValueError(f"cross_entropy: label {bad.flat[0]} is out of range for {n_classes} "
+                         f"classes (labels must be in 0..{n_classes - 1})")
+    return ag.softmax_cross_entropy(_value(logits), lab, reduction)
 
 
 def _check_targets(name: str, target: Any) -> None:

@@ -57,6 +57,9 @@ class Dense(Module):
                              f"of {', '.join(repr(k) for k in ACTIVATIONS)}")
         self.activation_name = activation if isinstance(activation, str) else (
             None if activation is None else getattr(activation, "__name__", type(activation).__name__))
+        fusable = {"relu": ag.relu, "tanh": ag.tanh, "sigmoid": ag.sigmoid}
+        self._fused = next((name for name, fn in fusable.items()
+                            if activation == name or activation is fn), None)
         if init is None:
             init = "he_normal" if _is_relu_like(activation) else "lecun_normal"
         self.init = init
@@ -71,7 +74,9 @@ class Dense(Module):
             raise ValueError(f"Dense({self.in_features}, {self.out_features}): expected input whose "
                              f"last axis has size {self.in_features}, got input of shape {shape} "
                              f"(last axis {got})")
-        y = ag.affine(x, self.weight, self.bias)       # one graph node for x @ W + b
+        if self._fused is not None:             # one graph node for activation(x @ W + b)
+            return ag.affine(x, self.weight, self.bias, activation=self._fused)
+        y = ag.affine(x, self.weight, self.bias)
         return y if self.activation is None else self.activation(y)
 
     def extra_repr(self) -> str:

@@ -27,8 +27,12 @@ def test_dense_affine_is_one_graph_node():
     d = nn.Dense(4, 3, rng=0)
     out = d(ag.tensor(np.ones((2, 4), np.float32)))
     assert out.grad_fn.name == "affine"
-    relu_out = nn.Dense(4, 3, activation="relu", rng=0)(np.ones((2, 4), np.float32))
-    assert relu_out.grad_fn.name == "relu"
+    w = nn.Dense(4, 3, activation="relu", rng=0)
+    relu_out = w(ag.tensor(np.ones((2, 4), np.float32), requires_grad=True))
+    assert relu_out.grad_fn.name == "affine+relu"        # activation fused into the same node
+    assert [p is not None for p in relu_out.grad_fn.parents] == [True, True, True]
+    custom = nn.Dense(4, 3, activation=lambda z: z * 2.0, rng=0)(np.ones((2, 4), np.float32))
+    assert custom.grad_fn.name == "multiply"             # a callable runs as its own operation
 
 
 def test_dense_accepts_batched_input():
