@@ -493,15 +493,19 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     scale = 1 / builtins.max(len(losses), 1) if reduction == "mean" else 1
 
     def rule(g: Any, ans: Any, x: Any, e: np.ndarray) -> Any:
-        if reduction != "none":
-            g = (g * scale) * np.ones(lab.shape, dtype=e.dtype)
         if isinstance(x, Tensor) or isinstance(g, Tensor):     # create_graph: stay differentiable
             p = softmax(x) if isinstance(x, Tensor) else e.reshape(xd.shape)
             onehot = np.zeros(xd.shape, dtype=e.dtype)
             onehot.reshape(-1, n_classes)[rows, cols] = 1
-            return (p - onehot) * g.reshape(g.shape + (1,))
-        r = e * g.reshape(-1, 1)
-        r[rows, cols] -= g.reshape(-1)                        # softmax - onehot, scaled by g
+            g = g.reshape(lab.shape + (1,)) if reduction == "none" else g * scale
+            return (p - onehot) * g
+        if reduction == "none":
+            r = e * g.reshape(-1, 1)
+            r[rows, cols] -= g.reshape(-1)                    # softmax - onehot, scaled by g
+        else:
+            gs = g * scale
+            r = e * gs
+            r[rows, cols] -= gs
         return r.reshape(xd.shape)
     return record(f"softmax_cross_entropy[{reduction}]" if reduction != "none" else
                   "softmax_cross_entropy", _out(out), (logits,), (rule,), (logits, e))

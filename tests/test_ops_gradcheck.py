@@ -264,11 +264,46 @@ def test_where_gradcheck_broadcasting():
     assert ag.gradcheck(lambda x: ag.where(x > 0, x, 0.0), (a,))
 
 
-def test_affine_gradcheck_2d_and_batched():
+@pytest.mark.parametrize("activation", [None, "relu", "tanh", "sigmoid"])
+def test_affine_gradcheck_2d_and_batched(activation):
     w, b = t((4, 5), 32), t((5,), 33)
     for xs in [(3, 4), (2, 3, 4), (4,)]:
-        assert ag.gradcheck(ag.affine, (t(xs, 34), w, b))
-    assert ag.gradcheck(lambda x, ww: ag.affine(x, ww), (t((3, 4), 35), w))
+        assert ag.gradcheck(lambda *a: ag.affine(*a, activation=activation), (t(xs, 34), w, b))
+    assert ag.gradcheck(lambda x, ww: ag.affine(x, ww, activation=activation), (t((3, 4), 35), w))
+
+
+@pytest.mark.parametrize("activation,fn", [
+    ("relu", lambda z: np.maximum(z, 0)), ("tanh", np.tanh), ("sigmoid", lambda z: 1 / (1 + np.exp(-z)))])
+def test_affine_activation_matches_separate_operations(activation, fn):
+    x, w, b = t((3, 4), 36), t((4, 5), 37), t((5,), 38)
+    fused = ag.affine(x, w, b, activation=activation)
+    assert fused.grad_fn.name == f"affine+{activation}"
+    np.testing.assert_allclose(fused.data, fn(x.data @ w.data + b.data))
+    fused.sum().backward()
+    grads = [v.grad.data.copy() for v in (x, w, b)]
+    for v in (x, w, b):
+        v.grad = None
+    getattr(ag, activation)(x @ w + b).sum().backward()
+    for got, v in zip(grads, (x, w, b)):
+        np.testing.assert_allclose(got, v.grad.data)
+
+
+def test_affine_refuses_unknown_activation():
+    with pytest.raises(ValueError, match="activation"):
+        ag.affine(ag.ones((2, 3)), ag.ones((3, 2)), activation="gelu")
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_softmax_cross_entropy_reductions(reduction):
+    x = t((5, 4), 39)
+    labels = np.array([0, 3, 1, 1, 2])
+    per_sample = ag.softmax_cross_entropy(x, labels).data
+    expected = {"none": per_sample, "mean": per_sample.mean(), "sum": per_sample.sum()}[reduction]
+    np.testing.assert_allclose(ag.softmax_cross_entropy(x, labels, reduction).data, expected)
+    assert ag.gradcheck(lambda v: ag.softmax_cross_entropy(v, labels, reduction), (x,))
+    x3 = t((2, 3, 4), 40)
+    labels3 = np.array([[0, 1, 3], [2, 2, 0]])
+    assert ag.gradcheck(lambda v: ag.softmax_cross_entropy(v, labels3, reduction), (x3,))
 
 
 def test_mixed_operands_tensor_ndarray_scalar():
