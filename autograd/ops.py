@@ -96,8 +96,10 @@ def _needs(x: Any) -> bool:
 def multiply(a: Any, b: Any) -> Tensor:
     # each rule reads only the other operand: keep an operand alive only if the other needs it
     out = _binary("multiply", np.multiply, a, b)
+    a_grad = isinstance(a, Tensor) and a.requires_grad
+    b_grad = isinstance(b, Tensor) and b.requires_grad
     return record("multiply", out, (a, b), (_mul_a, _mul_b),
-                  (a if _needs(b) else None, b if _needs(a) else None))
+                  (a if b_grad else None, b if a_grad else None))
 
 
 def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
