@@ -74,7 +74,7 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, steps: int, clip: floa
                 loss = nn.functional.cross_entropy(model(xb), yb)
                 loss.backward()
                 if clip is not None:
-                    nn.utils.clip_grad_norm_(model, max_norm=clip)   # rescale to norm <= clip
+                    nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)   # rescale to norm <= clip
                 opt.step()
                 losses.append(loss.item())
                 if len(losses) == steps:
