@@ -44,14 +44,16 @@ class Node:
 
     # -- backward ----------------------------------------------------------------------
 
+    def operands(self, create_graph: bool) -> tuple:
+        """(ans, saved) for the rules: arrays, or Tensors when building a differentiable graph
+        (the output then is a Tensor made by this node, so its dependence is recorded)."""
+        if create_graph:
+            return (None if self.ans is None else _new(self.ans, self)), self.saved
+        return self.ans, self.arrays
+
     def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
         """The gradient for each parent (None where no gradient is wanted)."""
-        if create_graph:
-            saved = self.saved
-            ans = None if self.ans is None else _new(self.ans, self)
-        else:
-            saved = self.arrays
-            ans = self.ans
+        ans, saved = self.operands(create_graph)
         out = []
         for i, parent in enumerate(self.parents):
             if parent is None or (need is not None and not need[i]):
@@ -131,12 +133,7 @@ class JointNode(LockingNode):
     rules = False
 
     def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
-        if create_graph:
-            saved = self.saved
-            ans = None if self.ans is None else _new(self.ans, self)
-        else:
-            saved = self.arrays
-            ans = self.ans
+        ans, saved = self.operands(create_graph)
         wanted = [p is not None and (need is None or need[i]) for i, p in enumerate(self.parents)]
         return list(self.vjps(g, ans, wanted, *saved))
 
