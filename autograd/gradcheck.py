@@ -24,6 +24,9 @@ def _outputs(result: Any) -> tuple:
 
 
 def _fn_name(fn: Callable) -> str:
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, type):             # e.g. a custom Function's `Cube.apply`
+        return f"{owner.__name__}.{fn.__name__}"
     return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 

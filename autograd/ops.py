@@ -735,7 +735,11 @@ def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
                          f"got {activation!r}")
     out = _out(xd @ wd)
     if bias is not None:
-        out += _val(bias, "affine")
+        bd = _val(bias, "affine")
+        if np.shape(bd) not in ((), (wd.shape[1],)):
+            raise ValueError(f"affine: bias of shape {np.shape(bd)} does not fit weight of shape "
+                             f"{wd.shape}: expected shape ({wd.shape[1]},)")
+        out += bd
     inputs = (x, weight) if bias is None else (x, weight, bias)
     if activation is None:
         return record("affine", out, inputs, _affine_rule, (x, weight))

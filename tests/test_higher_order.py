@@ -83,7 +83,7 @@ def test_gradcheck_reports_a_wrong_gradient():
     with pytest.raises(ag.GradcheckError) as err:
         ag.gradcheck(Wrong.apply, (x,))
     msg = str(err.value)
-    assert "input 0" in msg and "output 0" in msg
+    assert "gradcheck of Wrong.apply" in msg and "input 0" in msg and "output 0" in msg
     assert "analytical 6" in msg and "numerical 4" in msg
     assert "worst element" in msg and "largest absolute error 2" in msg
     assert ag.gradcheck(Wrong.apply, (x,), raise_exception=False) is False
