@@ -457,9 +457,7 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                                    create_graph)
                     if observe:
                         _observe(node, g, gis)
-            i = -1
-            for p in parents:
-                i += 1
+            for i, p in enumerate(parents):
                 if p is None:
                     continue
                 gi = vjps[i](g, ans, *saved) if lazy else None if gis is None else gis[i]

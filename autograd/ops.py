@@ -713,44 +713,6 @@ def _matmul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return a.swapaxes(-1, -2) @ g
 
 
-_ACTIVATIONS = {      # name: (in-place forward on the affine output, derivative from the output)
-    "relu": (lambda z: np.maximum(z, 0, out=z), lambda y: y > 0),
-    "tanh": (lambda z: np.tanh(z, out=z), lambda y: 1 - y * y),
-    "sigmoid": (lambda z: _np_sigmoid(z), lambda y: y * (1 - y)),
-}
-
-
-def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None) -> Tensor:
-    """`activation(x @ weight + bias)` as one graph node: x (..., in), weight (in, out), bias
-    (out,); `activation` is None, "relu", "tanh" or "sigmoid". The gradient of all inputs comes
-    from one rule that applies the activation's derivative once."""
-    xd, wd = np.asarray(_val(x, "affine")), np.asarray(_val(weight, "affine"))
-    if wd.ndim != 2:
-        raise ValueError(f"affine: weight must be 2-D (in, out), got shape {wd.shape}")
-    if xd.ndim == 0 or xd.shape[-1] != wd.shape[0]:
-        raise ValueError(f"affine: input of shape {xd.shape} does not fit weight of shape "
-                         f"{wd.shape}: the input's last axis must have size {wd.shape[0]}")
-    if activation is not None and activation not in _ACTIVATIONS:
-        raise ValueError(f"affine: activation must be None or one of {sorted(_ACTIVATIONS)}, "
-                         f"got {activation!r}")
-    out = _out(xd @ wd)
-    if bias is not None:
-        bd = _val(bias, "affine")
-        if np.shape(bd) not in ((), (wd.shape[1],)):
-            raise ValueError(f"affine: bias of shape {np.shape(bd)} does not fit weight of shape "
-                             f"{wd.shape}: expected shape ({wd.shape[1]},)")
-        out += bd
-    inputs = (x, weight) if bias is None else (x, weight, bias)
-    if activation is None:
-        return record("affine", out, inputs, _affine_rule, (x, weight))
-    forward, derivative = _ACTIVATIONS[activation]
-    out = _out(forward(out))
-
-    def rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
-        return _affine_rule(g * derivative(ans), None, need, x, w)
-    return record(f"affine+{activation}", out, inputs, rule, (x, weight), keep_ans=True)
-
-
 def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
     gx = g @ w.T if need[0] else None
     if not need[1]:
@@ -760,6 +722,50 @@ def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
     else:
         gw = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
     return (gx, gw, g) if len(need) == 3 else (gx, gw)      # the bias's sum is the engine's
+
+
+def _fused(derivative: Any) -> Any:
+    """The rule of affine followed by an activation whose derivative is read from its output."""
+    def rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
+        return _affine_rule(g * derivative(ans), None, need, x, w)
+    return rule
+
+
+_ACTIVATIONS = {      # name: (in-place forward on the affine output, rule)
+    "relu": (lambda z: np.maximum(z, 0, out=z), _fused(lambda y: y > 0)),
+    "tanh": (lambda z: np.tanh(z, out=z), _fused(lambda y: 1 - y * y)),
+    "sigmoid": (lambda z: _np_sigmoid(z), _fused(lambda y: y * (1 - y))),
+    None: (None, _affine_rule),
+}
+
+
+def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None) -> Tensor:
+    """`activation(x @ weight + bias)` as one graph node: x (..., in), weight (in, out), bias
+    (out,); `activation` is None, "relu", "tanh" or "sigmoid". The gradient of all inputs comes
+    from one rule that applies the activation's derivative once."""
+    xd = x._data if type(x) is Tensor else np.asarray(_val(x, "affine"))
+    wd = weight._data if isinstance(weight, Tensor) else np.asarray(_val(weight, "affine"))
+    if wd.ndim != 2 or xd.ndim == 0 or xd.shape[-1] != wd.shape[0]:
+        if wd.ndim != 2:
+            raise ValueError(f"affine: weight must be 2-D (in, out), got shape {wd.shape}")
+        raise ValueError(f"affine: input of shape {xd.shape} does not fit weight of shape "
+                         f"{wd.shape}: the input's last axis must have size {wd.shape[0]}")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"affine: activation must be None or one of "
+                         f"{sorted(k for k in _ACTIVATIONS if k)}, got {activation!r}")
+    out = _out(xd @ wd)
+    if bias is not None:
+        bd = bias._data if isinstance(bias, Tensor) else _val(bias, "affine")
+        if getattr(bd, "shape", ()) not in ((), (wd.shape[1],)):
+            raise ValueError(f"affine: bias of shape {np.shape(bd)} does not fit weight of shape "
+                             f"{wd.shape}: expected shape ({wd.shape[1]},)")
+        out += bd
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    forward, rule = _ACTIVATIONS[activation]
+    if forward is None:
+        return record("affine", out, inputs, rule, (x, weight))
+    return record("affine+" + activation, _out(forward(out)), inputs, rule, (x, weight),
+                  keep_ans=True)
 
 
 def dot(a: Any, b: Any) -> Tensor:
