@@ -10,12 +10,14 @@ Broadcasting is undone in one place, `unbroadcast`, for every operation.
 
 from __future__ import annotations
 
+import sys
 import traceback
 import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import tensor as _tensor_module
 from .tensor import MUTATIONS, STATE, Tensor, _new
 
 
@@ -605,3 +607,5 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         result.append(_new(g))
     return tuple(result)
 
+
+_tensor_module._engine = sys.modules[__name__]

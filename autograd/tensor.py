@@ -205,8 +205,7 @@ class Tensor:
         if node is not None and node.ans is not None:
             node.set_meta("ans_stale", True)
         if self._locked:
-            from .engine import unlock
-            unlock(self)
+            _engine.unlock(self)
         self._saved = 0     # graphs that saved the old value now fail their version check
         self._data = value
 
@@ -275,13 +274,11 @@ class Tensor:
 
     def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d self / d leaf into `leaf.grad` for every leaf that requires grad."""
-        from .engine import backward
-        backward((self,), None if grad is None else (grad,), retain_graph, create_graph)
+        _engine.backward((self,), None if grad is None else (grad,), retain_graph, create_graph)
 
     def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> Any:
         """Run `fn(grad)` when this tensor's gradient is computed; a returned Tensor replaces it."""
-        from .engine import register_hook
-        return register_hook(self, fn)
+        return _engine.register_hook(self, fn)
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
@@ -314,6 +311,9 @@ class Tensor:
         return (self[i] for i in range(len(self._data)))
 
     __hash__ = object.__hash__
+
+
+_engine: Any = None     # the engine module; it sets this when imported (it imports this module)
 
 
 def _new(data: np.ndarray, node: Any = None) -> Tensor:
