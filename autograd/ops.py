@@ -473,7 +473,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     xd = np.asarray(_val(logits, "softmax_cross_entropy"))
     lab = np.asarray(labels._data if isinstance(labels, Tensor) else labels)
     if lab.dtype.kind not in "iu":
-        raise TypeError(f"softmax_cross_entropy: labels must be integers, got {lab.dtype}")
+        raise TypeError(f"softmax_cross_entropy: labels must be integer class indices, got dtype "
+                        f"{lab.dtype}; pass integers, e.g. labels.astype(np.int64)")
     if xd.ndim == 0 or lab.shape != xd.shape[:-1]:
         raise ValueError(f"softmax_cross_entropy: labels of shape {lab.shape} do not match logits "
                          f"of shape {xd.shape}: expected labels of shape {xd.shape[:-1]}")
@@ -483,6 +484,10 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     n_classes = xd.shape[-1]
     x2 = xd.reshape(-1, n_classes)
     rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
+    if cols.size and (cols.min() < 0 or cols.max() >= n_classes):
+        bad = cols[(cols < 0) | (cols >= n_classes)][0]
+        raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {n_classes} "
+                         f"classes (labels must be in 0..{n_classes - 1})")
     m = x2.max(axis=1, keepdims=True)
     e = np.exp(x2 - m)
     s = e.sum(axis=1, keepdims=True)

@@ -110,23 +110,11 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> ag.Tenso
     """-log softmax(logits)[label] per sample, reduced.
 
     `logits` (N, C), classes on the last axis; `labels` integer class indices of shape (N,)
-    in 0..C-1. Computed as one graph node whose gradient is softmax - onehot.
+    in 0..C-1 (`ag.softmax_cross_entropy` checks them and names what is wrong). Computed as
+    one graph node whose gradient is softmax - onehot.
     """
     check_reduction(reduction)
-    lab = np.asarray(labels)
-    if lab.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {lab.dtype}; "
-                        f"pass integers, e.g. labels.astype(np.int64)")
-    shape = _shape(logits)
-    if len(shape) == 0 or lab.shape != shape[:-1]:
-        raise ValueError(f"cross_entropy: labels of shape {lab.shape} do not fit logits of shape "
-                         f"{shape}: expected logits (N, C) and labels of shape {shape[:-1]}")
-    n_classes = shape[-1]
-    if lab.size and (lab.min() < 0 or lab.max() >= n_classes):
-        bad = lab[(lab < 0) | (lab >= n_classes)]
-        raise ValueError(f"cross_entropy: label {bad.flat[0]} is out of range for {n_classes} "
-                         f"classes (labels must be in 0..{n_classes - 1})")
-    return ag.softmax_cross_entropy(_value(logits), lab, reduction)
+    return ag.softmax_cross_entropy(_value(logits), labels, reduction)
 
 
 def _check_targets(name: str, target: Any) -> None:

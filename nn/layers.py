@@ -68,16 +68,17 @@ class Dense(Module):
         self.bias = Parameter(init_.zeros(self.out_features)) if bias else None
 
     def forward(self, x: Any) -> ag.Tensor:
-        shape = x.shape if isinstance(x, ag.Tensor) else np.shape(x)
-        if len(shape) == 0 or shape[-1] != self.in_features:
-            got = shape[-1] if shape else "none (a scalar)"
-            raise ValueError(f"Dense({self.in_features}, {self.out_features}): expected input whose "
-                             f"last axis has size {self.in_features}, got input of shape {shape} "
-                             f"(last axis {got})")
-        if self._fused is not None:             # one graph node for activation(x @ W + b)
-            return ag.affine(x, self.weight, self.bias, activation=self._fused)
-        y = ag.affine(x, self.weight, self.bias)
-        return y if self.activation is None else self.activation(y)
+        try:                                    # one graph node for activation(x @ W + b)
+            y = ag.affine(x, self.weight, self.bias, activation=self._fused)
+        except ValueError:
+            shape = x.shape if isinstance(x, ag.Tensor) else np.shape(x)
+            if len(shape) == 0 or shape[-1] != self.in_features:
+                got = shape[-1] if shape else "none (a scalar)"
+                raise ValueError(f"Dense({self.in_features}, {self.out_features}): expected input "
+                                 f"whose last axis has size {self.in_features}, got input of shape "
+                                 f"{shape} (last axis {got})") from None
+            raise
+        return y if self._fused is not None or self.activation is None else self.activation(y)
 
     def extra_repr(self) -> str:
         parts = [str(self.in_features), str(self.out_features)]
