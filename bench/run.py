@@ -46,16 +46,19 @@ LR = 0.01
 
 # ---------------------------------------------------------------- measuring
 
-def timed(step: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    """Median seconds per call of `step` after `warmup` calls."""
-    for _ in range(warmup):
-        step()
-    times = []
+def timed_together(steps: dict, repeats: int, warmup: int = 3) -> dict:
+    """Median seconds per call of each step, the steps taking turns (so drifts in the machine's
+    speed affect all of them alike)."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times: dict = {name: [] for name in steps}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def faults_per_step(step: Callable[[], object], n: int = 10) -> float:
@@ -279,11 +282,10 @@ def bench_mlp(label: str, sizes: list[int], batch: int, repeats: int, goal: floa
     if torch is not None:
         engines["pytorch eager"] = torch_mlp
     row("engine", ["time/step", "x NumPy", "peak MB*", "faults/step"])
-    results = {}
-    for name, make in engines.items():
-        step = make(sizes, batch)
-        results[name] = timed(step, repeats)
-        base = results["numpy (hand-written)"]
+    steps = {name: make(sizes, batch) for name, make in engines.items()}
+    results = timed_together(steps, repeats)
+    base = results["numpy (hand-written)"]
+    for name, step in steps.items():
         traced = "n/a" if name == "pytorch eager" else f"{peak_bytes(step) / 2**20:.1f}"
         row(name, [f"{results[name] * 1e6:9.0f} us", f"{results[name] / base:.2f}x",
                    traced, f"{faults_per_step(step):.0f}"])
@@ -319,9 +321,8 @@ def main() -> None:
     engines = {"numpy (hand-written)": numpy_chain, "chainrule": chainrule_chain}
     if torch is not None:
         engines["pytorch eager"] = torch_chain
-    w2 = {}
-    for name, make in engines.items():
-        w2[name] = timed(make(n, (8,)), reps) / n
+    w2 = {k: v / n for k, v in timed_together({k: m(n, (8,)) for k, m in engines.items()}, reps).items()}
+    for name in engines:
         row(name, [f"{w2[name] * 1e6:.2f}", f"{w2[name] / w2['numpy (hand-written)']:.2f}x"])
 
     print("\nW3: chain of n multiplications on shape (1,), backward only (goal <= 0.35 s and "
