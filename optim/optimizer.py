@@ -102,6 +102,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state = ParamState()
         self._workspace: dict[np.dtype, np.ndarray] = {}
+        self._views: dict[tuple, np.ndarray] = {}       # scratch views by (dtype, shape)
         if isinstance(params, ag.Tensor):
             raise TypeError(
                 "params must be an iterable of Tensors or of dicts (param groups), got a single "
@@ -201,10 +202,15 @@ class Optimizer:
 
     def _scratch(self, x: np.ndarray) -> np.ndarray:
         """A scratch array shaped like `x`: a view into one buffer per dtype, as big as the largest param."""
-        buf = self._workspace.get(x.dtype)
-        if buf is None or buf.size < x.size:
-            buf = self._workspace[x.dtype] = np.empty(x.size, x.dtype)
-        return buf[:x.size].reshape(x.shape)
+        key = (x.dtype, x.shape)
+        view = self._views.get(key)
+        if view is None:
+            buf = self._workspace.get(x.dtype)
+            if buf is None or buf.size < x.size:
+                buf = self._workspace[x.dtype] = np.empty(x.size, x.dtype)
+                self._views = {k: v for k, v in self._views.items() if k[0] != x.dtype}
+            view = self._views[key] = buf[:x.size].reshape(x.shape)
+        return view
 
     # -- saving and loading --------------------------------------------------------------
 
