@@ -99,9 +99,6 @@ class Node:
 
     # -- introspection -----------------------------------------------------------------
 
-    def hooks(self) -> list:
-        return self.meta.get("hooks", []) if self.meta else []
-
     def set_meta(self, key: str, value: Any) -> None:
         if self.meta is None:
             self.meta = {}
