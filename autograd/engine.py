@@ -352,20 +352,25 @@ def unbroadcast(g: Any, shape: tuple, node: Node) -> Any:
     """Sum `g` over the axes broadcasting added or stretched, to get back `shape`."""
     gshape = g.shape
     lead = len(gshape) - len(shape)
+    total = np.add.reduce if type(g) is np.ndarray else _tensor_sum    # the method wraps in Python
     if lead > 0 and gshape[lead:] == shape:                 # only leading axes were added
-        return g.sum(axis=_LEADING[lead] if lead < 8 else tuple(range(lead)))
+        return total(g, axis=_LEADING[lead] if lead < 8 else tuple(range(lead)))
     if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, gshape[lead:])):
         raise RuntimeError(
             f"'{node.name}' produced a gradient of shape {tuple(gshape)} for an input of shape "
             f"{tuple(shape)}; the shapes are not broadcast-compatible")
     if lead:
-        g = g.sum(axis=_LEADING[lead] if lead < 8 else tuple(range(lead)))
+        g = total(g, axis=_LEADING[lead] if lead < 8 else tuple(range(lead)))
         if g.shape == shape:
             return g
     stretched = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
     if stretched:
-        g = g.sum(axis=stretched, keepdims=True)
+        g = total(g, axis=stretched, keepdims=True)
     return g
+
+
+def _tensor_sum(g: Tensor, axis: tuple, keepdims: bool = False) -> Tensor:
+    return g.sum(axis=axis, keepdims=keepdims)
 
 
 def _count_consumers(roots: Sequence[Node]) -> dict:

@@ -445,8 +445,8 @@ def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, stable for large logits."""
     xd = np.asarray(_val(x, "softmax"))
-    e = np.exp(xd - xd.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
+    e = np.exp(xd - np.maximum.reduce(xd, axis=axis, keepdims=True))
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
 
     def vjp(g: Any, ans: Any) -> Any:
         return ans * (g - (g * ans).sum(axis=axis, keepdims=True))
@@ -456,8 +456,8 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis`, stable for large logits."""
     xd = np.asarray(_val(x, "log_softmax"))
-    shifted = xd - xd.max(axis=axis, keepdims=True)    # exact in floating point
-    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted = xd - np.maximum.reduce(xd, axis=axis, keepdims=True)    # exact in floating point
+    out = shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
     def vjp(g: Any, ans: Any) -> Any:
         return g - np.exp(ans) * g.sum(axis=axis, keepdims=True)
@@ -484,19 +484,19 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     n_classes = xd.shape[-1]
     x2 = xd.reshape(-1, n_classes)
     rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
-    if cols.size and (cols.min() < 0 or cols.max() >= n_classes):
+    if cols.size and (np.minimum.reduce(cols) < 0 or np.maximum.reduce(cols) >= n_classes):
         bad = cols[(cols < 0) | (cols >= n_classes)][0]
         raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {n_classes} "
                          f"classes (labels must be in 0..{n_classes - 1})")
-    m = x2.max(axis=1, keepdims=True)
+    m = np.maximum.reduce(x2, axis=1, keepdims=True)
     e = np.exp(x2 - m)
-    s = e.sum(axis=1, keepdims=True)
+    s = np.add.reduce(e, axis=1, keepdims=True)
     losses = (m[:, 0] - x2[rows, cols]) + np.log(s[:, 0])      # m - picked first: exact
     e /= s                      # the softmax, kept for the first-order gradient
     if reduction == "none":
         out = losses.reshape(lab.shape)
     else:
-        out = losses.sum() / (builtins.max(len(losses), 1) if reduction == "mean" else 1)
+        out = np.add.reduce(losses) / (builtins.max(len(losses), 1) if reduction == "mean" else 1)
     scale = 1 / builtins.max(len(losses), 1) if reduction == "mean" else 1
 
     def rule(g: Any, ans: Any, x: Any, e: np.ndarray) -> Any:
