@@ -223,24 +223,24 @@ class GraphvizNotInstalled(graphviz.ExecutableNotFound):
         RuntimeError.__init__(self, f"{original}\n{_INSTALL_ADVICE}")
 
 
+def _with_advice(run: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a rendering method; a missing `dot` program raises with installation advice."""
+    try:
+        return run(*args, **kwargs)
+    except graphviz.ExecutableNotFound as e:
+        if isinstance(e, GraphvizNotInstalled):
+            raise
+        raise GraphvizNotInstalled(e) from e
+
+
 class GraphDrawing(graphviz.Digraph):
     """A `graphviz.Digraph` whose rendering errors say how to install Graphviz."""
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().pipe(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            if isinstance(e, GraphvizNotInstalled):
-                raise
-            raise GraphvizNotInstalled(e) from e
+        return _with_advice(super().pipe, *args, **kwargs)
 
     def render(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().render(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            if isinstance(e, GraphvizNotInstalled):
-                raise
-            raise GraphvizNotInstalled(e) from e
+        return _with_advice(super().render, *args, **kwargs)
 
 
 # ---------------------------------------------------------------- naming
