@@ -221,7 +221,7 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
         node = (Node if isinstance(vjps, tuple) else JointNode)(
             name, parents, vjps, (), (), (), out if keep_ans else None, out.shape, out.dtype)
     if STATE.on_record is not None:
-        STATE.on_record(node, out)
+        STATE.on_record(node, out, inputs)
     return _new(out, node)
 
 
@@ -331,9 +331,9 @@ class detect_anomaly:
         self._prev = (STATE.anomaly, STATE.on_record)
         outer = STATE.on_record
 
-        def on_record(node: Node, out: np.ndarray) -> None:
+        def on_record(node: Node, out: np.ndarray, inputs: tuple) -> None:
             if outer is not None:
-                outer(node, out)
+                outer(node, out, inputs)
             _anomaly_forward(node, out)
         STATE.anomaly = True
         STATE.on_record = on_record

@@ -197,16 +197,23 @@ class record_values:
     `with ag.record_values(): loss = model(x)` keeps `node.meta["value"]` (shape, dtype, min,
     max, mean, std, norm; the values themselves for tensors of at most 6 elements), so
     `draw_graph` can show them in tooltips and, with `show_data=True`, in labels, even for
-    operations that do not keep their output. Chains to an `on_record` hook already installed.
+    operations that do not keep their output; and the arrays that entered without a gradient
+    (the data batch, say), which `draw_graph` then draws as input nodes. Chains to an
+    `on_record` hook already installed.
     """
 
     def __enter__(self) -> record_values:
         self._prev = prev = STATE.on_record
 
-        def on_record(node: Node, out: np.ndarray) -> None:
+        def on_record(node: Node, out: np.ndarray, inputs: tuple) -> None:
             if prev is not None:
-                prev(node, out)
+                prev(node, out, inputs)
             node.set_meta("value", _stats(out, keep_small=True, exact=True))
+            constants = [(i, x.name if isinstance(x, Tensor) else None, np.shape(x))
+                         for i, (x, p) in enumerate(zip(inputs, node.parents))
+                         if p is None and isinstance(x, (Tensor, np.ndarray)) and np.ndim(x)]
+            if constants:               # data fed in without gradient: drawn as input nodes
+                node.set_meta("constants", constants)
         STATE.on_record = on_record
         return self
 
@@ -478,6 +485,15 @@ def draw_graph(root: Tensor | tuple, params: Any = None, show_data: bool = False
     # edges (input -> operation); collapsed groups merge parallel edges
     edges: list = []
     seen_edges: set = set()
+    for node in nodes:                  # data that entered without a gradient (record_values)
+        if node in group_of or not node.meta or "constants" not in node.meta:
+            continue
+        for i, name, shape in node.meta["constants"]:
+            cid = f"{ident[node]}c{i}"
+            label = _q(["input"] + ([name] if name else []) + [str(tuple(shape))])
+            stmts[()].append(f'{cid} [label={label} shape=note style=filled fillcolor="#f3f3f3" '
+                             f'fontsize=9]')
+            edges.append(f"{cid} -> {ident[node]}")
     for node in nodes:
         dst = drawn(node)
         for p in node.parents:

@@ -23,7 +23,7 @@ class _ThreadState(threading.local):
     enabled = True      # grad mode
     anomaly = False     # detect_anomaly active (checked in backward)
     scope = ()          # scope labels (e.g. Modules) given to new nodes, for draw_graph clusters
-    on_record = None    # callable(node, out) run after each node is recorded (anomaly, graph views)
+    on_record = None    # callable(node, out, inputs) run after each node is recorded (anomaly, views)
     recorder = None     # callable(node, g, grads) run after each node's backward (graph views)
 
 

@@ -696,3 +696,22 @@ def test_real_nn_modules_are_clustered_by_dotted_name():
     nodes = dot_nodes(src)
     inside = [label(nodes[n])[0] for n in members["0 (Dense)"]]
     assert "0.weight" in inside and "0.bias" in inside
+
+
+def test_record_values_draws_data_inputs_as_input_nodes():
+    rng = np.random.default_rng(0)
+    w = ag.tensor(rng.standard_normal((3, 2)), requires_grad=True, name="w")
+    x = rng.standard_normal((5, 3))
+    data = ag.tensor(rng.standard_normal((5, 2)), name="target")
+    with ag.record_values():
+        loss = ((ag.affine(x, w) - data) ** 2).sum()
+    src = ag.draw_graph(loss).source
+    inputs = [line for line in src.splitlines() if 'label="input' in line]
+    assert len(inputs) == 2
+    assert any("(5, 3)" in line for line in inputs)              # the ndarray fed to affine
+    assert any("target" in line and "(5, 2)" in line for line in inputs)
+    first = inputs[0].split()[0]
+    assert any(line.strip().startswith(f"{first} -> ") for line in src.splitlines())
+    # without the recording context, nothing about the data is kept
+    plain = ag.draw_graph(((ag.affine(x, w) - data) ** 2).sum()).source
+    assert 'label="input' not in plain
