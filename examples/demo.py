@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"{check['worst_abs_error']:.2e} ({time.perf_counter() - t:.1f} s)")
 
     # -- the graph of one batch's loss, coloured by the norm of the gradient at every node
-    loss = nn.CrossEntropyLoss()(model(X_train[:32]), y_train[:32])
+    with ag.record_values():                 # keep value statistics and the input batch's node
+        loss = nn.CrossEntropyLoss()(model(X_train[:32]), y_train[:32])
     with ag.record_grad_norms():             # store each node's gradient norm during backward
         loss.backward()
     drawing = ag.draw_graph(loss, params=model)      # a graphviz.Digraph (shows inline in Jupyter)
