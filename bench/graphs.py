@@ -76,28 +76,38 @@ def wide_fan_out(n: int):
     return build
 
 
-def step_time(lock_enabled: bool, batch: int, repeats: int = 200) -> float:
+def protection_cost(batch: int, repeats: int = 300) -> tuple[float, float]:
+    """Median W1 step time with locking and with locking switched off, the two taking turns
+    step by step (so drifts in the machine's speed hit both alike)."""
     rng = np.random.default_rng(0)
     x = ag.tensor(rng.standard_normal((batch, 784)).astype(np.float32))
     y = rng.integers(0, 10, batch)
-    ag.manual_seed(0)
-    model = nn.Sequential(nn.Dense(784, 256, "relu"), nn.Dense(256, 256, "relu"), nn.Dense(256, 10))
-    opt = optim.SGD(model.parameters(), lr=0.01)
-    original = engine.lock
-    if not lock_enabled:
-        engine.lock = lambda t: None
-    try:
-        times = []
-        for i in range(repeats + 20):
-            t0 = time.perf_counter()
+
+    def trainer():
+        ag.manual_seed(0)
+        model = nn.Sequential(nn.Dense(784, 256, "relu"), nn.Dense(256, 256, "relu"), nn.Dense(256, 10))
+        opt = optim.SGD(model.parameters(), lr=0.01)
+
+        def step() -> None:
             opt.zero_grad()
             nn.functional.cross_entropy(model(x), y).backward()
             opt.step()
-            if i >= 20:
-                times.append(time.perf_counter() - t0)
+        return step
+
+    steps = {True: trainer(), False: trainer()}
+    original = engine.lock
+    times: dict = {True: [], False: []}
+    try:
+        for i in range(repeats + 20):
+            for locking, step in steps.items():
+                engine.lock = original if locking else (lambda t: None)
+                t0 = time.perf_counter()
+                step()
+                if i >= 20:
+                    times[locking].append(time.perf_counter() - t0)
     finally:
         engine.lock = original
-    return statistics.median(times)
+    return statistics.median(times[True]), statistics.median(times[False])
 
 
 CASES = {
@@ -114,11 +124,21 @@ def main() -> None:
     print("Deep and wide graphs (float64, shape (1,)), each in a fresh process; memory is RSS")
     for case in CASES:
         subprocess.run([sys.executable, __file__, "--case", case], check=True)
+    x = ag.tensor(np.ones(4), requires_grad=True)
+    h = x
+    for i in range(10_000):
+        h = ag.tanh(h) if i % 2 else h * 1.0001
+    loss = h.sum()
+    with ag.record_grad_norms():
+        loss.backward()
+    t0 = time.perf_counter()
+    source = ag.draw_graph(loss).source
+    print(f"\ndraw_graph of a 10,000-operation chain with gradient norms: DOT text in "
+          f"{time.perf_counter() - t0:.3f} s ({source.count(' -> ')} edges)")
+
     print("\nWrite protection: W1 step (MLP 784-256-256-10) with and without locking saved arrays")
     for batch in (32, 256):
-        on = [step_time(True, batch) for _ in range(3)]
-        off = [step_time(False, batch) for _ in range(3)]
-        a, b = statistics.median(on), statistics.median(off)
+        a, b = protection_cost(batch)
         print(f"  batch {batch:4d}: with {a * 1e6:8.1f} us, without {b * 1e6:8.1f} us, "
               f"cost {(a - b) * 1e6:+6.1f} us per step ({(a / b - 1) * 100:+.1f}%)")
     x = ag.tensor(np.ones(8, np.float32), requires_grad=True)
