@@ -96,10 +96,8 @@ def _needs(x: Any) -> bool:
 def multiply(a: Any, b: Any) -> Tensor:
     # each rule reads only the other operand: keep an operand alive only if the other needs it
     out = _binary("multiply", np.multiply, a, b)
-    a_grad = isinstance(a, Tensor) and a.requires_grad
-    b_grad = isinstance(b, Tensor) and b.requires_grad
     return record("multiply", out, (a, b), (_mul_a, _mul_b),
-                  (a if b_grad else None, b if a_grad else None))
+                  (a if _needs(b) else None, b if _needs(a) else None))
 
 
 def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:

@@ -190,8 +190,7 @@ class Tensor:
     def _lock_saved(self, arr: np.ndarray) -> None:
         """Make `arr` read-only if a live graph saved it (as an input, or as an operation's output)."""
         if self._saved:
-            arr.setflags(write=False)
-            self._locked = True
+            _engine.lock(self)
         elif self._node.ans is arr:
             arr.setflags(write=False)
             self._node.set_meta("ans_locked", True)
