@@ -38,14 +38,50 @@ def _shape_error(op: str, a: Any, b: Any, err: Exception) -> ValueError:
     return ValueError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} are not compatible ({err})")
 
 
-def _binary(op: str, fn: Any, a: Any, b: Any) -> np.ndarray:
+_CONSTANTS: dict = {}
+
+
+def _constant(value: float, like: np.ndarray) -> Any:
+    """A Python number as a read-only 0-d array of `like`'s float dtype, cached.
+
+    NumPy converts a Python number on every call, which costs as much as the whole operation
+    on a small array; the converted value (NumPy's own rule: the number takes the array's
+    float dtype) is the same. Zero (+0.0 and -0.0 compare equal), NaN and values that
+    overflow the dtype are not cached; the cache holds at most 512 values.
+    """
+    key = (value, like.dtype.char)
+    c = _CONSTANTS.get(key)
+    if c is None:
+        if not value or value != value or len(_CONSTANTS) >= 512 or like.dtype.kind != "f":
+            return value
+        with np.errstate(over="ignore"):
+            try:
+                c = np.array(value, like.dtype)
+            except OverflowError:
+                return value
+        if not np.isfinite(c):
+            return value
+        c.flags.writeable = False
+        _CONSTANTS[key] = c
+    return c
+
+
+def _binary(op: str, fn: Any, a: Any, b: Any) -> tuple:
+    """`fn` on the operands' values: (result, a, b), a Python number among the operands
+    replaced by the cached 0-d array it converts to (see `_constant`)."""
     ad = a._data if type(a) is Tensor else _val(a, op)
     bd = b._data if type(b) is Tensor else _val(b, op)
+    if type(bd) is float or type(bd) is int:
+        if type(ad) is np.ndarray:
+            b = bd = _constant(bd, ad)
+    elif type(ad) is float or type(ad) is int:
+        if type(bd) is np.ndarray:
+            a = ad = _constant(ad, bd)
     try:
         out = fn(ad, bd)
     except ValueError as err:
         raise _shape_error(op, ad, bd, err) from None
-    return out if type(out) is np.ndarray else np.asarray(out)
+    return (out if type(out) is np.ndarray else np.asarray(out)), a, b
 
 
 def _out(x: Any) -> np.ndarray:
@@ -82,11 +118,13 @@ def _neg_g(g: Any, ans: Any, *s: Any) -> Any:
 
 
 def add(a: Any, b: Any) -> Tensor:
-    return record("add", _binary("add", np.add, a, b), (a, b), (_g, _g))
+    out, a, b = _binary("add", np.add, a, b)
+    return record("add", out, (a, b), (_g, _g))
 
 
 def subtract(a: Any, b: Any) -> Tensor:
-    return record("subtract", _binary("subtract", np.subtract, a, b), (a, b), (_g, _neg_g))
+    out, a, b = _binary("subtract", np.subtract, a, b)
+    return record("subtract", out, (a, b), (_g, _neg_g))
 
 
 def _needs(x: Any) -> bool:
@@ -95,7 +133,7 @@ def _needs(x: Any) -> bool:
 
 def multiply(a: Any, b: Any) -> Tensor:
     # each rule reads only the other operand: keep an operand alive only if the other needs it
-    out = _binary("multiply", np.multiply, a, b)
+    out, a, b = _binary("multiply", np.multiply, a, b)
     return record("multiply", out, (a, b), (_mul_a, _mul_b),
                   (a if _needs(b) else None, b if _needs(a) else None))
 
@@ -109,7 +147,7 @@ def _mul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def divide(a: Any, b: Any) -> Tensor:
-    out = _binary("divide", np.true_divide, a, b)
+    out, a, b = _binary("divide", np.true_divide, a, b)
     return record("divide", out, (a, b), (_div_a, _div_b), (a if _needs(b) else None, b))
 
 
@@ -122,7 +160,8 @@ def _div_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def power(a: Any, b: Any) -> Tensor:
-    return record("power", _binary("power", np.power, a, b), (a, b),
+    out, a, b = _binary("power", np.power, a, b)
+    return record("power", out, (a, b),
                   (_pow_a, _pow_b), (a, b), keep_ans=True)
 
 
@@ -154,7 +193,7 @@ def sign(x: Any) -> Tensor:
 
 def _compare(op: str, fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
-        return _new(_binary(op, fn, a, b))
+        return _new(_binary(op, fn, a, b)[0])
     compare.__name__ = op
     compare.__doc__ = f"Elementwise `{op}` as a bool tensor (no gradient)."
     return compare
@@ -197,7 +236,7 @@ def sqrt(x: Any) -> Tensor:
 
 
 def _sqrt(g: Any, ans: Any) -> Any:
-    return g / (ans * 2)
+    return g / (ans + ans)
 
 
 def sin(x: Any) -> Tensor:
@@ -221,7 +260,8 @@ def tanh(x: Any) -> Tensor:
 
 
 def _tanh(g: Any, ans: Any) -> Any:
-    return g * (1 - ans * ans)
+    ga = g * ans
+    return g - ga * ans         # g * (1 - ans**2) without a Python number (converted per call)
 
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -241,7 +281,8 @@ def _as_float(x: Any) -> np.ndarray:
 
 
 def _sigmoid(g: Any, ans: Any) -> Any:
-    return g * ans * (1 - ans)
+    ga = g * ans
+    return ga - ga * ans        # g * ans * (1 - ans)
 
 
 def relu(x: Any) -> Tensor:
@@ -290,13 +331,15 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum; where a == b the gradient is split evenly."""
-    return record("maximum", _binary("maximum", np.maximum, a, b), (a, b),
+    out, a, b = _binary("maximum", np.maximum, a, b)
+    return record("maximum", out, (a, b),
                   (_max_a, _max_b), (a, b))
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum; where a == b the gradient is split evenly."""
-    return record("minimum", _binary("minimum", np.minimum, a, b), (a, b),
+    out, a, b = _binary("minimum", np.minimum, a, b)
+    return record("minimum", out, (a, b),
                   (_max_b, _max_a), (a, b))
 
 
