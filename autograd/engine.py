@@ -24,25 +24,24 @@ from .tensor import MUTATIONS, STATE, Tensor, _new
 class Node:
     """One recorded operation: parents, per-input gradient rules, and what the rules need."""
 
-    __slots__ = ("name", "parents", "vjps", "saved", "arrays", "versions", "ans", "shape", "dtype",
-                 "scope", "freed", "meta", "stamp", "__weakref__")
+    __slots__ = ("name", "parents", "vjps", "saved", "arrays", "ans", "shape", "dtype", "scope",
+                 "freed", "meta", "stamp", "__weakref__")
     rules = True        # gradients come from `vjps` on arrays (False: the node computes its own)
 
-    def __init__(self, name: str, parents: tuple, vjps: tuple, saved: tuple, arrays: tuple,
-                 versions: tuple, ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
+    def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
+                 ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
         self.name = name
         self.parents = parents      # Node or None (input needs no gradient), one per input
         self.vjps = vjps            # rule(g, ans, *saved) -> gradient of that input
-        self.saved = saved          # operands the rules read: Tensors (version-checked) or constants
+        self.saved = saved          # operands the rules read, if one is a Tensor (else empty)
         self.arrays = arrays        # the same operands as arrays, for first-order backward
-        self.versions = versions    # each saved Tensor's version when saved (None for constants)
         self.ans = ans              # output value, when a rule needs it
         self.shape = shape
         self.dtype = dtype
         self.scope = STATE.scope    # module scope at creation, for draw_graph clusters
         self.freed = False
         self.meta = None            # rarely used extras: hooks, creation trace, recorded grad norm
-        self.stamp = MUTATIONS[0]   # if no .data was replaced since, saved versions need no check
+        self.stamp = MUTATIONS[0]   # a saved Tensor whose _version is above this was replaced since
 
     # -- backward ----------------------------------------------------------------------
 
@@ -50,7 +49,7 @@ class Node:
         """(ans, saved) for the rules: arrays, or Tensors when building a differentiable graph
         (the output then is a Tensor made by this node, so its dependence is recorded)."""
         if create_graph:
-            return (None if self.ans is None else _new(self.ans, self)), self.saved
+            return (None if self.ans is None else _new(self.ans, self)), self.saved or self.arrays
         return self.ans, self.arrays
 
     def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
@@ -71,12 +70,13 @@ class Node:
                 f"trying to backward through the graph a second time: the values saved by "
                 f"'{self.name}' were freed after the first backward; pass retain_graph=True to "
                 f"the first backward() (or ag.grad) if you need to backward through it again")
-        for t, v in zip(self.saved, self.versions):
-            if v is not None and t._version != v:
+        for t in self.saved:
+            if isinstance(t, Tensor) and t._version > self.stamp:
                 raise RuntimeError(
                     f"a tensor saved by '{self.name}' for its backward was modified after it was "
-                    f"saved: {_describe(t)} is at version {t._version}, expected {v}. Do not assign "
-                    f"or write into .data between the forward pass and backward()")
+                    f"saved: {_describe(t)} had its .data replaced, a newer version than the one "
+                    f"saved. Do not assign or write into .data between the forward pass and "
+                    f"backward()")
         if self.ans is not None and self.meta and self.meta.get("ans_stale"):
             raise RuntimeError(
                 f"the output of '{self.name}' (shape {self.shape}) was replaced through .data after "
@@ -84,17 +84,17 @@ class Node:
 
     def release(self) -> None:
         """Drop what the rules saved; unlock the arrays locked while the graph held them."""
-        if self.freed or (not self.versions and self.ans is None):
-            return      # a node that saved no tensor (only constants) can run again
+        if self.freed:
+            return
         self.freed = True
-        for t, v in zip(self.saved, self.versions):
-            if v is not None and t._version == v:     # a replaced value is no longer ours
+        for t in self.saved:
+            if isinstance(t, Tensor) and t._version <= self.stamp:  # a replaced value is not ours
                 t._saved -= 1
                 if not t._saved and t._locked:
                     unlock(t)
         if self.meta and self.meta.pop("ans_locked", False):
             self.ans.setflags(write=True)
-        self.saved = self.arrays = self.versions = ()
+        self.saved = self.arrays = ()
         self.ans = None
 
     # -- introspection -----------------------------------------------------------------
@@ -143,7 +143,7 @@ class LeafNode(Node):
     __slots__ = ("tensor",)
 
     def __init__(self, t: Tensor) -> None:
-        Node.__init__(self, "leaf", (), (), (), (), (), None, t._data.shape, t._data.dtype)
+        Node.__init__(self, "leaf", (), (), (), (), None, t._data.shape, t._data.dtype)
         self.tensor = weakref.ref(t)
         self.scope = ()
 
@@ -175,7 +175,7 @@ def _describe(t: Tensor) -> str:
 
 # ---------------------------------------------------------------- recording an operation
 
-def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple = (),
+def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = (),
            keep_ans: bool = False) -> Tensor:
     """Wrap `out` in a Tensor; if grad mode is on and an input requires grad, record a Node.
 
@@ -196,30 +196,27 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: tuple, saved: tuple 
                          else None for x in inputs])
         if parents.count(None) == len(parents):
             return _new(out)
+    cls = Node if type(vjps) is tuple else JointNode
+    arrays = saved
     if saved:
         arrays = []
-        versions = []
-        cls = Node
+        tensors = False
         for s in saved:
             if isinstance(s, Tensor):
-                arrays.append(s._data)
-                versions.append(s._version)
-                if s._node is None:
-                    cls = LockingNode
+                tensors = True
+                if s._node is None:             # a leaf: its array may be aliased by the user
+                    if cls is Node:
+                        cls = LockingNode
                     if not s._saved:
-                        lock(s)     # a leaf's array may be aliased by the user: lock it now
+                        lock(s)
                 s._saved += 1
+                arrays.append(s._data)
             else:
                 arrays.append(s)
-                versions.append(None)
-        if not isinstance(vjps, tuple):
-            cls = JointNode
-        node = cls(name, parents, vjps, saved, tuple(arrays),
-                    tuple(versions) if versions.count(None) != len(versions) else (),
-                    out if keep_ans else None, out.shape, out.dtype)
-    else:
-        node = (Node if isinstance(vjps, tuple) else JointNode)(
-            name, parents, vjps, (), (), (), out if keep_ans else None, out.shape, out.dtype)
+        arrays = tuple(arrays)
+        if not tensors:
+            saved = ()      # only constants: nothing to check or release, the node can run again
+    node = cls(name, parents, vjps, saved, arrays, out if keep_ans else None, out.shape, out.dtype)
     if STATE.on_record is not None:
         STATE.on_record(node, out, inputs)
     return _new(out, node)
@@ -488,7 +485,7 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 counts[p] = c
                 if not c:
                     push_ready(p)
-            if not retain_graph and (node.versions or node.ans is not None or not node.rules):
+            if not retain_graph and (node.saved or node.ans is not None or not node.rules):
                 node.release()
     finally:
         STATE.enabled = mode

@@ -79,7 +79,7 @@ class _NotDifferentiable(Node):
     rules = False
 
     def __init__(self, name: str, parents: tuple, g: np.ndarray) -> None:
-        Node.__init__(self, f"{name}.backward", parents, (), (), (), (), None, g.shape, g.dtype)
+        Node.__init__(self, f"{name}.backward", parents, (), (), (), None, g.shape, g.dtype)
 
     def vjp(self, g: Any, need: Any, create_graph: bool) -> list:
         raise RuntimeError(
@@ -123,8 +123,7 @@ class Function:
                 lock(t)
             t._saved += 1
         parents = tuple(a._node or leaf_node(a) if need else None for a, need in zip(args, needs))
-        node = FunctionNode(cls.__name__, parents, (), saved, (), tuple(t._version for t in saved),
-                            None, out.shape, out.dtype)
+        node = FunctionNode(cls.__name__, parents, (), saved, (), None, out.shape, out.dtype)
         node.fn = cls
         node.ctx = ctx
         node.in_shapes = tuple(np.shape(a) for a in arrays)

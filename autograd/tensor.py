@@ -170,7 +170,7 @@ class Tensor:
         self._leaf = None       # the gradient-accumulating Node of a leaf, made on first use
         self.grad: Tensor | None = None
         self.name = name
-        self._version = 0       # bumped whenever `data` is replaced
+        self._version = 0       # when `data` was last replaced (a MUTATIONS count)
         self._saved = 0         # how many live graph nodes saved this tensor for backward
         self._locked = False    # whether the engine made `_data` read-only while saved
         self.requires_grad = False
@@ -198,8 +198,8 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         value = _as_array(value)
-        self._version += 1
         MUTATIONS[0] += 1
+        self._version = MUTATIONS[0]    # above the stamp of every node that saved the old value
         node = self._node
         if node is not None and node.ans is not None:
             node.set_meta("ans_stale", True)

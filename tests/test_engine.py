@@ -109,6 +109,43 @@ def test_second_backward_through_freed_graph_names_retain_graph():
         y.backward()
 
 
+def test_graph_that_saved_only_constants_can_backward_twice():
+    x = f64([1.0, 2.0])
+    y = (x * 3.0 + 1.0 - 2.0 / 4.0).sum()        # saves the number 3.0, no tensor
+    y.backward()
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [6.0, 6.0])
+
+
+def test_python_numbers_keep_the_tensor_dtype_and_exact_values():
+    for dtype in (np.float16, np.float32, np.float64):
+        a = np.array([0.1, -2.5, 3.0], dtype)
+        x = ag.tensor(a, requires_grad=True)
+        for _ in range(2):                      # the second time the number comes from the cache
+            for y, expected in ((x * 1.001, a * 1.001), (0.3 - x, 0.3 - a), (x + 7, a + 7),
+                                (2 ** x, 2 ** a), (x * -0.0, a * -0.0)):
+                assert y.dtype == dtype
+                np.testing.assert_array_equal(y.data, expected)
+                assert np.signbit(y.data).tolist() == np.signbit(expected).tolist()
+    x32 = ag.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(2):                          # an overflowing number warns every time, as NumPy
+        with pytest.warns(RuntimeWarning, match="overflow"):
+            assert np.isinf((x32 * 1e300).data).all()
+    assert (ag.tensor([1, 2]) * 1.5).dtype == np.float64    # NumPy's rule: int array and float
+
+
+def test_replacing_data_before_saving_is_fine_and_after_saving_is_caught():
+    x = f64([1.0, 2.0])
+    x.data = np.array([3.0, 4.0])                # before the graph: the new value is saved
+    y = (x * x).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [6.0, 8.0])
+    z = (x * x).sum()
+    x.data = np.array([5.0, 6.0])
+    with pytest.raises(RuntimeError, match="'multiply'.*version"):
+        z.backward()
+
+
 def test_graph_saved_arrays_are_released_after_backward():
     x = f64([1.0, 2.0])
     y = ag.exp(x)
