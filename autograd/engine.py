@@ -426,9 +426,14 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     mode = STATE.enabled
     STATE.enabled = create_graph      # rules record only when building a differentiable graph
     try:
-        while ready:
-            node = pop_ready()
-            g = pop_grad(node, None)
+        handed_on = None    # a node whose only pending input just arrived: processed next, directly
+        while ready or handed_on is not None:
+            if handed_on is None:
+                node = pop_ready()
+                g = pop_grad(node, None)
+            else:
+                node, g = handed_on
+                handed_on = None
             if g is not None:
                 if owned:
                     owned.discard(id(g))
@@ -462,6 +467,8 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 if p is None:
                     continue
                 gi = vjps[i](g, ans, *saved) if lazy else None if gis is None else gis[i]
+                c = counts[p] - 1
+                counts[p] = c
                 if gi is not None:
                     if type(gi) is not np.ndarray and not create_graph:
                         gi = np.asarray(gi)     # NumPy returns scalars for 0-d results
@@ -471,6 +478,9 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                         gi = gi.astype(p.dtype)
                     prev = grads.get(p)
                     if prev is None:
+                        if not c and handed_on is None:
+                            handed_on = (p, gi)     # p's last input: no need to store and look up
+                            continue
                         grads[p] = gi
                     elif not create_graph and id(prev) in owned:
                         np.add(prev, gi, out=prev)
@@ -481,8 +491,6 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                                 acc = np.asarray(acc)
                             owned.add(id(acc))
                         grads[p] = acc
-                c = counts[p] - 1
-                counts[p] = c
                 if not c:
                     push_ready(p)
             if not retain_graph and (node.saved or node.ans is not None or not node.rules):
