@@ -186,7 +186,14 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
     """
     if not STATE.enabled:
         return _new(out)
-    if len(inputs) == 1:
+    if len(inputs) == 2:
+        a, b = inputs
+        pa = (a._node or leaf_node(a)) if isinstance(a, Tensor) and a.requires_grad else None
+        pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b.requires_grad else None
+        if pa is None and pb is None:
+            return _new(out)
+        parents = (pa, pb)
+    elif len(inputs) == 1:
         x = inputs[0]
         if not (isinstance(x, Tensor) and x.requires_grad):
             return _new(out)
@@ -219,6 +226,31 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
     node = cls(name, parents, vjps, saved, arrays, out if keep_ans else None, out.shape, out.dtype)
     if STATE.on_record is not None:
         STATE.on_record(node, out, inputs)
+    return _new(out, node)
+
+
+def record_unary(name: str, out: np.ndarray, x: Any, vjp: Callable, save_input: bool = False,
+                 keep_ans: bool = False) -> Tensor:
+    """`record` for an operation of one input whose rule reads the input (`save_input`) or the
+    output (`keep_ans`): the same graph, with less work per call (elementwise ops are the
+    most frequent)."""
+    if not (STATE.enabled and isinstance(x, Tensor) and x.requires_grad):
+        return _new(out)
+    parents = (x._node or leaf_node(x),)
+    if save_input:
+        if x._node is None:                     # a leaf: its array may be aliased by the user
+            if not x._saved:
+                lock(x)
+            node = LockingNode(name, parents, (vjp,), (x,), (x._data,),
+                               out if keep_ans else None, out.shape, out.dtype)
+        else:
+            node = Node(name, parents, (vjp,), (x,), (x._data,), out if keep_ans else None,
+                        out.shape, out.dtype)
+        x._saved += 1
+    else:
+        node = Node(name, parents, (vjp,), (), (), out if keep_ans else None, out.shape, out.dtype)
+    if STATE.on_record is not None:
+        STATE.on_record(node, out, (x,))
     return _new(out, node)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .engine import record
+from .engine import record, record_unary
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
 _SCALARS = (int, float, bool, complex, np.generic)
@@ -179,7 +179,7 @@ def negative(x: Any) -> Tensor:
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
-    return record("abs", _out(np.abs(_val(x, "abs"))), (x,), (_abs,), (x,))
+    return _unary("abs", np.abs, x, _abs, True, False)
 
 
 def _abs(g: Any, ans: Any, x: Any) -> Any:
@@ -215,8 +215,15 @@ def logical_not(x: Any) -> Tensor:
 
 # ================================================================ elementwise
 
+def _unary(name: str, fn: Any, x: Any, vjp: Any, save_input: bool, keep_ans: bool) -> Tensor:
+    """An elementwise NumPy function of one operand, recorded with its rule."""
+    out = fn(x._data if type(x) is Tensor else _val(x, name))
+    return record_unary(name, out if type(out) is np.ndarray else np.asarray(out), x, vjp,
+                        save_input, keep_ans)
+
+
 def exp(x: Any) -> Tensor:
-    return record("exp", _out(np.exp(_val(x, "exp"))), (x,), (_exp,), keep_ans=True)
+    return _unary("exp", np.exp, x, _exp, False, True)
 
 
 def _exp(g: Any, ans: Any) -> Any:
@@ -224,7 +231,7 @@ def _exp(g: Any, ans: Any) -> Any:
 
 
 def log(x: Any) -> Tensor:
-    return record("log", _out(np.log(_val(x, "log"))), (x,), (_log,), (x,))
+    return _unary("log", np.log, x, _log, True, False)
 
 
 def _log(g: Any, ans: Any, x: Any) -> Any:
@@ -232,7 +239,7 @@ def _log(g: Any, ans: Any, x: Any) -> Any:
 
 
 def sqrt(x: Any) -> Tensor:
-    return record("sqrt", _out(np.sqrt(_val(x, "sqrt"))), (x,), (_sqrt,), keep_ans=True)
+    return _unary("sqrt", np.sqrt, x, _sqrt, False, True)
 
 
 def _sqrt(g: Any, ans: Any) -> Any:
@@ -240,7 +247,7 @@ def _sqrt(g: Any, ans: Any) -> Any:
 
 
 def sin(x: Any) -> Tensor:
-    return record("sin", _out(np.sin(_val(x, "sin"))), (x,), (_sin,), (x,))
+    return _unary("sin", np.sin, x, _sin, True, False)
 
 
 def _sin(g: Any, ans: Any, x: Any) -> Any:
@@ -248,7 +255,7 @@ def _sin(g: Any, ans: Any, x: Any) -> Any:
 
 
 def cos(x: Any) -> Tensor:
-    return record("cos", _out(np.cos(_val(x, "cos"))), (x,), (_cos,), (x,))
+    return _unary("cos", np.cos, x, _cos, True, False)
 
 
 def _cos(g: Any, ans: Any, x: Any) -> Any:
@@ -256,7 +263,7 @@ def _cos(g: Any, ans: Any, x: Any) -> Any:
 
 
 def tanh(x: Any) -> Tensor:
-    return record("tanh", _out(np.tanh(_val(x, "tanh"))), (x,), (_tanh,), keep_ans=True)
+    return _unary("tanh", np.tanh, x, _tanh, False, True)
 
 
 def _tanh(g: Any, ans: Any) -> Any:
