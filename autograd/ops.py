@@ -69,14 +69,18 @@ def _constant(value: float, like: np.ndarray) -> Any:
 def _binary(op: str, fn: Any, a: Any, b: Any) -> tuple:
     """`fn` on the operands' values: (result, a, b), a Python number among the operands
     replaced by the cached 0-d array it converts to (see `_constant`)."""
-    ad = a._data if type(a) is Tensor else _val(a, op)
-    bd = b._data if type(b) is Tensor else _val(b, op)
-    if type(bd) is float or type(bd) is int:
-        if type(ad) is np.ndarray:
-            b = bd = _constant(bd, ad)
-    elif type(ad) is float or type(ad) is int:
-        if type(bd) is np.ndarray:
-            a = ad = _constant(ad, bd)
+    if type(a) is Tensor and (type(b) is float or type(b) is int):     # the common `x * 2.0`
+        ad = a._data
+        b = bd = _constant(b, ad)
+    else:
+        ad = a._data if type(a) is Tensor else _val(a, op)
+        bd = b._data if type(b) is Tensor else _val(b, op)
+        if type(bd) is float or type(bd) is int:
+            if type(ad) is np.ndarray:
+                b = bd = _constant(bd, ad)
+        elif type(ad) is float or type(ad) is int:
+            if type(bd) is np.ndarray:
+                a = ad = _constant(ad, bd)
     try:
         out = fn(ad, bd)
     except ValueError as err:
@@ -135,7 +139,8 @@ def multiply(a: Any, b: Any) -> Tensor:
     # each rule reads only the other operand: keep an operand alive only if the other needs it
     out, a, b = _binary("multiply", np.multiply, a, b)
     return record("multiply", out, (a, b), (_mul_a, _mul_b),
-                  (a if _needs(b) else None, b if _needs(a) else None))
+                  (a if isinstance(b, Tensor) and b.requires_grad else None,
+                   b if isinstance(a, Tensor) and a.requires_grad else None))
 
 
 def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
