@@ -3,13 +3,15 @@
 Every recorded operation makes one `Node`: its parents (the Nodes of the inputs that need a
 gradient), one vector-Jacobian rule per input, and what those rules need (`saved` operands,
 `ans` the output value). A leaf that requires grad gets a `LeafNode` that accumulates into
-`.grad`. `run` walks the graph with a loop: it counts each node's consumers, then processes a
-node once all of them have sent their gradient, so each rule runs once with its complete input.
+`.grad`. `run` walks the graph with a loop, latest-created node first (the order of the
+forward pass, reversed), so each rule runs once, when its gradient is complete.
 Broadcasting is undone in one place, `unbroadcast`, for every operation.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import sys
 import traceback
 import weakref
@@ -20,12 +22,14 @@ import numpy as np
 from . import tensor as _tensor_module
 from .tensor import MUTATIONS, STATE, Tensor, _new
 
+_SEQUENCE = itertools.count()
+
 
 class Node:
     """One recorded operation: parents, per-input gradient rules, and what the rules need."""
 
     __slots__ = ("name", "parents", "vjps", "saved", "arrays", "ans", "shape", "dtype", "scope",
-                 "freed", "meta", "stamp", "__weakref__")
+                 "freed", "meta", "stamp", "seq", "__weakref__")
     rules = True        # gradients come from `vjps` on arrays (False: the node computes its own)
 
     def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
@@ -42,6 +46,7 @@ class Node:
         self.freed = False
         self.meta = None            # rarely used extras: hooks, creation trace, recorded grad norm
         self.stamp = MUTATIONS[0]   # a saved Tensor whose _version is above this was replaced since
+        self.seq = next(_SEQUENCE)  # creation order: a node's inputs' nodes come before it
 
     # -- backward ----------------------------------------------------------------------
 
@@ -441,94 +446,106 @@ def _needed(roots: Sequence[Node], counts: dict, targets: dict) -> set:
 def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None = None) -> None:
     """Propagate `seeds` ({node: gradient}) to every leaf, in reverse topological order.
 
-    Without `targets`, leaves accumulate into `.grad`. With `targets` ({node: None}), the
-    gradient arriving at each target node is stored there instead and `.grad` is not touched.
+    Nodes run latest-created first (a node is always created after its inputs' nodes), so when
+    a node runs, every node that could still send it gradient has already run. Without
+    `targets`, leaves accumulate into `.grad`. With `targets` ({node: None}), the gradient
+    arriving at each target node is stored there instead and `.grad` is not touched.
     """
     roots = list(seeds)
-    counts = _count_consumers(roots)
-    needed = None if targets is None else _needed(roots, counts, targets)
-    grads = dict(seeds)
+    needed = None if targets is None else _needed(roots, _count_consumers(roots), targets)
+    grads = dict(seeds)         # the gradient reached so far, of each node waiting to run
+    waiting = [(-r.seq, r) for r in roots]      # a heap: the latest-created node on top
+    heapq.heapify(waiting)
     owned: set = set()          # ids of gradient buffers this pass allocated (safe to add into)
     handed: set = set()         # ids of arrays already given to a leaf's .grad
-    ready = [r for r in roots if r not in counts]
     observe = STATE.recorder is not None or STATE.anomaly
     fast = not create_graph and needed is None and not observe
     mutations = MUTATIONS[0]
-    pop_ready, push_ready, pop_grad = ready.pop, ready.append, grads.pop
+    push, pop, pop_grad = heapq.heappush, heapq.heappop, grads.pop
     mode = STATE.enabled
     STATE.enabled = create_graph      # rules record only when building a differentiable graph
+    # `held`: the last node found, kept out of the heap and the table: in a chain it is the
+    # next to run, and goes straight on (it joins the heap only if a later node is waiting)
+    held = held_g = None
     try:
-        handed_on = None    # a node whose only pending input just arrived: processed next, directly
-        while ready or handed_on is not None:
-            if handed_on is None:
-                node = pop_ready()
-                g = pop_grad(node, None)
+        while waiting or held is not None:
+            if held is None:
+                node = pop(waiting)[1]
+                g = pop_grad(node)
+            elif not waiting or -waiting[0][0] < held.seq:
+                node, g, held = held, held_g, None
             else:
-                node, g = handed_on
-                handed_on = None
-            if g is not None:
-                if owned:
-                    owned.discard(id(g))
-                if node.meta and node.meta.get("hooks"):
-                    g = _run_hooks(node, g, create_graph)
+                grads[held] = held_g
+                push(waiting, (-held.seq, held))
+                held = None
+                continue
+            if owned:
+                owned.discard(id(g))
+            if node.meta and node.meta.get("hooks"):
+                g = _run_hooks(node, g, create_graph)
             parents = node.parents
             if not parents:                                 # a leaf
-                if g is not None:
-                    if targets is None:
-                        _accumulate(node, g, create_graph, handed)
-                    elif node in targets:
-                        targets[node] = g
-                    if observe:
-                        _observe(node, g, ())
+                if targets is None:
+                    _accumulate(node, g, create_graph, handed)
+                elif node in targets:
+                    targets[node] = g
+                if observe:
+                    _observe(node, g, ())
                 continue
-            if targets is not None and node in targets and g is not None:
+            if targets is not None and node in targets:
                 targets[node] = g
-            gis = None
-            lazy = False        # first order: call each input's rule on arrays inside the loop
-            if g is not None and (needed is None or node in needed):
-                if node.freed or node.stamp != mutations:
-                    node.check_saved()
-                if fast and node.rules:
-                    lazy, vjps, ans, saved = True, node.vjps, node.ans, node.arrays
-                else:
-                    gis = node.vjp(g, None if needed is None else [p in needed for p in parents],
-                                   create_graph)
-                    if observe:
-                        _observe(node, g, gis)
+            if needed is not None and node not in needed:
+                parents = ()                                # no target below: stop here
+            elif node.freed or node.stamp != mutations:
+                node.check_saved()
+            if fast and node.rules:
+                gis, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
+            elif parents:
+                gis = node.vjp(g, None if needed is None else [p in needed for p in parents],
+                               create_graph)
+                if observe:
+                    _observe(node, g, gis)
             for i, p in enumerate(parents):
                 if p is None:
                     continue
-                gi = vjps[i](g, ans, *saved) if lazy else None if gis is None else gis[i]
-                c = counts[p] - 1
-                counts[p] = c
-                if gi is not None:
-                    if type(gi) is not np.ndarray and not create_graph:
-                        gi = np.asarray(gi)     # NumPy returns scalars for 0-d results
-                    if gi.shape != p.shape:
-                        gi = unbroadcast(gi, p.shape, node)
-                    if gi.dtype is not p.dtype and gi.dtype != p.dtype and p.dtype.kind in "fc":
-                        gi = gi.astype(p.dtype)
-                    prev = grads.get(p)
-                    if prev is None:
-                        if not c and handed_on is None:
-                            handed_on = (p, gi)     # p's last input: no need to store and look up
-                            continue
-                        grads[p] = gi
-                    elif not create_graph and id(prev) in owned:
-                        np.add(prev, gi, out=prev)
-                    else:
-                        acc = prev + gi
-                        if not create_graph:
-                            if type(acc) is not np.ndarray:
-                                acc = np.asarray(acc)
-                            owned.add(id(acc))
-                        grads[p] = acc
-                if not c:
-                    push_ready(p)
+                gi = vjps[i](g, ans, *saved) if gis is None else gis[i]
+                if gi is None:
+                    continue
+                if type(gi) is not np.ndarray and not create_graph:
+                    gi = np.asarray(gi)     # NumPy returns scalars for 0-d results
+                if gi.shape != p.shape:
+                    gi = unbroadcast(gi, p.shape, node)
+                if gi.dtype is not p.dtype and gi.dtype != p.dtype and p.dtype.kind in "fc":
+                    gi = gi.astype(p.dtype)
+                if p is held:
+                    held_g = _add(held_g, gi, owned, create_graph)
+                    continue
+                prev = grads.get(p)
+                if prev is not None:
+                    grads[p] = _add(prev, gi, owned, create_graph)
+                elif held is None:
+                    held, held_g = p, gi
+                else:
+                    grads[p] = gi
+                    push(waiting, (-p.seq, p))
             if not retain_graph and (node.saved or node.ans is not None or not node.rules):
                 node.release()
     finally:
         STATE.enabled = mode
+
+
+def _add(prev: Any, g: Any, owned: set, create_graph: bool) -> Any:
+    """prev + g, in place when `prev` is a buffer this pass allocated."""
+    if create_graph:
+        return prev + g
+    if id(prev) in owned:
+        np.add(prev, g, out=prev)
+        return prev
+    acc = prev + g
+    if type(acc) is not np.ndarray:
+        acc = np.asarray(acc)
+    owned.add(id(acc))
+    return acc
 
 
 def _observe(node: Node, g: Any, gis: Any) -> None:

@@ -1,11 +1,12 @@
 """Every operation, each beside its gradient rule.
 
 An operation computes its value with NumPy and calls `record(name, out, inputs, vjps, saved,
-keep_ans)`. Each rule `vjp(g, ans, *saved)` returns the gradient of one input. Rules use only
-operators and NumPy functions that Tensors also understand (through `__array_ufunc__` and
-`__array_function__`), so one rule serves both first-order backward on plain arrays (fast) and
-`create_graph=True` on Tensors (differentiable). Rules may return a gradient in the broadcast
-shape; the engine reduces it to the input's shape.
+keep_ans)` (or `record_unary` for one input). Each rule `vjp(g, ans, *saved)` returns the
+gradient of one input. Rules use only operators and NumPy functions that Tensors also
+understand (through `__array_ufunc__` and `__array_function__`), so one rule serves both
+first-order backward on plain arrays (fast) and `create_graph=True` on Tensors
+(differentiable). Rules may return a gradient in the broadcast shape; the engine reduces it to
+the input's shape.
 """
 
 from __future__ import annotations

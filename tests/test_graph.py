@@ -603,8 +603,8 @@ def test_explain_backward_prints_scalar_chain_rule_products():
         "    incoming dL/dmultiply = 0.5",
         "    to w: dL/dw = dL/dmultiply * dmultiply/dw = 0.5 * 3 = 1.5",
         "    to x: dL/dx = dL/dmultiply * dmultiply/dx = 0.5 * 2 = 1",
-        "[3] leaf w: dL/dw = 1.5",
-        "[4] leaf x: dL/dx = 1",
+        "[3] leaf x: dL/dx = 1",
+        "[4] leaf w: dL/dw = 1.5",
     ]
 
 
@@ -645,8 +645,8 @@ def test_explain_backward_for_tensors_shows_shapes_and_norms():
     assert "[1] L = mean(multiply)  shape ()" in text
     assert f"    to multiply: dL/dmultiply: shape (2, 3), norm {np.sqrt(6) / 6:.3g}" in text
     assert f"    to b: dL/db: shape (3,), norm {np.sqrt(3) / 3:.3g}" in text   # summed back to (3,)
-    assert text.splitlines()[-2:] == [f"[3] leaf a: dL/da: shape (2, 3), norm {np.sqrt(6) / 6:.3g}",
-                                      f"[4] leaf b: dL/db: shape (3,), norm {np.sqrt(3) / 3:.3g}"]
+    assert text.splitlines()[-2:] == [f"[3] leaf b: dL/db: shape (3,), norm {np.sqrt(3) / 3:.3g}",
+                                      f"[4] leaf a: dL/da: shape (2, 3), norm {np.sqrt(6) / 6:.3g}"]
 
 
 def test_explain_backward_zero_incoming_and_non_scalar_root():
