@@ -11,7 +11,6 @@ Broadcasting is undone in one place, `unbroadcast`, for every operation.
 from __future__ import annotations
 
 import heapq
-import itertools
 import sys
 import traceback
 import weakref
@@ -20,16 +19,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .tensor import MUTATIONS, STATE, Tensor, _new
-
-_SEQUENCE = itertools.count()
+from .tensor import CLOCK, MUTATIONS, STATE, Tensor, _new
 
 
 class Node:
     """One recorded operation: parents, per-input gradient rules, and what the rules need."""
 
     __slots__ = ("name", "parents", "vjps", "saved", "arrays", "ans", "shape", "dtype", "scope",
-                 "freed", "meta", "stamp", "seq", "__weakref__")
+                 "freed", "meta", "seq", "__weakref__")
     rules = True        # gradients come from `vjps` on arrays (False: the node computes its own)
 
     def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
@@ -45,8 +42,9 @@ class Node:
         self.scope = STATE.scope    # module scope at creation, for draw_graph clusters
         self.freed = False
         self.meta = None            # rarely used extras: hooks, creation trace, recorded grad norm
-        self.stamp = MUTATIONS[0]   # a saved Tensor whose _version is above this was replaced since
-        self.seq = next(_SEQUENCE)  # creation order: a node's inputs' nodes come before it
+        # creation time: the nodes of its inputs are older, and a saved Tensor whose _version
+        # (time of its last .data replacement) is later was replaced after it was saved
+        self.seq = next(CLOCK)
 
     # -- backward ----------------------------------------------------------------------
 
@@ -76,7 +74,7 @@ class Node:
                 f"'{self.name}' were freed after the first backward; pass retain_graph=True to "
                 f"the first backward() (or ag.grad) if you need to backward through it again")
         for t in self.saved:
-            if isinstance(t, Tensor) and t._version > self.stamp:
+            if isinstance(t, Tensor) and t._version > self.seq:
                 raise RuntimeError(
                     f"a tensor saved by '{self.name}' for its backward was modified after it was "
                     f"saved: {_describe(t)} had its .data replaced, a newer version than the one "
@@ -93,7 +91,7 @@ class Node:
             return
         self.freed = True
         for t in self.saved:
-            if isinstance(t, Tensor) and t._version <= self.stamp:  # a replaced value is not ours
+            if isinstance(t, Tensor) and t._version < self.seq:  # a replaced value is not ours
                 t._saved -= 1
                 if not t._saved and t._locked:
                     unlock(t)
@@ -496,7 +494,7 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 targets[node] = g
             if needed is not None and node not in needed:
                 parents = ()                                # no target below: stop here
-            elif node.freed or node.stamp != mutations:
+            elif node.freed or node.seq < mutations:
                 node.check_saved()
             if fast and node.rules:
                 gis, vjps, ans, saved = None, node.vjps, node.ans, node.arrays

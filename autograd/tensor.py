@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from typing import Any, Callable, Iterable
 
@@ -28,7 +29,8 @@ class _ThreadState(threading.local):
 
 
 STATE = _ThreadState()
-MUTATIONS = [0]     # how many times any tensor's .data was replaced (lets backward skip version checks)
+CLOCK = itertools.count(1)  # numbers graph nodes in creation order and dates .data replacements
+MUTATIONS = [0]     # the CLOCK time of the last .data replacement (lets backward skip version checks)
 
 
 class _GradMode:
@@ -170,7 +172,7 @@ class Tensor:
         self._leaf = None       # the gradient-accumulating Node of a leaf, made on first use
         self.grad: Tensor | None = None
         self.name = name
-        self._version = 0       # when `data` was last replaced (a MUTATIONS count)
+        self._version = 0       # when `data` was last replaced (a CLOCK time)
         self._saved = 0         # how many live graph nodes saved this tensor for backward
         self._locked = False    # whether the engine made `_data` read-only while saved
         self.requires_grad = False
@@ -198,8 +200,7 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         value = _as_array(value)
-        MUTATIONS[0] += 1
-        self._version = MUTATIONS[0]    # above the stamp of every node that saved the old value
+        MUTATIONS[0] = self._version = next(CLOCK)  # later than every node that saved the old value
         node = self._node
         if node is not None and node.ans is not None:
             node.set_meta("ans_stale", True)
