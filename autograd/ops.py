@@ -39,7 +39,7 @@ def _shape_error(op: str, a: Any, b: Any, err: Exception) -> ValueError:
     return ValueError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} are not compatible ({err})")
 
 
-_CONSTANTS: dict = {}
+_CONSTANTS: dict = {}      # dtype -> {Python number: read-only 0-d array of that dtype}
 
 
 def _constant(value: float, like: np.ndarray) -> Any:
@@ -48,22 +48,27 @@ def _constant(value: float, like: np.ndarray) -> Any:
     NumPy converts a Python number on every call, which costs as much as the whole operation
     on a small array; the converted value (NumPy's own rule: the number takes the array's
     float dtype) is the same. Zero (+0.0 and -0.0 compare equal), NaN and values that
-    overflow the dtype are not cached; the cache holds at most 512 values.
+    overflow the dtype are not cached; the cache holds at most 512 values per dtype.
     """
-    key = (value, like.dtype.char)
-    c = _CONSTANTS.get(key)
+    dtype = like.dtype
+    cache = _CONSTANTS.get(dtype)
+    if cache is None:
+        if dtype.kind != "f":
+            return value
+        cache = _CONSTANTS[dtype] = {}
+    c = cache.get(value)
     if c is None:
-        if not value or value != value or len(_CONSTANTS) >= 512 or like.dtype.kind != "f":
+        if not value or value != value or len(cache) >= 512:
             return value
         with np.errstate(over="ignore"):
             try:
-                c = np.array(value, like.dtype)
+                c = np.array(value, dtype)
             except OverflowError:
                 return value
         if not np.isfinite(c):
             return value
         c.flags.writeable = False
-        _CONSTANTS[key] = c
+        cache[value] = c
     return c
 
 
