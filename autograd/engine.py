@@ -490,11 +490,12 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 if observe:
                     _observe(node, g, ())
                 continue
-            if targets is not None and node in targets:
-                targets[node] = g
-            if needed is not None and node not in needed:
-                parents = ()                                # no target below: stop here
-            elif node.freed or node.seq < mutations:
+            if targets is not None:
+                if node in targets:
+                    targets[node] = g
+                if node not in needed:
+                    parents = ()                            # no target below: stop here
+            if (node.freed or node.seq < mutations) and parents:
                 node.check_saved()
             if fast and node.rules:
                 gis, vjps, ans, saved = None, node.vjps, node.ans, node.arrays

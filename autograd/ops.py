@@ -127,14 +127,17 @@ def _neg_g(g: Any, ans: Any, *s: Any) -> Any:
     return -g
 
 
+_ADD, _SUBTRACT = (_g, _g), (_g, _neg_g)     # rule pairs, built once
+
+
 def add(a: Any, b: Any) -> Tensor:
     out, a, b = _binary("add", np.add, a, b)
-    return record("add", out, (a, b), (_g, _g))
+    return record("add", out, (a, b), _ADD)
 
 
 def subtract(a: Any, b: Any) -> Tensor:
     out, a, b = _binary("subtract", np.subtract, a, b)
-    return record("subtract", out, (a, b), (_g, _neg_g))
+    return record("subtract", out, (a, b), _SUBTRACT)
 
 
 def _needs(x: Any) -> bool:
@@ -144,7 +147,7 @@ def _needs(x: Any) -> bool:
 def multiply(a: Any, b: Any) -> Tensor:
     # each rule reads only the other operand: keep an operand alive only if the other needs it
     out, a, b = _binary("multiply", np.multiply, a, b)
-    return record("multiply", out, (a, b), (_mul_a, _mul_b),
+    return record("multiply", out, (a, b), _MULTIPLY,
                   (a if isinstance(b, Tensor) and b.requires_grad else None,
                    b if isinstance(a, Tensor) and a.requires_grad else None))
 
@@ -155,6 +158,9 @@ def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 def _mul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return g * a
+
+
+_MULTIPLY = (_mul_a, _mul_b)
 
 
 def divide(a: Any, b: Any) -> Tensor:
