@@ -490,20 +490,21 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 if observe:
                     _observe(node, g, ())
                 continue
-            if targets is not None:
-                if node in targets:
-                    targets[node] = g
-                if node not in needed:
-                    parents = ()                            # no target below: stop here
-            if (node.freed or node.seq < mutations) and parents:
+            if node.freed or node.seq < mutations:
                 node.check_saved()
-            if fast and node.rules:
+            if fast and node.rules:                         # first order: rules run in the loop
                 gis, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
-            elif parents:
-                gis = node.vjp(g, None if needed is None else [p in needed for p in parents],
-                               create_graph)
-                if observe:
-                    _observe(node, g, gis)
+            else:
+                if targets is not None:
+                    if node in targets:
+                        targets[node] = g
+                    if node not in needed:
+                        parents = ()                        # no target below: stop here
+                if parents:
+                    gis = node.vjp(g, None if needed is None else [p in needed for p in parents],
+                                   create_graph)
+                    if observe:
+                        _observe(node, g, gis)
             for i, p in enumerate(parents):
                 if p is None:
                     continue
