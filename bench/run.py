@@ -227,6 +227,22 @@ def torch_chain(n: int, shape: tuple) -> Callable[[], None]:
     return step
 
 
+def chain_split(n: int, repeats: int) -> tuple[float, float]:
+    """Median seconds per op of W2's forward and of its backward, for chainrule."""
+    x = ag.tensor(np.random.default_rng(0).standard_normal(8).astype(np.float32), requires_grad=True)
+    fwd, bwd = [], []
+    for i in range(repeats + 3):
+        t0 = time.perf_counter()
+        y = chain_ops(x, n, ag).sum()
+        t1 = time.perf_counter()
+        y.backward()
+        t2 = time.perf_counter()
+        if i >= 3:
+            fwd.append((t1 - t0) / n)
+            bwd.append((t2 - t1) / n)
+    return statistics.median(fwd), statistics.median(bwd)
+
+
 def chain_backward_only(n: int, lib: str) -> tuple[float, float]:
     """Seconds for the backward of an n-op chain on shape (1,) (median of 3), and the growth of
     the resident set size while building the graph and running backward (a fresh process
@@ -325,6 +341,8 @@ def main() -> None:
     w2 = {k: v / n for k, v in timed_together({k: m(n, (8,)) for k, m in engines.items()}, reps).items()}
     for name in engines:
         row(name, [f"{w2[name] * 1e6:.2f}", f"{w2[name] / w2['numpy (hand-written)']:.2f}x"])
+    fwd, bwd = chain_split(n, reps)
+    print(f"  chainrule: forward {fwd * 1e6:.2f} + backward {bwd * 1e6:.2f} us/op (medians, timed apart)")
     print(f"  (the goal's table was measured where hand-written NumPy took {W2_REFERENCE_NUMPY} us/op "
           f"and PyTorch eager {W2_REFERENCE_TORCH} us/op; here NumPy takes "
           f"{w2['numpy (hand-written)'] * 1e6:.2f})")
