@@ -78,6 +78,14 @@ def test_any_dag_of_operations_matches_finite_differences(program, outputs, seed
         return sum(v.sum() for v in values[-outputs:])
 
     assert ag.gradcheck(fn, (x, w))
+    assert ag.gradgradcheck(fn, (x, w))                     # create_graph through the same DAG
+    grads = ag.grad(fn(x, w), (x, w), allow_unused=True)
+    fn(x, w).backward()
+    for g, t in zip(grads, (x, w)):                          # ag.grad and backward agree
+        if g is None:
+            assert t.grad is None
+        else:
+            np.testing.assert_allclose(g.data, t.grad.data, rtol=1e-12)
 
 
 def test_backward_of_several_outputs_sharing_a_graph():
