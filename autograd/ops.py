@@ -192,7 +192,7 @@ def _pow_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def negative(x: Any) -> Tensor:
-    return record("negative", _out(-_val(x, "negative")), (x,), (_neg_g,))
+    return _unary("negative", np.negative, x, _neg_g, False, False)
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
@@ -295,8 +295,11 @@ def _np_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(x: Any) -> Tensor:
-    return record("sigmoid", _out(_np_sigmoid(_as_float(_val(x, "sigmoid")))), (x,),
-                  (_sigmoid,), keep_ans=True)
+    return _unary("sigmoid", _float_sigmoid, x, _sigmoid, False, True)
+
+
+def _float_sigmoid(x: Any) -> np.ndarray:
+    return _np_sigmoid(_as_float(x))
 
 
 def _as_float(x: Any) -> np.ndarray:
@@ -310,7 +313,11 @@ def _sigmoid(g: Any, ans: Any) -> Any:
 
 
 def relu(x: Any) -> Tensor:
-    return record("relu", _out(np.maximum(_val(x, "relu"), 0)), (x,), (_relu,), keep_ans=True)
+    return _unary("relu", _np_relu, x, _relu, False, True)
+
+
+def _np_relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0)
 
 
 def _relu(g: Any, ans: Any) -> Any:
@@ -318,7 +325,11 @@ def _relu(g: Any, ans: Any) -> Any:
 
 
 def softplus(x: Any) -> Tensor:
-    return record("softplus", _out(np.logaddexp(0, _val(x, "softplus"))), (x,), (_softplus,), (x,))
+    return _unary("softplus", _np_softplus, x, _softplus, True, False)
+
+
+def _np_softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0, x)
 
 
 def _softplus(g: Any, ans: Any, x: Any) -> Any:
