@@ -214,12 +214,8 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         for s in saved:
             if isinstance(s, Tensor):
                 tensors = True
-                if s._node is None:             # a leaf: its array may be aliased by the user
-                    if cls is Node:
-                        cls = LockingNode
-                    if not s._saved:
-                        lock(s)
-                s._saved += 1
+                if hold(s) and cls is Node:
+                    cls = LockingNode
                 arrays.append(s._data)
             else:
                 arrays.append(s)
@@ -241,15 +237,8 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjp: Callable, save_input: 
         return _new(out)
     parents = (x._node or leaf_node(x),)
     if save_input:
-        if x._node is None:                     # a leaf: its array may be aliased by the user
-            if not x._saved:
-                lock(x)
-            node = LockingNode(name, parents, (vjp,), (x,), (x._data,),
-                               out if keep_ans else None, out.shape, out.dtype)
-        else:
-            node = Node(name, parents, (vjp,), (x,), (x._data,), out if keep_ans else None,
-                        out.shape, out.dtype)
-        x._saved += 1
+        node = (LockingNode if hold(x) else Node)(name, parents, (vjp,), (x,), (x._data,),
+                                                  out if keep_ans else None, out.shape, out.dtype)
     else:
         node = Node(name, parents, (vjp,), (), (), out if keep_ans else None, out.shape, out.dtype)
     if STATE.on_record is not None:
@@ -264,6 +253,17 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjp: Callable, save_input: 
 # version, which backward checks. A leaf's array is locked when it is saved (the user may hold
 # it); an operation's output can only be reached through `.data`, which locks it on the way
 # out. Arrays are unlocked when the graph is released.
+
+def hold(t: Tensor) -> bool:
+    """Count `t` as saved by one more node; lock its array now if it is a leaf's (the user may
+    hold that array). Returns whether `t` is a leaf: its node must unlock it if dropped."""
+    t._saved += 1
+    if t._node is None:
+        if t._saved == 1:
+            lock(t)
+        return True
+    return False
+
 
 def lock(t: Tensor) -> None:
     arr = t._data

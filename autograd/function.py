@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Node, leaf_node, lock
+from .engine import Node, hold, leaf_node
 from .tensor import STATE, Tensor, _new, no_grad
 
 
@@ -107,7 +107,8 @@ class Function:
         """Run forward on the arrays of `args` and record the operation."""
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx = FunctionCtx(needs)
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        # `.data`, as user code gets it: an array a live graph saved comes read-only
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         with no_grad():
             out = cls.forward(ctx, *arrays)
         if isinstance(out, Tensor):
@@ -119,9 +120,7 @@ class Function:
         saved = tuple(a for a in args if isinstance(a, Tensor)
                       and any(s is a._data for s in ctx._saved or ()))
         for t in saved:
-            if t._saved == 0:
-                lock(t)
-            t._saved += 1
+            hold(t)
         parents = tuple(a._node or leaf_node(a) if need else None for a, need in zip(args, needs))
         node = FunctionNode(cls.__name__, parents, (), saved, (), None, out.shape, out.dtype)
         node.fn = cls

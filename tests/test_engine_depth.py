@@ -258,3 +258,23 @@ def test_anomaly_detect_in_grad_from_custom_function():
         y = NaNBackward.apply(x).sum()
         with pytest.raises(RuntimeError, match="NaNBackward.*NaN"):
             y.backward()
+
+
+def test_custom_function_cannot_write_into_an_array_another_node_saved():
+    class AddOneInPlace(ag.Function):
+        @staticmethod
+        def forward(ctx, a):
+            a += 1
+            return a
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    x = ag.tensor([0.5, 1.0], dtype=np.float64, requires_grad=True)
+    h = x * 2.0
+    y = ag.sin(h)                       # saves h's array for its backward
+    with pytest.raises(ValueError, match="read-only"):
+        AddOneInPlace.apply(h)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * np.cos(2 * x.data))
