@@ -405,40 +405,24 @@ def _tensor_sum(g: Tensor, axis: tuple, keepdims: bool = False) -> Tensor:
     return g.sum(axis=axis, keepdims=keepdims)
 
 
-def _count_consumers(roots: Sequence[Node]) -> dict:
-    """For every node reachable from `roots`, how many edges point at it (a loop, no recursion)."""
-    counts: dict = {}
-    stack = list(roots)
-    pop, push = stack.pop, stack.append
-    while stack:
-        for p in pop().parents:
-            if p is not None:
-                if p in counts:
-                    counts[p] += 1
-                else:
-                    counts[p] = 1
-                    push(p)
-    return counts
-
-
-def _needed(roots: Sequence[Node], counts: dict, targets: dict) -> set:
+def _needed(roots: Sequence[Node], targets: dict) -> set:
     """Nodes from which some target can be reached: only they need their rules run."""
-    order = []
-    remaining = dict(counts)
-    ready = [r for r in dict.fromkeys(roots) if remaining.get(r, 0) == 0]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for p in node.parents:
-            if p is not None:
-                remaining[p] -= 1
-                if remaining[p] == 0:
-                    ready.append(p)
+    seen = set(roots)
+    stack = list(seen)
+    while stack:
+        for p in stack.pop().parents:
+            if p is not None and p not in seen:
+                seen.add(p)
+                stack.append(p)
     needed = set()
-    for node in reversed(order):
+    for node in sorted(seen, key=_creation):            # a node's inputs come before it
         if node in targets or any(p in needed for p in node.parents if p is not None):
             needed.add(node)
     return needed
+
+
+def _creation(node: Node) -> int:
+    return node.seq
 
 
 def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None = None) -> None:
@@ -450,7 +434,7 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     arriving at each target node is stored there instead and `.grad` is not touched.
     """
     roots = list(seeds)
-    needed = None if targets is None else _needed(roots, _count_consumers(roots), targets)
+    needed = None if targets is None else _needed(roots, targets)
     grads = dict(seeds)         # the gradient reached so far, of each node waiting to run
     waiting = [(-r.seq, r) for r in roots]      # a heap: the latest-created node on top
     heapq.heapify(waiting)

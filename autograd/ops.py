@@ -148,8 +148,7 @@ def multiply(a: Any, b: Any) -> Tensor:
     # each rule reads only the other operand: keep an operand alive only if the other needs it
     out, a, b = _binary("multiply", np.multiply, a, b)
     return record("multiply", out, (a, b), _MULTIPLY,
-                  (a if isinstance(b, Tensor) and b.requires_grad else None,
-                   b if isinstance(a, Tensor) and a.requires_grad else None))
+                  (a if _needs(b) else None, b if _needs(a) else None))
 
 
 def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
