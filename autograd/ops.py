@@ -21,10 +21,13 @@ from .engine import record, record_unary
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
 _SCALARS = (int, float, bool, complex, np.generic)
+_NUMBERS = (float, int)     # Python numbers that binary ops turn into cached arrays
 
 
 def _val(x: Any, op: str) -> Any:
     """The array (or Python scalar) behind an operand."""
+    if type(x) in _NUMBERS:
+        return x
     if isinstance(x, Tensor):
         return x._data
     if isinstance(x, np.ndarray) or isinstance(x, _SCALARS):
@@ -75,18 +78,13 @@ def _constant(value: float, like: np.ndarray) -> Any:
 def _binary(op: str, fn: Any, a: Any, b: Any) -> tuple:
     """`fn` on the operands' values: (result, a, b), a Python number among the operands
     replaced by the cached 0-d array it converts to (see `_constant`)."""
-    if type(a) is Tensor and (type(b) is float or type(b) is int):     # the common `x * 2.0`
-        ad = a._data
-        b = bd = _constant(b, ad)
-    else:
-        ad = a._data if type(a) is Tensor else _val(a, op)
-        bd = b._data if type(b) is Tensor else _val(b, op)
-        if type(bd) is float or type(bd) is int:
-            if type(ad) is np.ndarray:
-                b = bd = _constant(bd, ad)
-        elif type(ad) is float or type(ad) is int:
-            if type(bd) is np.ndarray:
-                a = ad = _constant(ad, bd)
+    ad = a._data if type(a) is Tensor else _val(a, op)
+    bd = b._data if type(b) is Tensor else _val(b, op)
+    if type(bd) in _NUMBERS:
+        if type(ad) is np.ndarray:
+            b = bd = _constant(bd, ad)
+    elif type(ad) in _NUMBERS and type(bd) is np.ndarray:
+        a = ad = _constant(ad, bd)
     try:
         out = fn(ad, bd)
     except ValueError as err:
@@ -234,8 +232,7 @@ def logical_not(x: Any) -> Tensor:
 def _unary(name: str, fn: Any, x: Any, vjp: Any, save_input: bool, keep_ans: bool) -> Tensor:
     """An elementwise NumPy function of one operand, recorded with its rule."""
     out = fn(x._data if type(x) is Tensor else _val(x, name))
-    return record_unary(name, out if type(out) is np.ndarray else np.asarray(out), x, vjp,
-                        save_input, keep_ans)
+    return record_unary(name, _out(out), x, vjp, save_input, keep_ans)
 
 
 def exp(x: Any) -> Tensor:
