@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .tensor import CLOCK, MUTATIONS, STATE, Tensor, _new
+from .tensor import CLOCK, MUTATIONS, OBSERVED, STATE, Tensor, _new
 
 
 class Node:
@@ -39,7 +39,7 @@ class Node:
         self.ans = ans              # output value, when a rule needs it
         self.shape = shape
         self.dtype = dtype
-        self.scope = STATE.scope    # module scope at creation, for draw_graph clusters
+        self.scope = ()             # module scope at creation, for draw_graph clusters (see observed)
         self.freed = False
         self.meta = None            # rarely used extras: hooks, creation trace, recorded grad norm
         # creation time: the nodes of its inputs are older, and a saved Tensor whose _version
@@ -187,7 +187,8 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
     operands the rules read (passed after `g` and `ans`), `keep_ans` whether the rules read
     the output value.
     """
-    if not STATE.enabled:
+    mode = STATE.recording
+    if not mode:
         return _new(out)
     if len(inputs) == 2:
         a, b = inputs
@@ -223,8 +224,8 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         if not tensors:
             saved = ()      # only constants: nothing to check or release, the node can run again
     node = cls(name, parents, vjps, saved, arrays, out if keep_ans else None, out.shape, out.dtype)
-    if STATE.on_record is not None:
-        STATE.on_record(node, out, inputs)
+    if mode == OBSERVED:
+        observed(node, out, inputs)
     return _new(out, node)
 
 
@@ -233,7 +234,8 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjp: Callable, save_input: 
     """`record` for an operation of one input whose rule reads the input (`save_input`) or the
     output (`keep_ans`): the same graph, with less work per call (elementwise ops are the
     most frequent)."""
-    if not (STATE.enabled and isinstance(x, Tensor) and x.requires_grad):
+    mode = STATE.recording
+    if not (mode and isinstance(x, Tensor) and x.requires_grad):
         return _new(out)
     parents = (x._node or leaf_node(x),)
     if save_input:
@@ -241,9 +243,16 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjp: Callable, save_input: 
                                                   out if keep_ans else None, out.shape, out.dtype)
     else:
         node = Node(name, parents, (vjp,), (), (), out if keep_ans else None, out.shape, out.dtype)
-    if STATE.on_record is not None:
-        STATE.on_record(node, out, (x,))
+    if mode == OBSERVED:
+        observed(node, out, (x,))
     return _new(out, node)
+
+
+def observed(node: Node, out: np.ndarray, inputs: tuple) -> None:
+    """What a node recorded inside `ag.scope` or under an `on_record` hook also gets."""
+    node.scope = STATE.scope
+    if STATE.on_record is not None:
+        STATE.on_record(node, out, inputs)
 
 
 # ---------------------------------------------------------------- in-place write protection

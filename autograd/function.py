@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Node, hold, leaf_node
-from .tensor import STATE, Tensor, _new, no_grad
+from .engine import Node, hold, leaf_node, observed
+from .tensor import OBSERVED, STATE, Tensor, _new, no_grad
 
 
 class FunctionCtx:
@@ -114,7 +114,8 @@ class Function:
         if isinstance(out, Tensor):
             out = out._data
         out = np.asarray(out)
-        if not (STATE.enabled and any(needs)):
+        mode = STATE.recording
+        if not (mode and any(needs)):
             return _new(out)
         # saved arrays that are an input's value are version-checked and locked like any op's
         saved = tuple(a for a in args if isinstance(a, Tensor)
@@ -126,4 +127,6 @@ class Function:
         node.fn = cls
         node.ctx = ctx
         node.in_shapes = tuple(np.shape(a) for a in arrays)
+        if mode == OBSERVED:
+            observed(node, out, args)
         return _new(out, node)

@@ -19,15 +19,50 @@ __all__ = [
 # ---------------------------------------------------------------- grad mode
 
 class _ThreadState(threading.local):
-    """Per-thread switches read on every recorded operation."""
+    """Per-thread switches. Each recorded operation reads only `recording`, kept in step with
+    the three switches it summarises: 0 when grad mode is off, 1 when on, OBSERVED when on
+    and nodes also need a scope label or an `on_record` call."""
 
-    enabled = True      # grad mode
+    _enabled = True     # grad mode
+    _scope = ()         # scope labels (e.g. Modules) given to new nodes, for draw_graph clusters
+    _on_record = None   # callable(node, out, inputs) run after each node is recorded (anomaly, views)
+    recording = 1
     anomaly = False     # detect_anomaly active (checked in backward)
-    scope = ()          # scope labels (e.g. Modules) given to new nodes, for draw_graph clusters
-    on_record = None    # callable(node, out, inputs) run after each node is recorded (anomaly, views)
     recorder = None     # callable(node, g, grads) run after each node's backward (graph views)
 
+    def _sync(self) -> None:
+        observed = bool(self._scope) or self._on_record is not None
+        self.recording = (OBSERVED if observed else 1) if self._enabled else 0
 
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self._enabled = value
+        self._sync()
+
+    @property
+    def scope(self) -> tuple:
+        return self._scope
+
+    @scope.setter
+    def scope(self, value: tuple) -> None:
+        self._scope = value
+        self._sync()
+
+    @property
+    def on_record(self) -> Callable | None:
+        return self._on_record
+
+    @on_record.setter
+    def on_record(self, value: Callable | None) -> None:
+        self._on_record = value
+        self._sync()
+
+
+OBSERVED = 2
 STATE = _ThreadState()
 CLOCK = itertools.count(1)  # numbers graph nodes in creation order and dates .data replacements
 MUTATIONS = [0]     # the CLOCK time of the last .data replacement (lets backward skip version checks)

@@ -263,3 +263,56 @@ def test_one_tensor_feeding_many_operations():
         total = term if total is None else total + term
     total.sum().backward()
     np.testing.assert_allclose(x.grad.data, [sum(i % 3 for i in range(20_000))] * 2)
+
+
+def test_scope_and_on_record_are_per_thread_and_restored():
+    from autograd.tensor import STATE
+    seen = {}
+
+    def worker():
+        x = f64([1.0])
+        seen["scope"] = (x * 2).grad_fn.scope
+        seen["state"] = (STATE.scope, STATE.on_record, STATE.recording)
+
+    calls = []
+    with ag.scope("outer"):
+        with ag.record_values():
+            x = f64([1.0, 2.0])
+            y = ag.sin(x) + 1.0
+            calls.append(y.grad_fn.meta["value"]["shape"])
+            th = threading.Thread(target=worker)
+            th.start()
+            th.join()
+        assert y.grad_fn.scope == ("outer",)
+        assert y.grad_fn.parents[0].scope == ("outer",)
+    assert calls == [(2,)]
+    assert seen == {"scope": (), "state": ((), None, 1)}
+    assert (STATE.scope, STATE.on_record, STATE.recording) == ((), None, 1)
+    with ag.no_grad():
+        assert STATE.recording == 0
+        with ag.scope("inside no_grad"):
+            assert STATE.recording == 0 and not (f64([1.0]) * 2).requires_grad
+    assert (f64([1.0]) * 2).grad_fn.scope == ()
+
+
+class _Log(ag.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+def test_custom_function_nodes_get_scope_and_anomaly_check():
+    x = f64([1.0, 2.0])
+    with ag.scope("block"):
+        y = _Log.apply(x)
+    assert y.grad_fn.scope == ("block",)
+    with ag.detect_anomaly():
+        with pytest.raises(RuntimeError, match="forward of '_Log' produced NaN"), \
+                np.errstate(invalid="ignore"):
+            _Log.apply(f64([-1.0]))
