@@ -229,20 +229,20 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
     return _new(out, node)
 
 
-def record_unary(name: str, out: np.ndarray, x: Any, vjp: Callable, save_input: bool = False,
+def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bool = False,
                  keep_ans: bool = False) -> Tensor:
-    """`record` for an operation of one input whose rule reads the input (`save_input`) or the
-    output (`keep_ans`): the same graph, with less work per call (elementwise ops are the
-    most frequent)."""
+    """`record` for an operation of one input whose one rule (`vjps`, a 1-tuple) reads the
+    input (`save_input`) or the output (`keep_ans`): the same graph, with less work per call
+    (elementwise ops are the most frequent)."""
     mode = STATE.recording
     if not (mode and isinstance(x, Tensor) and x.requires_grad):
         return _new(out)
     parents = (x._node or leaf_node(x),)
     if save_input:
-        node = (LockingNode if hold(x) else Node)(name, parents, (vjp,), (x,), (x._data,),
+        node = (LockingNode if hold(x) else Node)(name, parents, vjps, (x,), (x._data,),
                                                   out if keep_ans else None, out.shape, out.dtype)
     else:
-        node = Node(name, parents, (vjp,), (), (), out if keep_ans else None, out.shape, out.dtype)
+        node = Node(name, parents, vjps, (), (), out if keep_ans else None, out.shape, out.dtype)
     if mode == OBSERVED:
         observed(node, out, (x,))
     return _new(out, node)

@@ -79,7 +79,7 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> tuple:
     """`fn` on the operands' values: (result, a, b), a Python number among the operands
     replaced by the cached 0-d array it converts to (see `_constant`)."""
     ad = a._data if type(a) is Tensor else _val(a, op)
-    bd = b._data if type(b) is Tensor else _val(b, op)
+    bd = b._data if type(b) is Tensor else b if type(b) in _NUMBERS else _val(b, op)
     if type(bd) in _NUMBERS:
         if type(ad) is np.ndarray:
             b = bd = _constant(bd, ad)
@@ -125,7 +125,7 @@ def _neg_g(g: Any, ans: Any, *s: Any) -> Any:
     return -g
 
 
-_ADD, _SUBTRACT = (_g, _g), (_g, _neg_g)     # rule pairs, built once
+_ADD, _SUBTRACT, _NEGATIVE = (_g, _g), (_g, _neg_g), (_neg_g,)     # rule tuples, built once
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -189,15 +189,18 @@ def _pow_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def negative(x: Any) -> Tensor:
-    return _unary("negative", np.negative, x, _neg_g, False, False)
+    return _unary("negative", np.negative, x, _NEGATIVE, False, False)
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
-    return _unary("abs", np.abs, x, _abs, True, False)
+    return _unary("abs", np.abs, x, _ABS, True, False)
 
 
 def _abs(g: Any, ans: Any, x: Any) -> Any:
     return g * np.sign(x)       # abs'(0) = 0
+
+
+_ABS = (_abs,)
 
 
 def sign(x: Any) -> Tensor:
@@ -229,59 +232,79 @@ def logical_not(x: Any) -> Tensor:
 
 # ================================================================ elementwise
 
-def _unary(name: str, fn: Any, x: Any, vjp: Any, save_input: bool, keep_ans: bool) -> Tensor:
-    """An elementwise NumPy function of one operand, recorded with its rule."""
+def _unary(name: str, fn: Any, x: Any, vjps: tuple, save_input: bool, keep_ans: bool) -> Tensor:
+    """An elementwise NumPy function of one operand, recorded with its rule (`vjps`: a tuple
+    of the one rule, built once)."""
     out = fn(x._data if type(x) is Tensor else _val(x, name))
-    return record_unary(name, _out(out), x, vjp, save_input, keep_ans)
+    return record_unary(name, out if type(out) is np.ndarray else np.asarray(out), x, vjps,
+                        save_input, keep_ans)
 
 
 def exp(x: Any) -> Tensor:
-    return _unary("exp", np.exp, x, _exp, False, True)
+    return _unary("exp", np.exp, x, _EXP, False, True)
 
 
 def _exp(g: Any, ans: Any) -> Any:
     return g * ans
 
 
+_EXP = (_exp,)
+
+
 def log(x: Any) -> Tensor:
-    return _unary("log", np.log, x, _log, True, False)
+    return _unary("log", np.log, x, _LOG, True, False)
 
 
 def _log(g: Any, ans: Any, x: Any) -> Any:
     return g / x
 
 
+_LOG = (_log,)
+
+
 def sqrt(x: Any) -> Tensor:
-    return _unary("sqrt", np.sqrt, x, _sqrt, False, True)
+    return _unary("sqrt", np.sqrt, x, _SQRT, False, True)
 
 
 def _sqrt(g: Any, ans: Any) -> Any:
     return g / (ans + ans)
 
 
+_SQRT = (_sqrt,)
+
+
 def sin(x: Any) -> Tensor:
-    return _unary("sin", np.sin, x, _sin, True, False)
+    return _unary("sin", np.sin, x, _SIN, True, False)
 
 
 def _sin(g: Any, ans: Any, x: Any) -> Any:
     return g * np.cos(x)
 
 
+_SIN = (_sin,)
+
+
 def cos(x: Any) -> Tensor:
-    return _unary("cos", np.cos, x, _cos, True, False)
+    return _unary("cos", np.cos, x, _COS, True, False)
 
 
 def _cos(g: Any, ans: Any, x: Any) -> Any:
     return -g * np.sin(x)
 
 
+_COS = (_cos,)
+
+
 def tanh(x: Any) -> Tensor:
-    return _unary("tanh", np.tanh, x, _tanh, False, True)
+    return _unary("tanh", np.tanh, x, _TANH, False, True)
 
 
 def _tanh(g: Any, ans: Any) -> Any:
     ga = g * ans
     return g - ga * ans         # g * (1 - ans**2) without a Python number (converted per call)
+
+
+_TANH = (_tanh,)
 
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -291,7 +314,7 @@ def _np_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(x: Any) -> Tensor:
-    return _unary("sigmoid", _float_sigmoid, x, _sigmoid, False, True)
+    return _unary("sigmoid", _float_sigmoid, x, _SIGMOID, False, True)
 
 
 def _float_sigmoid(x: Any) -> np.ndarray:
@@ -308,8 +331,11 @@ def _sigmoid(g: Any, ans: Any) -> Any:
     return ga - ga * ans        # g * ans * (1 - ans)
 
 
+_SIGMOID = (_sigmoid,)
+
+
 def relu(x: Any) -> Tensor:
-    return _unary("relu", _np_relu, x, _relu, False, True)
+    return _unary("relu", _np_relu, x, _RELU, False, True)
 
 
 def _np_relu(x: np.ndarray) -> np.ndarray:
@@ -320,8 +346,11 @@ def _relu(g: Any, ans: Any) -> Any:
     return g * (ans > 0)        # relu'(0) = 0
 
 
+_RELU = (_relu,)
+
+
 def softplus(x: Any) -> Tensor:
-    return _unary("softplus", _np_softplus, x, _softplus, True, False)
+    return _unary("softplus", _np_softplus, x, _SOFTPLUS, True, False)
 
 
 def _np_softplus(x: np.ndarray) -> np.ndarray:
@@ -330,6 +359,9 @@ def _np_softplus(x: np.ndarray) -> np.ndarray:
 
 def _softplus(g: Any, ans: Any, x: Any) -> Any:
     return g * (sigmoid(x) if isinstance(x, Tensor) else _np_sigmoid(x))
+
+
+_SOFTPLUS = (_softplus,)
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
