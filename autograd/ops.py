@@ -79,7 +79,7 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> tuple:
     """`fn` on the operands' values: (result, a, b), a Python number among the operands
     replaced by the cached 0-d array it converts to (see `_constant`)."""
     ad = a._data if type(a) is Tensor else _val(a, op)
-    bd = b._data if type(b) is Tensor else b if type(b) in _NUMBERS else _val(b, op)
+    bd = b._data if type(b) is Tensor else _val(b, op)
     if type(bd) in _NUMBERS:
         if type(ad) is np.ndarray:
             b = bd = _constant(bd, ad)
@@ -236,8 +236,7 @@ def _unary(name: str, fn: Any, x: Any, vjps: tuple, save_input: bool, keep_ans: 
     """An elementwise NumPy function of one operand, recorded with its rule (`vjps`: a tuple
     of the one rule, built once)."""
     out = fn(x._data if type(x) is Tensor else _val(x, name))
-    return record_unary(name, out if type(out) is np.ndarray else np.asarray(out), x, vjps,
-                        save_input, keep_ans)
+    return record_unary(name, _out(out), x, vjps, save_input, keep_ans)
 
 
 def exp(x: Any) -> Tensor:
