@@ -1,11 +1,14 @@
 """Property-based tests: gradients of broadcasting operations for arbitrary compatible shapes."""
 
+import contextlib
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import autograd as ag
+from autograd.tensor import STATE
 
 settings.register_profile("chainrule", max_examples=40, deadline=None)
 settings.load_profile("chainrule")
@@ -96,3 +99,33 @@ def test_backward_of_several_outputs_sharing_a_graph():
     a = x.data
     np.testing.assert_allclose(x.grad.data, 2 + np.cos(a) + 2 * (np.sin(a) + a * np.cos(a)),
                                rtol=1e-12)
+
+
+_SWITCHES = {
+    "no_grad": ag.no_grad, "enable_grad": ag.enable_grad,
+    "scope": lambda: ag.scope("s"), "record_values": ag.record_values,
+    "detect_anomaly": ag.detect_anomaly,
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(sorted(_SWITCHES)), max_size=6))
+def test_nested_switches_give_what_each_operation_sees(stack):
+    """Any nesting of grad mode, scopes and recording hooks: an operation inside is recorded
+    exactly when grad mode is on, gets the open scopes, and everything is restored after."""
+    x = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    with contextlib.ExitStack() as es:
+        for name in stack:
+            es.enter_context(_SWITCHES[name]())
+        enabled = True
+        for name in stack:
+            enabled = {"no_grad": False, "enable_grad": True}.get(name, enabled)
+        y = ag.sin(x) * 2.0
+        assert y.requires_grad == enabled
+        if enabled:
+            assert y.grad_fn.scope == ("s",) * stack.count("scope")
+            assert y.grad_fn.parents[0].scope == ("s",) * stack.count("scope")
+            values = y.grad_fn.meta is not None and "value" in y.grad_fn.meta
+            assert values == ("record_values" in stack)
+    assert (STATE.enabled, STATE.scope, STATE.on_record, STATE.recording) == (True, (), None, 1)
+    assert (ag.sin(x) * 2.0).grad_fn.scope == ()
