@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import threading
 from typing import Any, Callable, Iterable
 
@@ -17,6 +18,16 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- grad mode
+
+def _switch(name: str) -> property:
+    """A switch of `_ThreadState` stored as `_name`; setting it updates `recording`."""
+    private = "_" + name
+
+    def set_switch(state: _ThreadState, value: Any) -> None:
+        setattr(state, private, value)
+        state._sync()
+    return property(operator.attrgetter(private), set_switch)
+
 
 class _ThreadState(threading.local):
     """Per-thread switches. Each recorded operation reads only `recording`, kept in step with
@@ -34,32 +45,9 @@ class _ThreadState(threading.local):
         observed = bool(self._scope) or self._on_record is not None
         self.recording = (OBSERVED if observed else 1) if self._enabled else 0
 
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
-
-    @enabled.setter
-    def enabled(self, value: bool) -> None:
-        self._enabled = value
-        self._sync()
-
-    @property
-    def scope(self) -> tuple:
-        return self._scope
-
-    @scope.setter
-    def scope(self, value: tuple) -> None:
-        self._scope = value
-        self._sync()
-
-    @property
-    def on_record(self) -> Callable | None:
-        return self._on_record
-
-    @on_record.setter
-    def on_record(self, value: Callable | None) -> None:
-        self._on_record = value
-        self._sync()
+    enabled = _switch("enabled")
+    scope = _switch("scope")
+    on_record = _switch("on_record")
 
 
 OBSERVED = 2
