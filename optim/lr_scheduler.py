@@ -1,8 +1,10 @@
 """Learning-rate schedules: call `scheduler.step()` once per epoch, after the epoch's `opt.step()` calls.
 
-Each group's `lr` is set from its `initial_lr` (recorded on construction) and the number of
-`step()` calls k: `StepLR` gives `initial_lr * gamma ** (k // step_size)`, `ExponentialLR`
-`initial_lr * gamma ** k`.
+As in PyTorch, a step multiplies each group's current `lr` by a factor: `StepLR` by `gamma` every
+`step_size` epochs, `ExponentialLR` by `gamma` every epoch. Since the factor applies to the lr the
+group has now, an lr set by hand, restored by `opt.load_state_dict`, or changed by a second
+scheduler on the same optimizer carries on from there. Constructing a scheduler never changes
+an lr.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ __all__ = ["LRScheduler", "StepLR", "ExponentialLR"]
 
 
 class LRScheduler:
-    """Base: sets every group's `lr` to `initial_lr * self.factor(last_epoch)` on each `step()`.
+    """Base: each `step()` multiplies every group's `lr` by `self.factor(last_epoch)`.
 
     `last_epoch=-1` starts a new schedule (recording each group's current `lr` as its
-    `initial_lr`); another value resumes one, and then every group must have `initial_lr`.
+    `initial_lr`, as PyTorch does); another value resumes one, and then every group must have
+    `initial_lr` (restored with the optimizer's state_dict). Either way the constructor counts
+    one epoch, `last_epoch + 1`, and leaves the lrs as they are.
     """
 
     _keys = ("last_epoch", "last_lr")
@@ -33,12 +37,11 @@ class LRScheduler:
             elif "initial_lr" not in g:
                 raise KeyError(f"param group {i} has no 'initial_lr', needed to resume a schedule "
                                f"at last_epoch={last_epoch}")
-        self.last_epoch = last_epoch
-        self.last_lr: list[float] = []
-        self.step()
+        self.last_epoch = last_epoch + 1
+        self.last_lr = [g["lr"] for g in optimizer.param_groups]
 
     def factor(self, epoch: int) -> float:
-        """The multiplier of `initial_lr` after `epoch` calls to `step()`."""
+        """What the `step()` that reaches `epoch` multiplies the lr by."""
         raise NotImplementedError
 
     def step(self) -> None:
@@ -46,7 +49,7 @@ class LRScheduler:
         self.last_epoch += 1
         f = self.factor(self.last_epoch)
         for g in self.optimizer.param_groups:
-            g["lr"] = float(g.setdefault("initial_lr", g["lr"]) * f)
+            g["lr"] = float(g["lr"] * f)
         self.last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def get_last_lr(self) -> list[float]:
@@ -85,7 +88,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def factor(self, epoch: int) -> float:
-        return self.gamma ** (epoch // self.step_size)
+        return self.gamma if epoch % self.step_size == 0 else 1.0
 
 
 class ExponentialLR(LRScheduler):
@@ -98,7 +101,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def factor(self, epoch: int) -> float:
-        return self.gamma ** epoch
+        return self.gamma
 
 
 def _check_gamma(gamma: Any) -> float:

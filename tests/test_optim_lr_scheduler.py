@@ -86,8 +86,13 @@ def test_resuming_with_last_epoch_needs_initial_lr():
     with pytest.raises(KeyError, match="initial_lr"):
         ExponentialLR(opt, gamma=0.5, last_epoch=3)
     ExponentialLR(opt, gamma=0.5)
-    sched = ExponentialLR(opt, gamma=0.5, last_epoch=3)     # initial_lr now present: lr = initial * 0.5 ** 4
-    assert sched.get_last_lr() == pytest.approx([0.1 / 16, 0.02 / 16])
+    for g in opt.param_groups:
+        g["lr"] /= 8                                        # as if three epochs had run
+    sched = ExponentialLR(opt, gamma=0.5, last_epoch=3)     # initial_lr now present
+    assert sched.last_epoch == 4
+    assert sched.get_last_lr() == [0.1 / 8, 0.02 / 8]       # the constructor leaves the lrs
+    sched.step()
+    assert sched.get_last_lr() == [0.1 / 16, 0.02 / 16]
 
 
 def test_bad_scheduler_arguments_are_refused():
@@ -103,3 +108,36 @@ def test_bad_scheduler_arguments_are_refused():
     sched = StepLR(opt, step_size=1)
     with pytest.raises(ValueError, match="unknown keys.*bogus"):
         sched.load_state_dict({"bogus": 1})
+
+
+def test_a_scheduler_built_after_loading_the_optimizer_state_carries_on():
+    # the order a training script resumes in: optimizer state first, then a new scheduler
+    opt = two_group_sgd()
+    sched = StepLR(opt, step_size=2, gamma=0.5)
+    for _ in range(5):
+        sched.step()
+    opt_sd, sched_sd = opt.state_dict(), sched.state_dict()
+    assert [g["lr"] for g in opt.param_groups] == [0.025, 0.005]
+    opt2 = two_group_sgd(lr0=7.0, lr1=7.0)
+    opt2.load_state_dict(opt_sd)
+    sched2 = StepLR(opt2, step_size=2, gamma=0.5)
+    assert [g["lr"] for g in opt2.param_groups] == [0.025, 0.005]
+    sched2.load_state_dict(sched_sd)
+    sched2.step()                                           # epoch 6: halved
+    assert sched2.get_last_lr() == [0.0125, 0.0025]
+
+
+def test_steps_multiply_the_current_lr():
+    opt = two_group_sgd()
+    sched = ExponentialLR(opt, gamma=0.5)
+    sched.step()
+    opt.param_groups[0]["lr"] = 1.0                         # set by hand mid-schedule
+    sched.step()
+    assert sched.get_last_lr() == [0.5, 0.005]
+    step = StepLR(opt, step_size=2, gamma=0.1)              # a second schedule on the same optimizer
+    assert step.get_last_lr() == [0.5, 0.005]
+    for _ in range(2):
+        sched.step()
+        step.step()
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.5 * 0.25 * 0.1, 0.005 * 0.25 * 0.1],
+                                                               rel=1e-15)
