@@ -18,6 +18,7 @@ from .ops import (
     argmax,
     argmin,
     astype,
+    binary_cross_entropy,
     broadcast_to,
     clip,
     concatenate,
@@ -104,7 +105,7 @@ __all__ = [
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "leaky_relu",
     "clip", "maximum", "minimum", "where", "astype",
     "sum", "mean", "max", "min", "logsumexp", "var", "argmax", "argmin", "softmax", "log_softmax",
-    "softmax_cross_entropy",
+    "softmax_cross_entropy", "binary_cross_entropy",
     "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "flatten", "broadcast_to",
     "concatenate", "stack", "split", "getitem", "dot", "einsum",
 ]

@@ -180,12 +180,18 @@ def power(a: Any, b: Any) -> Tensor:
 
 
 def _pow_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
-    return g * b * a ** (b - 1)
+    # b * a**(b-1), taken as 0 where a == b == 0 (as PyTorch; 0 * 0**-1 would be NaN): there the
+    # base is replaced by 1, so the derivatives of this rule stay finite too
+    both_zero = (_val(a, "power") == 0) & (_val(b, "power") == 0)
+    return g * b * np.where(both_zero, 1, a) ** (b - 1)
 
 
 def _pow_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
-    # d(a**b)/db = a**b * log(a); taken as 0 where a == 0 (as PyTorch does)
-    return g * ans * np.log(np.where(a == 0, 1, a))
+    # d(a**b)/db = a**b * log(a); taken as 0 where a == 0 and b >= 0 (as PyTorch does); where
+    # a == 0 and b < 0 it is inf * log(0) = -inf
+    at_zero = (_val(a, "power") == 0) & (_val(b, "power") >= 0)
+    with np.errstate(divide="ignore"):
+        return g * ans * np.log(np.where(at_zero, 1, a))
 
 
 def negative(x: Any) -> Tensor:
@@ -373,22 +379,30 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
 
 
 def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
-    """Clamp into [a_min, a_max]; the gradient passes where a_min <= x <= a_max."""
+    """Clamp into [a_min, a_max] (either may be None, a number, an array or a Tensor).
+
+    As NumPy, the result is minimum(maximum(x, a_min), a_max). The gradient goes to the operand
+    the result came from: `a_max` where it is below maximum(x, a_min), `a_min` where x is below
+    it (and it is not above `a_max`), x elsewhere, ties included (as PyTorch's clamp).
+    """
     xd = _val(x, "clip")
     if a_min is None and a_max is None:
         raise ValueError("clip: give at least one of a_min and a_max")
     lo = None if a_min is None else _val(a_min, "clip")
     hi = None if a_max is None else _val(a_max, "clip")
-    out = np.clip(xd, lo, hi)
-    inside = np.ones(out.shape, bool)
-    if lo is not None:
-        inside &= xd >= lo
-    if hi is not None:
-        inside &= xd <= hi
+    try:
+        out = _out(np.clip(xd, lo, hi))
+    except ValueError as err:
+        raise ValueError(f"clip: shapes {np.shape(xd)}, {np.shape(lo)} and {np.shape(hi)} are not "
+                         f"compatible ({err})") from None
+    to_hi = np.zeros(out.shape, bool) if hi is None else np.asarray(
+        (xd if lo is None else np.maximum(xd, lo)) > hi)
+    to_lo = np.zeros(out.shape, bool) if lo is None else np.asarray(xd < lo) & ~to_hi
+    to_x = ~(to_lo | to_hi)
 
-    def vjp(g: Any, ans: Any) -> Any:
-        return g * inside
-    return record("clip", _out(out), (x,), (vjp,))
+    def to(mask: np.ndarray) -> Any:
+        return lambda g, ans: np.where(mask, g, 0)
+    return record("clip", out, (x, a_min, a_max), (to(to_x), to(to_lo), to(to_hi)))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -531,9 +545,11 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
     kept = _kept_shape(xd.shape, axes)
     n = xd.size // builtins.max(out.size, 1) if xd.size else 0
 
+    scale = 2.0 / (n - ddof) if n > ddof else np.inf     # ddof >= n: the variance is inf too
+
     def vjp(g: Any, ans: Any, x: Any) -> Any:
         centred = x - x.mean(axis=axes, keepdims=True)
-        return g.reshape(kept) * centred * (2.0 / (n - ddof))
+        return g.reshape(kept) * centred * scale
     return record("var", out, (x,), (vjp,), (x,))
 
 
@@ -619,6 +635,40 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
         return r.reshape(xd.shape)
     return record(f"softmax_cross_entropy[{reduction}]" if reduction != "none" else
                   "softmax_cross_entropy", _out(out), (logits,), (rule,), (logits, e))
+
+
+_LOG_FLOOR = -100.0
+_BCE_EPS = 1e-12            # PyTorch's floor on p * (1 - p) in the gradient of BCE
+
+
+def _clamped_log(p: Any) -> Any:
+    """log(p), clamped to >= -100 (as PyTorch's BCE), differentiable, never taking log(0)."""
+    ok = _val(p, "binary_cross_entropy") > np.exp(_LOG_FLOOR)
+    return np.where(ok, np.log(np.where(ok, p, 1.0)), _LOG_FLOOR)
+
+
+def binary_cross_entropy(p: Any, y: Any) -> Tensor:
+    """-(y log p + (1 - y) log(1 - p)) elementwise, as one node; each log clamped to >= -100.
+
+    As in PyTorch, the gradient for the probabilities `p` is (p - y) / max(p (1 - p), 1e-12):
+    finite at p = 0 and 1, and not zero there when the target disagrees. The gradient for the
+    targets `y` is log(1 - p) - log(p), with the same clamps. For reductions and input checks
+    use `nn.functional.binary_cross_entropy`.
+    """
+    pd, yd = _val(p, "binary_cross_entropy"), _val(y, "binary_cross_entropy")
+    try:
+        out = -(yd * _clamped_log(pd) + (1 - yd) * _clamped_log(1 - pd))
+    except ValueError as err:
+        raise _shape_error("binary_cross_entropy", pd, yd, err) from None
+    return record("binary_cross_entropy", _out(out), (p, y), (_bce_p, _bce_y), (p, y))
+
+
+def _bce_p(g: Any, ans: Any, p: Any, y: Any) -> Any:
+    return g * (p - y) / np.maximum(p * (1 - p), _BCE_EPS)
+
+
+def _bce_y(g: Any, ans: Any, p: Any, y: Any) -> Any:
+    return g * (_clamped_log(1 - p) - _clamped_log(p))
 
 
 # ================================================================ shape

@@ -6,7 +6,6 @@ cross-entropy), their sum, or the per-element losses.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -123,20 +122,10 @@ def _check_targets(name: str, target: Any) -> None:
         raise ValueError(f"{name}: targets must lie in [0, 1], got values in [{t.min()}, {t.max()}]")
 
 
-_LOG_FLOOR = -100.0
-_TINY = math.exp(_LOG_FLOOR)
-
-
-def _clamped_log(p: Any) -> ag.Tensor:
-    """log(p) clamped to >= -100 (as PyTorch's BCE), with finite gradients even at p = 0."""
-    ok = np.asarray(p) > _TINY                      # where log(p) >= -100
-    safe = ag.where(ok, p, 1.0)                     # never takes log(0)
-    return ag.where(ok, ag.log(safe), _LOG_FLOOR)
-
-
 def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> ag.Tensor:  # noqa: A002
     """-(y log p + (1 - y) log(1 - p)) for probabilities `input` in [0, 1]; each log is clamped
-    to >= -100 so p = 0 or 1 gives a finite loss."""
+    to >= -100 so p = 0 or 1 gives a finite loss, and the gradient is PyTorch's, finite there
+    too (see `ag.binary_cross_entropy`)."""
     check_reduction(reduction)
     _same_shape("binary_cross_entropy", input, target)
     p = np.asarray(input)
@@ -144,9 +133,7 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> ag
         raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values "
                          f"in [{p.min()}, {p.max()}]; for logits use binary_cross_entropy_with_logits")
     _check_targets("binary_cross_entropy", target)
-    input, y = _value(input), _target(target, input)
-    loss = -(y * _clamped_log(input) + (1.0 - y) * _clamped_log(1.0 - input))
-    return _reduce(loss, reduction)
+    return _reduce(ag.binary_cross_entropy(_value(input), _target(target, input)), reduction)
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any,  # noqa: A002

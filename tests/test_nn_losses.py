@@ -178,3 +178,26 @@ def test_loss_modules_have_no_parameters_and_read_well():
     assert list(nn.MSELoss().parameters()) == []
     assert repr(nn.CrossEntropyLoss()) == "CrossEntropyLoss()"
     assert repr(nn.BCELoss(reduction="sum")) == "BCELoss(reduction='sum')"
+
+
+def test_bce_gradient_at_and_near_0_and_1_is_pytorchs():
+    # (p - y) / max(p (1 - p), 1e-12): finite, and not zero where a confident prediction is wrong
+    for dtype in (np.float64, np.float32):
+        pv = np.array([0.0, 1.0, 1e-20, 1e-40, 1.0, 0.0, 0.3], dtype)
+        y = np.array([1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0], dtype)
+        p = ag.tensor(pv, requires_grad=True)
+        F.binary_cross_entropy(p, y, reduction="sum").backward()
+        want = (pv.astype(np.float64) - y) / np.maximum(pv * (1.0 - pv.astype(np.float64)), 1e-12)
+        assert p.grad.dtype == dtype
+        np.testing.assert_allclose(p.grad.data, want, rtol=1e-6)
+        assert want[0] == -1e12 and want[1] == 1e12 and want[4] == 0 and want[5] == 0
+
+
+def test_bce_target_gradient_and_second_derivatives():
+    p = t64(RNG.uniform(0.05, 0.95, 5))
+    y = t64(RNG.uniform(0.0, 1.0, 5))
+    F.binary_cross_entropy(p, y, reduction="sum").backward()
+    np.testing.assert_allclose(y.grad.data, np.log(1 - p.data) - np.log(p.data), rtol=1e-12)
+    assert ag.gradcheck(lambda a, b: F.binary_cross_entropy(a, b), (p, y))
+    assert ag.gradgradcheck(lambda a, b: F.binary_cross_entropy(a, b, reduction="sum"), (p, y))
+    assert ag.binary_cross_entropy(p, y).shape == (5,)

@@ -310,3 +310,72 @@ def test_mixed_operands_tensor_ndarray_scalar():
     x = t((3, 4), 36)
     c = np.random.default_rng(0).standard_normal((4,))
     assert ag.gradcheck(lambda v: (v * c + 2.0) / (1.5 + c ** 2) - (v @ c)[:, None], (x,))
+
+
+# ---------------------------------------------------------------- edge points, as PyTorch
+
+def test_power_at_zero_base_and_zero_exponent():
+    x = ag.tensor([0.0, 2.0], dtype=np.float64, requires_grad=True)
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])     # not 0 * 0**-1 = NaN
+    x0 = ag.tensor([0.0], dtype=np.float64, requires_grad=True)
+    y, derivs = (x0 ** 3).sum(), []
+    for _ in range(4):                                          # 3x^2, 6x, 6, 0 at x = 0
+        (y,) = ag.grad(y, x0, create_graph=True)
+        derivs.append(float(y.item()))
+        y = y.sum()
+    assert derivs == [0.0, 0.0, 6.0, 0.0]
+    a = ag.tensor([0.0], dtype=np.float64, requires_grad=True)
+    b = ag.tensor([-1.0], dtype=np.float64, requires_grad=True)
+    with np.errstate(divide="ignore"):
+        ag.power(a, b).sum().backward()
+    assert b.grad.data[0] == -np.inf                            # inf * log(0)
+    # the mixed second derivative of a**b at b = 0 is 1/a, from either side
+    a, b = (ag.tensor([v], dtype=np.float64, requires_grad=True) for v in (2.0, 0.0))
+    ga, gb = ag.grad(ag.power(a, b).sum(), (a, b), create_graph=True)
+    np.testing.assert_allclose(ag.grad(ga.sum(), b)[0].data, [0.5])
+    np.testing.assert_allclose(ag.grad(gb.sum(), a)[0].data, [0.5])
+
+
+@pytest.mark.parametrize("bound_shape", [(), (1,), (3,)])
+def test_clip_sends_gradient_to_tensor_bounds(bound_shape):
+    x = ag.tensor([-2.0, 0.0, 2.0], dtype=np.float64, requires_grad=True)
+    lo = ag.tensor(np.full(bound_shape, -1.0), dtype=np.float64, requires_grad=True)
+    hi = ag.tensor(np.full(bound_shape, 1.0), dtype=np.float64, requires_grad=True)
+    out = ag.clip(x, lo, hi)
+    np.testing.assert_array_equal(out.data, [-1.0, 0.0, 1.0])
+    (out * ag.tensor([1.0, 10.0, 100.0], dtype=np.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 10.0, 0.0])
+    want_lo, want_hi = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 100.0])
+    if bound_shape != (3,):
+        want_lo, want_hi = want_lo.sum().reshape(bound_shape), want_hi.sum().reshape(bound_shape)
+    np.testing.assert_array_equal(lo.grad.data, want_lo)
+    np.testing.assert_array_equal(hi.grad.data, want_hi)
+
+
+def test_clip_ties_go_to_x_and_crossed_bounds_to_a_max():
+    x = ag.tensor([-1.0, 1.0, 0.0], dtype=np.float64, requires_grad=True)
+    lo = ag.tensor([-1.0, -1.0, 2.0], dtype=np.float64, requires_grad=True)    # last: lo > hi
+    hi = ag.tensor([1.0, 1.0, 1.0], dtype=np.float64, requires_grad=True)
+    out = ag.clip(x, lo, hi)
+    np.testing.assert_array_equal(out.data, np.clip(x.data, lo.data, hi.data))
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(lo.grad.data, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(hi.grad.data, [0.0, 0.0, 1.0])
+
+
+def test_clip_gradcheck_with_tensor_bounds():
+    x, lo, hi = t((3, 4), 1), t((4,), 2, -0.6, -0.1), t((3, 1), 3, 0.1, 0.6)
+    assert ag.gradcheck(lambda a, b, c: ag.clip(a, b, c), (x, lo, hi))
+    assert ag.gradgradcheck(lambda a, b, c: ag.clip(a, b, c) ** 2, (x, lo, hi))
+
+
+@pytest.mark.parametrize("ddof", [3, 4])
+def test_var_with_ddof_at_least_n_has_infinite_gradient(ddof):
+    x = ag.tensor([1.0, 2.0, 4.0], dtype=np.float64, requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"), np.errstate(divide="ignore"):
+        v = ag.var(x, ddof=ddof)
+    assert v.item() == np.inf
+    v.backward()
+    np.testing.assert_array_equal(x.grad.data, [-np.inf, -np.inf, np.inf])  # sign of x - mean
