@@ -10,14 +10,25 @@ import autograd as ag
 
 __all__ = ["Standardizer", "DataLoader"]
 
+_NOISE_EPS = 10     # feature spreads below this many eps of its magnitude count as rounding noise
+
+
+def _as_data(x: Any) -> Any:
+    """A Tensor or ndarray as is; anything else (nested lists, numbers) converted as by
+    `ag.tensor`: Python floats become the default dtype, ints stay ints."""
+    return x if isinstance(x, (ag.Tensor, np.ndarray)) else ag.tensor(x).data
+
 
 class Standardizer:
     """Z-score each feature (column) with the mean and standard deviation of the data given to
     `fit`. A constant feature is only centred (its scale is 1), never divided by zero.
 
-    Accepts ndarrays and Tensors and returns the same kind; a float input keeps its dtype, an
-    integer input gives the default float dtype. A Tensor is transformed with recorded
-    operations, so gradients flow through.
+    A float feature counts as constant when its standard deviation is at most
+    `10 * eps * max|x|` (eps of the data's dtype, max over the feature): spreads that small are
+    rounding noise at the data's own precision, not signal. Integer features must be exactly
+    constant. Accepts ndarrays, Tensors and (nested) lists, and returns a Tensor for a Tensor,
+    else an ndarray; a float input keeps its dtype, Python floats and integers give the default
+    float dtype. A Tensor is transformed with recorded operations, so gradients flow through.
     """
 
     def __init__(self) -> None:
@@ -26,35 +37,35 @@ class Standardizer:
 
     def fit(self, X: Any) -> Standardizer:  # noqa: N803 - the API's name
         """Learn the per-feature mean and standard deviation of `X` (samples on axis 0)."""
-        arr = np.asarray(X)
+        arr = np.asarray(_as_data(X))
         if arr.ndim == 0 or arr.shape[0] == 0:
             raise ValueError(f"Standardizer.fit needs at least one sample, got shape {arr.shape}")
+        eps = np.finfo(arr.dtype).eps if arr.dtype.kind == "f" else 0.0
         arr = arr.astype(np.float64)        # statistics in float64 for accuracy
-        constant = np.all(arr == arr[:1], axis=0)
+        std = arr.std(axis=0)
+        constant = np.all(arr == arr[:1], axis=0) | (std <= _NOISE_EPS * eps * np.abs(arr).max(axis=0))
         self.mean_ = arr.mean(axis=0)
-        self.scale_ = np.where(constant, 1.0, arr.std(axis=0))
+        self.scale_ = np.where(constant, 1.0, std)
         return self
 
     def _check(self, X: Any, what: str) -> tuple[np.ndarray, np.ndarray, np.dtype]:  # noqa: N803
         if self.mean_ is None or self.scale_ is None:
             raise RuntimeError(f"Standardizer.{what} called before fit: call fit(X) or "
                                f"fit_transform(X) on the training data first")
-        shape = X.shape if isinstance(X, ag.Tensor) else np.shape(X)
-        if tuple(shape[1:]) != self.mean_.shape:
+        if tuple(X.shape[1:]) != self.mean_.shape:
             raise ValueError(f"Standardizer.{what}: fitted on samples of shape {self.mean_.shape}, "
-                             f"got data of shape {tuple(shape)}")
-        dtype = X.dtype if isinstance(X, (ag.Tensor, np.ndarray)) else np.asarray(X).dtype
-        if dtype.kind != "f":
-            dtype = ag.get_default_dtype()
+                             f"got data of shape {X.shape}")
+        dtype = X.dtype if X.dtype.kind == "f" else np.dtype(ag.get_default_dtype())
         return self.mean_.astype(dtype), self.scale_.astype(dtype), dtype
 
     def transform(self, X: Any) -> Any:  # noqa: N803 - the API's name
         """(X - mean) / std with the fitted statistics."""
+        X = _as_data(X)  # noqa: N806
         mean, scale, dtype = self._check(X, "transform")
         if isinstance(X, ag.Tensor):
             x = X if X.dtype == dtype else ag.astype(X, dtype)
             return (x - mean) / scale
-        return (np.asarray(X, dtype=dtype) - mean) / scale
+        return (X.astype(dtype, copy=False) - mean) / scale
 
     def fit_transform(self, X: Any) -> Any:  # noqa: N803 - the API's name
         """`fit(X)` then `transform(X)`."""
@@ -62,20 +73,22 @@ class Standardizer:
 
     def inverse_transform(self, X: Any) -> Any:  # noqa: N803 - the API's name
         """X * std + mean: undoes `transform`."""
+        X = _as_data(X)  # noqa: N806
         mean, scale, dtype = self._check(X, "inverse_transform")
         if isinstance(X, ag.Tensor):
             x = X if X.dtype == dtype else ag.astype(X, dtype)
             return x * scale + mean
-        return np.asarray(X, dtype=dtype) * scale + mean
+        return X.astype(dtype, copy=False) * scale + mean
 
 
 class DataLoader:
     """Mini-batches over arrays that share their first axis: `for xb, yb in DataLoader(X, y): ...`.
 
     Each batch is a tuple of Tensors, one per array, with the arrays' dtypes (integer labels stay
-    integer). With `shuffle`, every epoch draws a new order from `rng` (a Generator, an int seed
-    (the same seed gives the same sequence of orders) or None for the global generator, read at
-    each epoch so `ag.manual_seed` applies). `drop_last` skips a final short batch.
+    integer; Python lists are converted as by `ag.tensor`, floats to the default dtype). With
+    `shuffle`, every epoch draws a new order from `rng` (a Generator, an int seed (the same seed
+    gives the same sequence of orders) or None for the global generator, read at each epoch so
+    `ag.manual_seed` applies). `drop_last` skips a final short batch.
     """
 
     def __init__(self, *arrays: Any, batch_size: int = 32, shuffle: bool = True,
@@ -84,7 +97,7 @@ class DataLoader:
             raise ValueError("DataLoader needs at least one array")
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
-        self.arrays = [np.asarray(a) for a in arrays]
+        self.arrays = [np.asarray(_as_data(a)) for a in arrays]
         for i, a in enumerate(self.arrays):
             if a.ndim == 0:
                 raise ValueError(f"DataLoader: array {i} is a scalar; every array needs one row per sample")

@@ -105,15 +105,27 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> ag.Tensor:  # 
     return _reduce(diff * diff, reduction)
 
 
-def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> ag.Tensor:
-    """-log softmax(logits)[label] per sample, reduced.
+def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> ag.Tensor:  # noqa: A002
+    """-log softmax(input)[target] per sample, reduced.
 
-    `logits` (N, C), classes on the last axis; `labels` integer class indices of shape (N,)
-    in 0..C-1 (`ag.softmax_cross_entropy` checks them and names what is wrong). Computed as
-    one graph node whose gradient is softmax - onehot.
+    `input` are logits (N, C), classes on the last axis; `target` integer class indices of
+    shape (N,) in 0..C-1 (`ag.softmax_cross_entropy` checks them and names what is wrong; its
+    messages call them logits and labels). Computed as one graph node whose gradient is
+    softmax - onehot.
     """
     check_reduction(reduction)
-    return ag.softmax_cross_entropy(_value(logits), labels, reduction)
+    return ag.softmax_cross_entropy(_value(input), target, reduction)
+
+
+def _check_unit_interval(what: str, values: Any, hint: str = "") -> None:
+    """Raise ValueError(`what`, the offending values, `hint`) unless every value is in [0, 1].
+    NaN counts as outside, as in PyTorch."""
+    a = np.asarray(values)
+    if np.all((a >= 0) & (a <= 1)):
+        return
+    nans = int(np.count_nonzero(np.isnan(a))) if a.dtype.kind in "fc" else 0
+    got = f"{nans} NaN value(s)" if nans else f"values in [{a.min()}, {a.max()}]"
+    raise ValueError(f"{what}, got {got}{hint}")
 
 
 def _check_targets(name: str, target: Any) -> None:
@@ -128,11 +140,9 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> ag
     too (see `ag.binary_cross_entropy`)."""
     check_reduction(reduction)
     _same_shape("binary_cross_entropy", input, target)
-    p = np.asarray(input)
-    if p.size and (p.min() < 0 or p.max() > 1):
-        raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values "
-                         f"in [{p.min()}, {p.max()}]; for logits use binary_cross_entropy_with_logits")
-    _check_targets("binary_cross_entropy", target)
+    _check_unit_interval("binary_cross_entropy: input must be probabilities in [0, 1]", input,
+                         "; for logits use binary_cross_entropy_with_logits")
+    _check_unit_interval("binary_cross_entropy: targets must lie in [0, 1]", target)
     return _reduce(ag.binary_cross_entropy(_value(input), _target(target, input)), reduction)
 
 

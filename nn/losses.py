@@ -34,8 +34,8 @@ class MSELoss(_Loss):
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of logits (N, C) against integer class labels (N,)."""
 
-    def forward(self, logits: Any, labels: Any) -> ag.Tensor:
-        return F.cross_entropy(logits, labels, self.reduction)
+    def forward(self, input: Any, target: Any) -> ag.Tensor:  # noqa: A002
+        return F.cross_entropy(input, target, self.reduction)
 
 
 class BCELoss(_Loss):

@@ -108,18 +108,22 @@ class Module:
 
     # -- traversal -----------------------------------------------------------------------
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    def named_modules(self, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
         """Every module in the tree, pre-order, as `(dotted_name, module)`; the root is `prefix`
-        (`""`). A module reached twice is yielded once."""
+        (`""`). A module reached twice is yielded once, unless `remove_duplicate=False`: then
+        it is yielded under every name (a module inside itself is still entered once)."""
         seen: set[int] = set()
-        stack: list[tuple[str, Module]] = [(prefix, self)]
+        stack: list[tuple[str, Module, frozenset[int]]] = [(prefix, self, frozenset())]
         while stack:
-            name, module = stack.pop()
-            if id(module) in seen:
+            name, module, ancestors = stack.pop()
+            if id(module) in (seen if remove_duplicate else ancestors):
                 continue
             seen.add(id(module))
             yield name, module
-            kids = [(f"{name}.{k}" if name else k, m) for k, m in module._modules.items()]
+            if not remove_duplicate:
+                ancestors = ancestors | {id(module)}
+            kids = [(f"{name}.{k}" if name else k, m, ancestors) for k, m in module._modules.items()]
             stack.extend(reversed(kids))
 
     def modules(self) -> Iterator[Module]:
@@ -140,15 +144,19 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(self, prefix: str = "",
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """Every Parameter in the tree with its dotted name (`layers.0.weight`); a Parameter
-        shared by several modules is yielded once, under its first name."""
+        shared by several modules or names is yielded once, under its first name, unless
+        `remove_duplicate=False`: then it is yielded under every name (as `state_dict` lists it)."""
         seen: set[int] = set()
-        for mname, module in self.named_modules(prefix):
+        for mname, module in self.named_modules(prefix, remove_duplicate=remove_duplicate):
             for pname, p in module._parameters.items():
-                if id(p) not in seen:
+                if remove_duplicate:
+                    if id(p) in seen:
+                        continue
                     seen.add(id(p))
-                    yield (f"{mname}.{pname}" if mname else pname), p
+                yield (f"{mname}.{pname}" if mname else pname), p
 
     def parameters(self) -> Iterator[Parameter]:
         """Every Parameter in the tree, each once."""
@@ -179,21 +187,27 @@ class Module:
     # -- state ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every Parameter's value, by dotted name."""
-        return {name: np.array(p.data, copy=True) for name, p in self.named_parameters()}
+        """A copy of every Parameter's value, by dotted name. A Parameter shared under several
+        names (tied weights, a module registered twice) is listed under each of them, as in
+        PyTorch; `named_parameters()` lists it once."""
+        return {name: np.array(p.data, copy=True)
+                for name, p in self.named_parameters(remove_duplicate=False)}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> LoadResult:
         """Copy `state` into the Parameters (cast to each Parameter's dtype).
 
-        Everything is checked before anything is written: missing or unexpected keys (with
-        `strict`) and shape mismatches raise one RuntimeError listing all of them, and the
-        module is left unchanged.
+        Every name of a shared Parameter is a key, as in `state_dict()`; if several of them are
+        given they must hold the same value. Everything is checked before anything is written:
+        missing or unexpected keys (with `strict`), shape mismatches and differing values for
+        one shared Parameter raise one RuntimeError listing all of them, and the module is left
+        unchanged.
         """
-        own = dict(self.named_parameters())
+        own = dict(self.named_parameters(remove_duplicate=False))
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         problems = []
         values = {}
+        first_name: dict[int, str] = {}     # id(Parameter) -> the first key that loads it
         for k, p in own.items():
             if k not in state:
                 continue
@@ -202,8 +216,13 @@ class Module:
                 problems.append(f"  {k}: shape {arr.shape} in the state, {p.shape} in the model")
             elif arr.dtype.kind not in "biuf":
                 problems.append(f"  {k}: dtype {arr.dtype} is not numeric")
-            else:
+            elif id(p) not in first_name:
+                first_name[id(p)] = k
                 values[k] = arr
+            elif not np.array_equal(arr.astype(p.dtype), values[first_name[id(p)]].astype(p.dtype),
+                                    equal_nan=True):
+                problems.append(f"  {k}: the same Parameter as {first_name[id(p)]}, but the state "
+                                f"gives them different values")
         if strict:
             problems = ([f"  missing key: {k}" for k in missing]
                         + [f"  unexpected key: {k}" for k in unexpected] + problems)
@@ -257,10 +276,14 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, idx: int | slice) -> Module:
-        mods = list(self._modules.values())
+        """`seq[i]` is the i-th module; `seq[a:b]` a Sequential of those modules that keeps
+        their names (`seq[1:]` starts at `1`, so its parameters are named as in `seq`)."""
         if isinstance(idx, slice):
-            return Sequential(*mods[idx])
-        return mods[idx]
+            part = Sequential()
+            for name, m in list(self._modules.items())[idx]:
+                setattr(part, name, m)
+            return part
+        return list(self._modules.values())[idx]
 
     def __len__(self) -> int:
         return len(self._modules)

@@ -11,7 +11,9 @@ from .module import Module
 
 __all__ = ["save", "load"]
 
-_RESERVED = ("file", "allow_pickle")     # np.savez's own argument names
+# np.savez's own argument names: `file`, and `allow_pickle` from NumPy 2.1 (before 2.1 that
+# keyword would be stored as an array, so it is never passed; object arrays are refused instead)
+_RESERVED = ("file", "allow_pickle")
 
 
 def save(state_or_module: dict[str, Any] | Module, path: str | os.PathLike) -> None:
@@ -31,14 +33,15 @@ def save(state_or_module: dict[str, Any] | Module, path: str | os.PathLike) -> N
         if not isinstance(k, str):
             raise TypeError(f"nn.save: keys must be strings, got {k!r}")
         if k in _RESERVED:
-            raise ValueError(f"nn.save: {k!r} cannot be used as a key (it is an argument of np.savez)")
+            raise ValueError(f"nn.save: {k!r} cannot be used as a key (it is an argument of "
+                             f"np.savez); rename it")
         arr = np.asarray(v)
         if arr.dtype.hasobject:
             raise ValueError(f"nn.save: {k!r} is an array of Python objects, which would need "
                              f"pickle; chainrule only saves numeric arrays")
         arrays[k] = arr
     with open(path, "wb") as f:
-        np.savez(f, allow_pickle=False, **arrays)
+        np.savez(f, **arrays)       # no object arrays (refused above), so nothing is pickled
 
 
 def load(path: str | os.PathLike) -> dict[str, np.ndarray]:

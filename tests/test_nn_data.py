@@ -57,6 +57,52 @@ def test_integer_input_gives_default_float():
     np.testing.assert_allclose(Z, [[-1.0, 0.0], [1.0, 0.0]])
 
 
+def test_python_lists_of_floats_give_the_default_dtype():
+    rows = [[1.0, 10.0], [3.0, 20.0], [5.0, 60.0]]
+    s = Standardizer()
+    Z = s.fit_transform(rows)
+    assert isinstance(Z, np.ndarray) and Z.dtype == np.float32
+    np.testing.assert_allclose(Z[:, 0], [-1.2247449, 0.0, 1.2247449], rtol=1e-6)
+    assert s.transform([[3.0, 30.0]]).dtype == np.float32
+    back = s.inverse_transform([[0.0, 0.0], [1.0, -1.0]])
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back, [[3.0, 30.0], [3.0 + np.sqrt(8 / 3), 30.0 - np.sqrt(1400 / 3)]],
+                               rtol=1e-6)
+    assert s.transform([[3, 30]]).dtype == np.float32                  # Python ints: default float
+    assert s.transform(np.array([[3.0, 30.0]])).dtype == np.float64    # an ndarray keeps its dtype
+    ag.set_default_dtype(np.float64)
+    try:
+        assert Standardizer().fit_transform(rows).dtype == np.float64
+    finally:
+        ag.set_default_dtype(np.float32)
+
+
+def test_standardizer_noise_only_feature_is_constant():
+    # differences of a few units in the last place are rounding noise, not a feature
+    X64 = np.array([[1e-9, 2.0], [1e-9 + 1e-24, 4.0]])
+    s = Standardizer().fit(X64)
+    np.testing.assert_array_equal(s.scale_, [1.0, 1.0])
+    Z = s.transform(X64)
+    np.testing.assert_allclose(Z[:, 0], [0.0, 0.0], atol=1e-23)
+    np.testing.assert_allclose(Z[:, 1], [-1.0, 1.0])
+    one = np.float32(1.0)
+    X32 = np.array([[one], [np.nextafter(one, np.float32(2))], [np.nextafter(one, np.float32(0))]])
+    Z = Standardizer().fit_transform(X32)
+    assert Z.dtype == np.float32
+    np.testing.assert_allclose(Z[:, 0], [0.0, 0.0, 0.0], atol=1e-6)
+
+
+def test_standardizer_small_but_real_feature_is_scaled():
+    for dtype in (np.float64, np.float32):
+        X = (1e-9 * np.array([[1.0], [2.0], [3.0]])).astype(dtype)
+        s = Standardizer().fit(X)
+        np.testing.assert_allclose(s.scale_, [1e-9 * np.sqrt(2 / 3)], rtol=1e-6)
+        np.testing.assert_allclose(s.transform(X)[:, 0], [-1.2247449, 0.0, 1.2247449], rtol=1e-5)
+    # integers are exact: any difference is real
+    X = np.array([[10**15], [10**15 + 1]])
+    np.testing.assert_allclose(Standardizer().fit(X).scale_, [0.5])
+
+
 def test_transform_before_fit_is_clear():
     with pytest.raises(RuntimeError, match="before fit"):
         Standardizer().transform(X)
@@ -87,6 +133,22 @@ def test_dtypes_are_kept_labels_stay_integer():
     xb, yb = next(iter(DataLoader(XS, YS, batch_size=3)))
     assert xb.dtype == np.float32 and yb.dtype.kind == "i"
     assert not yb.requires_grad
+
+
+def test_python_lists_follow_ag_tensor_dtypes():
+    xb, yb = next(iter(DataLoader([[0.5, 1.0], [1.5, 2.0], [2.5, 3.0]], [0, 2, 1],
+                                  batch_size=3, shuffle=False)))
+    assert xb.dtype == np.float32 and yb.dtype.kind == "i"
+    np.testing.assert_array_equal(xb.data, [[0.5, 1.0], [1.5, 2.0], [2.5, 3.0]])
+    np.testing.assert_array_equal(yb.data, [0, 2, 1])
+    (b,) = next(iter(DataLoader(np.array([[0.5], [1.5]]), batch_size=2)))
+    assert b.dtype == np.float64                                        # an ndarray keeps its dtype
+    ag.set_default_dtype(np.float64)
+    try:
+        (b,) = next(iter(DataLoader([0.5, 1.5], batch_size=2)))
+        assert b.dtype == np.float64
+    finally:
+        ag.set_default_dtype(np.float32)
 
 
 def test_shuffle_is_a_permutation_and_rows_stay_paired():

@@ -53,6 +53,15 @@ def test_cross_entropy_values():
     assert F.cross_entropy(ag.tensor(logits), labels, "sum").item() == pytest.approx(per.sum())
 
 
+def test_cross_entropy_takes_pytorchs_argument_names():
+    logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.0]])
+    per = np.log(np.exp(logits).sum(1)) - logits[[0, 1], [1, 0]]
+    out = F.cross_entropy(input=ag.tensor(logits), target=np.array([1, 0]), reduction="none")
+    np.testing.assert_allclose(out.data, per, rtol=1e-12)
+    loss = nn.CrossEntropyLoss(reduction="sum")(input=ag.tensor(logits), target=np.array([1, 0]))
+    assert loss.item() == pytest.approx(per.sum())
+
+
 def test_cross_entropy_gradient_is_softmax_minus_onehot():
     logits = t64(RNG.standard_normal((5, 4)))
     labels = np.array([0, 3, 1, 1, 2])
@@ -143,6 +152,19 @@ def test_bce_refuses_values_outside_unit_interval():
         F.binary_cross_entropy(ag.tensor([1.5, 0.2]), np.array([1.0, 0.0]))
     with pytest.raises(ValueError, match="targets must lie in"):
         F.binary_cross_entropy(ag.tensor([0.5, 0.2]), np.array([2.0, 0.0]))
+
+
+def test_bce_refuses_nan_probabilities_and_targets():
+    y = np.array([1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\], got 1 NaN value\(s\).*with_logits"):
+        F.binary_cross_entropy(ag.tensor([0.5, np.nan, 0.2], requires_grad=True), y)
+    with pytest.raises(ValueError, match=r"input must be probabilities.*NaN"):
+        nn.BCELoss()(np.array([np.nan, 0.5, 0.5]), y)
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\], got 2 NaN value\(s\)"):
+        F.binary_cross_entropy(ag.tensor([0.5, 0.2, 0.9]), np.array([np.nan, 0.0, np.nan]))
+    # probabilities and targets in [0, 1] are still accepted
+    assert F.binary_cross_entropy(ag.tensor([0.5, 0.25]), np.array([1.0, 0.0])).item() == \
+        pytest.approx(-(np.log(0.5) + np.log(0.75)) / 2, rel=1e-6)
 
 
 def test_bce_with_logits_matches_bce_of_sigmoid():

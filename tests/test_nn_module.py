@@ -146,6 +146,27 @@ def test_sequential_runs_in_order_and_slices():
         nn.Sequential(nn.ReLU(), ag.relu)
 
 
+def test_sequential_slice_keeps_the_original_names():
+    seq = nn.Sequential(nn.Dense(2, 3, rng=0), nn.ReLU(), nn.Dense(3, 1, rng=1))
+    tail = seq[1:]
+    assert isinstance(tail, nn.Sequential) and len(tail) == 2
+    assert tail[0] is seq[1] and tail[-1] is seq[2] and list(tail) == [seq[1], seq[2]]
+    assert [n for n, _ in tail.named_parameters()] == ["2.weight", "2.bias"]
+    assert list(tail.state_dict()) == ["2.weight", "2.bias"]
+    assert repr(tail) == ("Sequential(  # 4 parameters\n"
+                          "  (1): ReLU()\n"
+                          "  (2): Dense(3, 1)  # 4 parameters\n"
+                          ")")
+    h = np.array([[1.0, -2.0, 0.5]], np.float32)
+    np.testing.assert_allclose(tail(h).data, np.maximum(h, 0) @ seq[2].weight.data, rtol=1e-6)
+    assert list(seq[::2]._modules) == ["0", "2"] and list(seq[::-1]._modules) == ["2", "1", "0"]
+    # the slice's state loads back into the whole model under the same names
+    other = nn.Sequential(nn.Dense(2, 3, rng=5), nn.ReLU(), nn.Dense(3, 1, rng=6))
+    res = other.load_state_dict(tail.state_dict(), strict=False)
+    assert res.missing_keys == ["0.weight", "0.bias"] and res.unexpected_keys == []
+    np.testing.assert_array_equal(other[2].weight.data, seq[2].weight.data)
+
+
 def test_zero_grad_sets_none():
     net = Net()
     net(np.ones((2, 4), np.float32)).sum().backward()
@@ -233,6 +254,79 @@ def test_load_state_dict_reports_all_problems_and_changes_nothing():
     assert "layers.0.weight: shape (9, 9) in the state, (4, 3) in the model" in msg
     assert "3 problem(s)" in msg
     for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+class TiedHeads(nn.Module):
+    def __init__(self, seed=0):
+        super().__init__()
+        self.heads = nn.ModuleList([nn.Dense(2, 2, rng=seed), nn.Dense(2, 2, rng=seed + 1)])
+        self.tied = self.heads[0].weight
+
+    def forward(self, x):
+        return self.heads[1](self.heads[0](x)) @ self.tied
+
+
+def test_state_dict_lists_every_name_of_a_shared_parameter():
+    m = TiedHeads()
+    sd = m.state_dict()
+    assert list(sd) == ["tied", "heads.0.weight", "heads.0.bias", "heads.1.weight", "heads.1.bias"]
+    np.testing.assert_array_equal(sd["tied"], m.heads[0].weight.data)
+    np.testing.assert_array_equal(sd["heads.0.weight"], m.heads[0].weight.data)
+    assert sd["tied"] is not sd["heads.0.weight"]
+    # named_parameters and parameters still list it once
+    assert [n for n, _ in m.named_parameters()] == ["tied", "heads.0.bias", "heads.1.weight",
+                                                    "heads.1.bias"]
+    assert len(list(m.parameters())) == 4 and m.num_parameters() == 4 + 2 + 4 + 2
+    shared = nn.Dense(2, 2, rng=0)
+    seq = nn.Sequential(shared, nn.ReLU(), shared)
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias"]
+    assert [n for n, _ in seq.named_modules()] == ["", "0", "1"]
+    assert [n for n, _ in seq.named_modules(remove_duplicate=False)] == ["", "0", "1", "2"]
+
+
+def test_a_module_inside_itself_is_entered_once():
+    d = nn.Dense(2, 2, rng=0)
+    d.me = d
+    assert list(d.state_dict()) == ["weight", "bias"]
+    assert [n for n, _ in d.named_modules(remove_duplicate=False)] == [""]
+
+
+def test_load_state_dict_with_shared_parameters(tmp_path):
+    src, dst = TiedHeads(seed=0), TiedHeads(seed=10)
+    x = np.array([[1.0, -1.0]], np.float32)
+    dst.load_state_dict(src.state_dict())
+    np.testing.assert_array_equal(dst(x).data, src(x).data)
+    assert dst.tied is dst.heads[0].weight
+    # through a file too
+    dst = TiedHeads(seed=10)
+    nn.save(src, tmp_path / "tied.npz")
+    dst.load_state_dict(nn.load(tmp_path / "tied.npz"))
+    np.testing.assert_array_equal(dst(x).data, src(x).data)
+    # strict: every name is needed; non-strict: one name loads the shared Parameter
+    sd = src.state_dict()
+    del sd["tied"]
+    with pytest.raises(RuntimeError, match="missing key: tied"):
+        TiedHeads(seed=10).load_state_dict(sd)
+    dst = TiedHeads(seed=10)
+    assert dst.load_state_dict(sd, strict=False).missing_keys == ["tied"]
+    np.testing.assert_array_equal(dst.tied.data, src.tied.data)
+
+
+def test_load_state_dict_refuses_different_values_for_one_shared_parameter():
+    m = TiedHeads(seed=10)
+    before = m.state_dict()
+    sd = TiedHeads(seed=0).state_dict()
+    sd["heads.0.weight"] = sd["heads.0.weight"] + 1
+    sd["heads.1.bias"] = np.zeros(3)
+    with pytest.raises(RuntimeError) as info:
+        m.load_state_dict(sd)
+    msg = str(info.value)
+    assert "heads.0.weight: the same Parameter as tied, but the state gives them different values" in msg
+    assert "heads.1.bias: shape (3,) in the state, (2,) in the model" in msg
+    assert "2 problem(s)" in msg
+    for k, v in m.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
 
 

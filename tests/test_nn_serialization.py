@@ -35,9 +35,32 @@ def test_save_dict_at_exact_path(tmp_path):
     assert state["b.c"].dtype == np.float32
 
 
-def test_save_refuses_object_arrays(tmp_path):
-    with pytest.raises(ValueError, match="pickle"):
-        nn.save({"x": np.array([{"a": 1}], dtype=object)}, tmp_path / "x.npz")
+def test_save_works_with_the_savez_of_numpy_before_2_1(tmp_path, monkeypatch):
+    # before NumPy 2.1, np.savez(file, *args, **kwds) stores every keyword as an array, so an
+    # allow_pickle=False passed to it became an extra array named "allow_pickle"
+    def savez_before_2_1(file, *args, **kwds):
+        with zipfile.ZipFile(file, "w") as z:
+            for name, value in kwds.items():
+                with z.open(name + ".npy", "w") as f:
+                    np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+
+    monkeypatch.setattr(np, "savez", savez_before_2_1)
+    m = model()
+    path = tmp_path / "m.npz"
+    nn.save(m, path)
+    state = nn.load(path)
+    assert list(state) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    other = nn.Sequential(nn.Dense(3, 4, activation="relu", rng=5), nn.Dense(4, 2, rng=6))
+    other.load_state_dict(state)
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(other.state_dict()[k], v)
+
+
+def test_save_refuses_object_arrays_before_writing(tmp_path):
+    path = tmp_path / "x.npz"
+    with pytest.raises(ValueError, match="'x' is an array of Python objects.*pickle"):
+        nn.save({"w": np.zeros(2), "x": np.array([{"a": 1}], dtype=object)}, path)
+    assert not path.exists()
 
 
 def test_load_refuses_pickled_objects(tmp_path):
@@ -68,6 +91,8 @@ def test_bad_inputs(tmp_path):
         nn.save([1, 2], tmp_path / "x.npz")
     with pytest.raises(ValueError, match="cannot be used as a key"):
         nn.save({"file": np.zeros(1)}, tmp_path / "x.npz")
+    with pytest.raises(ValueError, match="'allow_pickle' cannot be used as a key"):
+        nn.save({"allow_pickle": np.zeros(1)}, tmp_path / "x.npz")
     np.save(tmp_path / "one.npy", np.zeros(2))
     with pytest.raises(ValueError, match="not an .npz archive"):
         nn.load(tmp_path / "one.npy")
