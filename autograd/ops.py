@@ -46,12 +46,15 @@ _CONSTANTS: dict = {}      # dtype -> {Python number: read-only 0-d array of tha
 
 
 def _constant(value: float, like: np.ndarray) -> Any:
-    """A Python number as a read-only 0-d array of `like`'s float dtype, cached.
+    """A Python number as a 0-d array of `like`'s float dtype, the common ones cached read-only.
 
     NumPy converts a Python number on every call, which costs as much as the whole operation
     on a small array; the converted value (NumPy's own rule: the number takes the array's
-    float dtype) is the same. Zero (+0.0 and -0.0 compare equal), NaN and values that
-    overflow the dtype are not cached; the cache holds at most 512 values per dtype.
+    float dtype, and a value it cannot hold becomes inf with NumPy's overflow warning) is the
+    same. As an array of that dtype it also keeps float32 in float32 under NumPy 1.x, which
+    promotes 0-d arrays and out-of-range numbers to float64. Zero (+0.0 and -0.0 compare
+    equal), NaN and values that overflow are converted each time, never cached; the cache
+    holds at most 512 values per dtype.
     """
     dtype = like.dtype
     cache = _CONSTANTS.get(dtype)
@@ -61,17 +64,10 @@ def _constant(value: float, like: np.ndarray) -> Any:
         cache = _CONSTANTS[dtype] = {}
     c = cache.get(value)
     if c is None:
-        if not value or value != value or len(cache) >= 512:
-            return value
-        with np.errstate(over="ignore"):
-            try:
-                c = np.array(value, dtype)
-            except OverflowError:
-                return value
-        if not np.isfinite(c):
-            return value
-        c.flags.writeable = False
-        cache[value] = c
+        c = np.array(value, dtype)
+        if value and value == value and len(cache) < 512 and np.isfinite(c):
+            c.flags.writeable = False
+            cache[value] = c
     return c
 
 
@@ -492,7 +488,7 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     xd, axes, total = _reduce("mean", np.add.reduce, x, axis, keepdims)
     n = builtins.max(xd.size // builtins.max(total.size, 1), 1) if xd.size else 1
-    out = _out(total / n) if xd.size else _out(np.mean(xd, axis=axes, keepdims=keepdims))
+    out = _out(total / _constant(n, total)) if xd.size else _out(np.mean(xd, axis=axes, keepdims=keepdims))
     shape, kept = xd.shape, _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any) -> Any:
@@ -615,7 +611,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     if reduction == "none":
         out = losses.reshape(lab.shape)
     else:
-        out = np.add.reduce(losses) / (builtins.max(len(losses), 1) if reduction == "mean" else 1)
+        total = _out(np.add.reduce(losses))
+        out = total / _constant(builtins.max(len(losses), 1), total) if reduction == "mean" else total
     scale = 1 / builtins.max(len(losses), 1) if reduction == "mean" else 1
 
     def rule(g: Any, ans: Any, x: Any, e: np.ndarray) -> Any:
@@ -643,8 +640,9 @@ _BCE_EPS = 1e-12            # PyTorch's floor on p * (1 - p) in the gradient of 
 
 def _clamped_log(p: Any) -> Any:
     """log(p), clamped to >= -100 (as PyTorch's BCE), differentiable, never taking log(0)."""
-    ok = _val(p, "binary_cross_entropy") > np.exp(_LOG_FLOOR)
-    return np.where(ok, np.log(np.where(ok, p, 1.0)), _LOG_FLOOR)
+    positive = _val(p, "binary_cross_entropy") > 0
+    lg = np.log(np.where(positive, p, 1.0))
+    return np.where(positive & (_val(lg, "binary_cross_entropy") >= _LOG_FLOOR), lg, _LOG_FLOOR)
 
 
 def binary_cross_entropy(p: Any, y: Any) -> Tensor:
