@@ -86,17 +86,8 @@ class Node:
                 f"'{self.name}' saved it for its backward; its gradient would be wrong")
 
     def release(self) -> None:
-        """Drop what the rules saved; unlock the arrays locked while the graph held them."""
-        if self.freed:
-            return
+        """Drop what the rules saved."""
         self.freed = True
-        for t in self.saved:
-            if isinstance(t, Tensor) and t._version < self.seq:  # a replaced value is not ours
-                t._saved -= 1
-                if not t._saved and t._locked:
-                    unlock(t)
-        if self.meta and self.meta.pop("ans_locked", False):
-            self.ans.setflags(write=True)
         self.saved = self.arrays = ()
         self.ans = None
 
@@ -117,10 +108,16 @@ class Node:
 
 
 class LockingNode(Node):
-    """A Node that saved a leaf: if its graph is dropped without a backward, the leaf's array is
-    unlocked when the node dies (a leaf is the user's array, e.g. a parameter)."""
+    """A Node that locked arrays the user can reach (`locked`, see `hold`): it unlocks them when
+    released, or when it dies if its graph is dropped without a backward."""
 
-    __slots__ = ()
+    __slots__ = ("locked",)
+
+    def release(self) -> None:
+        if not self.freed:
+            unlock_arrays(self.locked)
+            self.locked = ()
+        Node.release(self)
 
     def __del__(self) -> None:
         if not self.freed:
@@ -208,22 +205,27 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         if parents.count(None) == len(parents):
             return _new(out)
     cls = Node if type(vjps) is tuple else JointNode
-    arrays = saved
+    arrays, locked = saved, ()
     if saved:
         arrays = []
         tensors = False
         for s in saved:
             if isinstance(s, Tensor):
                 tensors = True
-                if hold(s) and cls is Node:
-                    cls = LockingNode
+                locked += hold(s)
                 arrays.append(s._data)
             else:
+                if type(s) is np.ndarray and s.flags.writeable:    # the user's array
+                    locked += lock_array(s)
                 arrays.append(s)
         arrays = tuple(arrays)
         if not tensors:
-            saved = ()      # only constants: nothing to check or release, the node can run again
+            saved = ()      # only constants: nothing to check, the node can run again
+        if locked and cls is Node:
+            cls = LockingNode
     node = cls(name, parents, vjps, saved, arrays, out if keep_ans else None, out.shape, out.dtype)
+    if cls is not Node:
+        node.locked = locked
     if mode == OBSERVED:
         observed(node, out, inputs)
     return _new(out, node)
@@ -239,8 +241,11 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
         return _new(out)
     parents = (x._node or leaf_node(x),)
     if save_input:
-        node = (LockingNode if hold(x) else Node)(name, parents, vjps, (x,), (x._data,),
-                                                  out if keep_ans else None, out.shape, out.dtype)
+        locked = hold(x)
+        node = (LockingNode if locked else Node)(name, parents, vjps, (x,), (x._data,),
+                                                 out if keep_ans else None, out.shape, out.dtype)
+        if locked:
+            node.locked = locked
     else:
         node = Node(name, parents, vjps, (), (), out if keep_ans else None, out.shape, out.dtype)
     if mode == OBSERVED:
@@ -257,37 +262,55 @@ def observed(node: Node, out: np.ndarray, inputs: tuple) -> None:
 
 # ---------------------------------------------------------------- in-place write protection
 #
-# An array saved for backward is read-only while a live graph holds it, so a write into it
-# (`t.data[0] = 5`) is refused at once; replacing it (`t.data = a`) bumps the tensor's
-# version, which backward checks. A leaf's array is locked when it is saved (the user may hold
-# it); an operation's output can only be reached through `.data`, which locks it on the way
-# out. Arrays are unlocked when the graph is released.
+# An array a rule reads must not change before backward. Replacing a tensor's value
+# (`t.data = a`) dates it, and backward checks the dates (see Node.seq). Writing into an array
+# is refused at the write: an operation's output is read-only through `.data` (see Tensor.data);
+# the arrays the user can reach otherwise, a leaf's, an ndarray operand, and the array a saved
+# view shares memory with, are made read-only while a node saves them, counted per array
+# (several graphs may save one parameter) and unlocked when the last such node is released.
 
-def hold(t: Tensor) -> bool:
-    """Count `t` as saved by one more node; lock its array now if it is a leaf's (the user may
-    hold that array). Returns whether `t` is a leaf: its node must unlock it if dropped."""
-    t._saved += 1
-    if t._node is None:
-        if t._saved == 1:
-            lock(t)
-        return True
-    return False
+_LOCKED: dict = {}      # id(array) -> [array, how many live nodes locked it]
 
 
-def lock(t: Tensor) -> None:
+def hold(t: Tensor) -> tuple:
+    """Lock what the user could write into while a node saves `t`: a leaf's array, or the
+    memory a view shares (an operation's own fresh output needs nothing). Returns the arrays
+    counted, for the node to unlock."""
     arr = t._data
-    if arr.flags.writeable:
-        arr.setflags(write=False)
-        t._locked = True
+    if t._node is None or arr.base is not None:
+        return lock_array(arr)
+    return ()
 
 
-def unlock(t: Tensor) -> None:
-    if t._locked:
-        t._locked = False
-        try:
-            t._data.setflags(write=True)
-        except ValueError:      # a view of a read-only base: leave it
-            pass
+def lock_array(arr: np.ndarray) -> tuple:
+    """Make `arr`, and the array whose memory it views, read-only; count them. An array that
+    was read-only already, and not by us, is left alone. Returns the arrays counted."""
+    owner = arr.base
+    counted = []
+    for a in (arr, owner) if isinstance(owner, np.ndarray) else (arr,):
+        entry = _LOCKED.get(id(a))
+        if entry is not None:
+            entry[1] += 1
+        elif a.flags.writeable:
+            a.setflags(write=False)
+            _LOCKED[id(a)] = [a, 1]
+        else:
+            continue
+        counted.append(a)
+    return tuple(counted)
+
+
+def unlock_arrays(arrays: tuple) -> None:
+    """Undo `lock_array`: an array nobody holds any more is writable again."""
+    for a in reversed(arrays):              # the memory's owner first, then its view
+        entry = _LOCKED[id(a)]
+        entry[1] -= 1
+        if not entry[1]:
+            del _LOCKED[id(a)]
+            try:
+                a.setflags(write=True)
+            except ValueError:              # a view of memory someone else made read-only
+                pass
 
 
 # ---------------------------------------------------------------- hooks
@@ -521,7 +544,7 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 else:
                     grads[p] = gi
                     push(waiting, (-p.seq, p))
-            if not retain_graph and (node.saved or node.ans is not None or not node.rules):
+            if not retain_graph and (node.saved or node.ans is not None or type(node) is not Node):
                 node.release()
     finally:
         STATE.enabled = mode

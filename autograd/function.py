@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Node, hold, leaf_node, observed
+from .engine import LockingNode, Node, hold, leaf_node, lock_array, observed
 from .tensor import OBSERVED, STATE, Tensor, _new, no_grad
 
 
@@ -30,7 +30,7 @@ class FunctionCtx:
         return self._saved
 
 
-class FunctionNode(Node):
+class FunctionNode(LockingNode):
     """A Node whose gradients come from one call of a user's `Function.backward`."""
 
     __slots__ = ("fn", "ctx", "in_shapes")
@@ -57,19 +57,15 @@ class FunctionNode(Node):
                 raise RuntimeError(
                     f"{name}.backward returned a gradient of shape {gi.shape} for input {i}, "
                     f"which has shape {shape}; the shapes must be equal")
-            if create_graph:
-                gi = _new(gi, _NotDifferentiable(name, (self,), gi))
+            if create_graph:    # depends on g and the inputs, but cannot be differentiated
+                g_node = (g._node or leaf_node(g)) if isinstance(g, Tensor) and g.requires_grad else None
+                gi = _new(gi, _NotDifferentiable(name, (self, g_node), gi))
             out.append(gi)
         return out
 
     def release(self) -> None:
-        Node.release(self)
-        self.freed = True
+        LockingNode.release(self)
         self.ctx._saved = None
-
-    def __del__(self) -> None:
-        if not self.freed:
-            self.release()
 
 
 class _NotDifferentiable(Node):
@@ -111,19 +107,30 @@ class Function:
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         with no_grad():
             out = cls.forward(ctx, *arrays)
+        name = cls.__name__
+        if isinstance(out, (tuple, list)):
+            raise TypeError(f"{name}.forward returned a {type(out).__name__}: a Function has one "
+                            f"output array; for several outputs write one Function per output")
         if isinstance(out, Tensor):
             out = out._data
         out = np.asarray(out)
+        if out.dtype.kind not in "biufc":
+            raise TypeError(f"{name}.forward must return a numeric array, got dtype {out.dtype}")
         mode = STATE.recording
-        if not (mode and any(needs)):
+        if not (mode and any(needs)) or out.dtype.kind not in "fc":    # integers carry no gradient
             return _new(out)
         # saved arrays that are an input's value are version-checked and locked like any op's
-        saved = tuple(a for a in args if isinstance(a, Tensor)
-                      and any(s is a._data for s in ctx._saved or ()))
-        for t in saved:
-            hold(t)
+        kept = ctx._saved or ()
+        saved = tuple(a for a in args if isinstance(a, Tensor) and any(s is a._data for s in kept))
+        locked: tuple = ()
+        for a in args:
+            if isinstance(a, Tensor) and a in saved:
+                locked += hold(a)
+            elif type(a) is np.ndarray and a.flags.writeable and any(s is a for s in kept):
+                locked += lock_array(a)
         parents = tuple(a._node or leaf_node(a) if need else None for a, need in zip(args, needs))
-        node = FunctionNode(cls.__name__, parents, (), saved, (), None, out.shape, out.dtype)
+        node = FunctionNode(name, parents, (), saved, (), None, out.shape, out.dtype)
+        node.locked = locked
         node.fn = cls
         node.ctx = ctx
         node.in_shapes = tuple(np.shape(a) for a in arrays)

@@ -184,8 +184,7 @@ class Tensor:
     whether operations on it are recorded, `name` the label shown by `draw_graph`.
     """
 
-    __slots__ = ("_data", "_node", "_leaf", "requires_grad", "grad", "name", "_version", "_saved",
-                 "_locked", "__weakref__")
+    __slots__ = ("_data", "_node", "_leaf", "requires_grad", "grad", "name", "_version", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None,
@@ -196,8 +195,6 @@ class Tensor:
         self.grad: Tensor | None = None
         self.name = name
         self._version = 0       # when `data` was last replaced (a CLOCK time)
-        self._saved = 0         # how many live graph nodes saved this tensor for backward
-        self._locked = False    # whether the engine made `_data` read-only while saved
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -206,19 +203,13 @@ class Tensor:
 
     @property
     def data(self) -> np.ndarray:
-        """The value. Assigning replaces it unrecorded; writing into it while a graph saved it is refused."""
+        """The value. Assigning replaces it unrecorded. Writing into it is refused while a graph
+        saved it, and always for an operation's output (which a graph may read: write into a
+        copy); a leaf's array is writable again once no graph holds it."""
         arr = self._data
-        if (self._saved or self._node is not None) and arr.flags.writeable:
-            self._lock_saved(arr)
-        return arr
-
-    def _lock_saved(self, arr: np.ndarray) -> None:
-        """Make `arr` read-only if a live graph saved it (as an input, or as an operation's output)."""
-        if self._saved:
-            _engine.lock(self)
-        elif self._node.ans is arr:
+        if self._node is not None and arr.flags.writeable:
             arr.setflags(write=False)
-            self._node.set_meta("ans_locked", True)
+        return arr
 
     @data.setter
     def data(self, value: Any) -> None:
@@ -227,10 +218,7 @@ class Tensor:
         node = self._node
         if node is not None and node.ans is not None:
             node.set_meta("ans_stale", True)
-        if self._locked:
-            _engine.unlock(self)
-        self._saved = 0     # graphs that saved the old value now fail their version check
-        self._data = value
+        self._data = value      # the old array stays locked while a graph holds it
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -283,8 +271,9 @@ class Tensor:
         return self._data.tolist()
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this value, cut from the graph."""
-        return Tensor(self._data)
+        """A new leaf sharing this value, cut from the graph (an operation's output stays
+        read-only through it: `.data` explains)."""
+        return Tensor(self.data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` in place (leaves only); returns self."""
@@ -349,8 +338,6 @@ def _new(data: np.ndarray, node: Any = None) -> Tensor:
     t.grad = None
     t.name = None
     t._version = 0
-    t._saved = 0
-    t._locked = False
     return t
 
 

@@ -278,3 +278,121 @@ def test_custom_function_cannot_write_into_an_array_another_node_saved():
         AddOneInPlace.apply(h)
     y.sum().backward()
     np.testing.assert_allclose(x.grad.data, 2 * np.cos(2 * x.data))
+
+
+# ---------------------------------------------------------------- aliases of saved arrays
+
+def test_writes_through_aliases_of_a_saved_output_are_refused():
+    x = f64([1.0, 2.0])
+    y = ag.exp(x)
+    z = (y * y).sum()                       # saves y
+    aliases = [y.detach().data, y.reshape(2, 1).data, y[0:1].data, y.T.data, np.asarray(y),
+               ag.expand_dims(y, 0).data, ag.flatten(y).data, ag.split(y, 2)[0].data]
+    for a in aliases:
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = 100.0
+    z.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * np.exp(2 * x.data))
+
+
+def test_writing_into_a_leaf_whose_view_was_saved_is_refused_until_backward():
+    x = f64([1.0, 2.0, 3.0])
+    v = x[0:2]                              # a view of x's array
+    z = (v * v).sum()                       # saves the view
+    with pytest.raises(ValueError, match="read-only"):
+        x.data[0] = 100.0
+    z.backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, 4.0, 0.0])
+    x.data[0] = 100.0                       # released: writable again
+    assert x.data[0] == 100.0
+
+
+def test_an_ndarray_operand_is_locked_while_saved():
+    x = f64([1.0, 2.0])
+    arr = np.array([3.0, 4.0])
+    y = (x * arr).sum()                     # multiply saves arr for x's gradient
+    with pytest.raises(ValueError, match="read-only"):
+        arr[:] = 0.0
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [3.0, 4.0])
+    arr[:] = 0.0                            # released: the user's array is writable again
+    w = np.ones((2, 2))
+    h = x @ w
+    del h                                   # graph dropped without backward: unlocked too
+    w[0, 0] = 5.0
+
+
+def test_one_array_saved_by_two_graphs_stays_locked_until_both_are_released():
+    x = f64([1.0, 2.0])
+    y1, y2 = (x * x).sum(), ag.sin(x).sum()
+    y1.backward()
+    with pytest.raises(ValueError, match="read-only"):
+        x.data[0] = 5.0                     # y2's graph still holds it
+    y2.backward()
+    x.data[0] = 5.0
+
+
+class _ExpSavingOutput(ag.Function):
+    @staticmethod
+    def forward(ctx, a):
+        r = np.exp(a)
+        ctx.save_for_backward(r)
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        (r,) = ctx.saved_arrays
+        return g * r
+
+
+def test_a_function_output_it_saved_cannot_be_written():
+    x = f64([1.0, 2.0])
+    y = _ExpSavingOutput.apply(x)
+    s = y.sum()
+    with pytest.raises(ValueError, match="read-only"):
+        y.data[0] = 100.0
+    s.backward()
+    np.testing.assert_allclose(x.grad.data, np.exp([1.0, 2.0]))
+
+
+def test_differentiating_a_function_gradient_by_its_incoming_gradient_raises():
+    x = f64([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="differentiable once"):
+        ag.functional.jvp(_ExpSavingOutput.apply, x, f64([1.0, 1.0]))
+
+
+def test_function_outputs_one_numeric_array():
+    class Pair(ag.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2, a * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class ArgMax(ag.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return np.argmax(a)
+
+        @staticmethod
+        def backward(ctx, g):
+            return None
+
+    class Text(ag.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return np.array(["a", "b"])
+
+        @staticmethod
+        def backward(ctx, g):
+            return None
+
+    x = f64([1.0, 3.0, 2.0])
+    with pytest.raises(TypeError, match="Pair.forward returned a tuple"):
+        Pair.apply(x)
+    i = ArgMax.apply(x)
+    assert i.item() == 1 and not i.requires_grad and i.grad_fn is None
+    with pytest.raises(TypeError, match="Text.forward must return a numeric array"):
+        Text.apply(x)
