@@ -438,7 +438,8 @@ def _tensor_sum(g: Tensor, axis: tuple, keepdims: bool = False) -> Tensor:
 
 
 def _needed(roots: Sequence[Node], targets: dict) -> set:
-    """Nodes from which some target can be reached: only they need their rules run."""
+    """Nodes with a target below them: only they need their rules run (a target itself only
+    if another target lies below it)."""
     seen = set(roots)
     stack = list(seen)
     while stack:
@@ -448,7 +449,7 @@ def _needed(roots: Sequence[Node], targets: dict) -> set:
                 stack.append(p)
     needed = set()
     for node in sorted(seen, key=_creation):            # a node's inputs come before it
-        if node in targets or any(p in needed for p in node.parents if p is not None):
+        if any(p in needed or p in targets for p in node.parents if p is not None):
             needed.add(node)
     return needed
 
@@ -506,21 +507,20 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 if observe:
                     _observe(node, g, ())
                 continue
+            if targets is not None:
+                if node in targets:
+                    targets[node] = g
+                if node not in needed:
+                    continue            # no target below: stop here, leaving its graph intact
             if node.freed or node.seq < mutations:
                 node.check_saved()
             if fast and node.rules:                         # first order: rules run in the loop
                 gis, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
             else:
-                if targets is not None:
-                    if node in targets:
-                        targets[node] = g
-                    if node not in needed:
-                        parents = ()                        # no target below: stop here
-                if parents:
-                    gis = node.vjp(g, None if needed is None else [p in needed for p in parents],
-                                   create_graph)
-                    if observe:
-                        _observe(node, g, gis)
+                gis = node.vjp(g, None if needed is None else
+                               [p in needed or p in targets for p in parents], create_graph)
+                if observe:
+                    _observe(node, g, gis)
             for i, p in enumerate(parents):
                 if p is None:
                     continue
@@ -615,8 +615,10 @@ def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:
 def _as_tensors(x: Any, what: str) -> tuple:
     if isinstance(x, Tensor):
         return (x,)
-    if isinstance(x, (list, tuple)) and all(isinstance(t, Tensor) for t in x):
+    if isinstance(x, (list, tuple)) and x and all(isinstance(t, Tensor) for t in x):
         return tuple(x)
+    if isinstance(x, (list, tuple)) and not x:
+        raise ValueError(f"{what} is empty: give at least one Tensor")
     raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got {type(x).__name__}")
 
 

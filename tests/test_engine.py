@@ -316,3 +316,23 @@ def test_custom_function_nodes_get_scope_and_anomaly_check():
         with pytest.raises(RuntimeError, match="forward of '_Log' produced NaN"), \
                 np.errstate(invalid="ignore"):
             _Log.apply(f64([-1.0]))
+
+
+def test_grad_with_respect_to_an_intermediate_leaves_the_graph_below_it():
+    x = f64([1.0, 2.0])
+    h = ag.exp(x)
+    y = (h * h).sum()
+    (gh,) = ag.grad(y, h)
+    np.testing.assert_allclose(gh.data, 2 * np.exp([1.0, 2.0]))
+    (h * 3).sum().backward()                # exp's saved output is still there
+    np.testing.assert_allclose(x.grad.data, 3 * np.exp([1.0, 2.0]))
+    with pytest.raises(RuntimeError, match="second time"):
+        ag.grad(y, h)                       # but the part between y and h was freed
+
+
+def test_grad_needs_at_least_one_input_and_output():
+    x = f64([1.0])
+    with pytest.raises(ValueError, match="inputs is empty"):
+        ag.grad((x * 2).sum(), [])
+    with pytest.raises(ValueError, match="outputs is empty"):
+        ag.grad([], x)
