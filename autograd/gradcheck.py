@@ -133,6 +133,13 @@ def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, *, eps: f
     elif isinstance(grad_outputs, Tensor):
         grad_outputs = (grad_outputs,)
     grad_outputs = tuple(grad_outputs)
+    if len(grad_outputs) != len(outs):
+        raise ValueError(f"gradgradcheck: got {len(grad_outputs)} grad_outputs for {len(outs)} "
+                         f"output(s) of {_fn_name(fn)}; give one per output")
+    for i, (go, o) in enumerate(zip(grad_outputs, outs)):
+        if tuple(np.shape(go)) != tuple(o.shape):
+            raise ValueError(f"gradgradcheck: grad_outputs[{i}] has shape {tuple(np.shape(go))}, "
+                             f"output {i} has shape {tuple(o.shape)}")
     n = len(inputs)
     diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 

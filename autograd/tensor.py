@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import operator
 import threading
@@ -57,9 +58,15 @@ MUTATIONS = [0]     # the CLOCK time of the last .data replacement (lets backwar
 
 
 class _GradMode:
-    """Base of `no_grad` / `enable_grad`: a context manager and a decorator."""
+    """Base of `no_grad` / `enable_grad`: a context manager and a decorator, with or without
+    parentheses (`@ag.no_grad()`, `@ag.no_grad`); a decorated generator runs each step in the mode."""
 
     mode = True
+
+    def __new__(cls, fn: Callable | None = None) -> Any:
+        if fn is not None:                  # `@ag.no_grad` without parentheses
+            return cls()(fn)
+        return super().__new__(cls)
 
     def __enter__(self) -> None:
         self._prev = STATE.enabled
@@ -69,9 +76,36 @@ class _GradMode:
         STATE.enabled = self._prev
 
     def __call__(self, fn: Callable) -> Callable:
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__} decorates a function, got {type(fn).__name__}")
+        mode = type(self)
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    with mode():
+                        gen = fn(*args, **kwargs)
+                        value = next(gen)
+                    while True:         # each resumption runs in the mode too
+                        try:
+                            sent = yield value
+                        except GeneratorExit:
+                            with mode():
+                                gen.close()
+                            raise
+                        except BaseException as exc:    # passed on to the generator
+                            with mode():
+                                value = gen.throw(exc)
+                            continue
+                        with mode():
+                            value = gen.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+            return generator
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with mode():
                 return fn(*args, **kwargs)
         return wrapper
 

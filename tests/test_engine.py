@@ -336,3 +336,38 @@ def test_grad_needs_at_least_one_input_and_output():
         ag.grad((x * 2).sum(), [])
     with pytest.raises(ValueError, match="outputs is empty"):
         ag.grad([], x)
+
+
+def test_grad_mode_decorators_cover_generators_and_the_bare_form():
+    @ag.no_grad()
+    def steps(x):
+        got = yield (x * 2).requires_grad, ag.is_grad_enabled()
+        yield got, ag.is_grad_enabled()
+        return "done"
+
+    @ag.no_grad
+    def bare(x):
+        return (x * 2).requires_grad
+
+    x = f64([1.0])
+    gen = steps(x)
+    assert next(gen) == (False, False)
+    assert ag.is_grad_enabled()                     # outside the generator: unchanged
+    assert gen.send("sent") == ("sent", False)
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "done"
+    assert bare(x) is False and bare.__name__ == "bare"
+    with ag.no_grad():
+        assert list(ag.enable_grad()(lambda: (yield (x * 2).requires_grad))()) == [True]
+        assert not ag.is_grad_enabled()
+    with pytest.raises(TypeError, match="decorates a function"):
+        ag.no_grad()(3)
+
+
+def test_gradgradcheck_refuses_grad_outputs_that_do_not_match():
+    x = f64([1.0, 2.0])
+    with pytest.raises(ValueError, match="2 grad_outputs for 1 output"):
+        ag.gradgradcheck(lambda a: a * a, (x,), grad_outputs=(f64([1.0, 1.0]), f64([1.0, 1.0])))
+    with pytest.raises(ValueError, match="shape \\(3,\\)"):
+        ag.gradgradcheck(lambda a: a * a, (x,), grad_outputs=f64([1.0, 1.0, 1.0]))
