@@ -968,8 +968,9 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
     sizes: dict = {}
     for s, a in zip(ins, arrays):
         for c, n in zip(s.replace("...", ""), _explicit_dims(s, a.shape)):
-            sizes[c] = builtins.max(sizes.get(c, 1), n)
-    vjps = tuple(_einsum_vjp(i, ins, outs, sizes) for i in range(len(arrays)))
+            if sizes.get(c, 1) == 1:        # a size-1 axis broadcasts; 0 is a real size
+                sizes[c] = n
+    vjps = tuple(_einsum_vjp(i, ins, outs, sizes, a.shape) for i, a in enumerate(arrays))
     return record("einsum", _out(out), tuple(operands), vjps, tuple(operands))
 
 
@@ -981,7 +982,7 @@ def _explicit_dims(s: str, shape: tuple) -> tuple:
     return shape[:len(pre)] + (shape[len(shape) - len(post):] if post else ())
 
 
-def _einsum_vjp(i: int, ins: list, outs: str, sizes: dict) -> Any:
+def _einsum_vjp(i: int, ins: list, outs: str, sizes: dict, shape: tuple) -> Any:
     target = ins[i]
     others = [s for j, s in enumerate(ins) if j != i]
     has_ellipsis = "..." in target
@@ -1001,6 +1002,9 @@ def _einsum_vjp(i: int, ins: list, outs: str, sizes: dict) -> Any:
         r = np.einsum(spec, g, *rest)
         if missing or repeated or (has_ellipsis and target.index("...") != 0):
             r = _einsum_place(r, lead, present, uniq, target, missing, sizes)
+        if r.shape != shape and r.ndim == len(shape):
+            # an axis of this operand met size 1 in the others (broadcast): the gradient is the same along it
+            r = np.broadcast_to(r, np.broadcast_shapes(r.shape, shape))
         return r
     return vjp
 

@@ -379,3 +379,23 @@ def test_var_with_ddof_at_least_n_has_infinite_gradient(ddof):
     assert v.item() == np.inf
     v.backward()
     np.testing.assert_array_equal(x.grad.data, [-np.inf, -np.inf, np.inf])  # sign of x - mean
+
+
+@pytest.mark.parametrize("spec, shapes", [("ij->j", [(0, 3)]), ("ii->i", [(0, 0)]),
+                                          ("ij,jk->ik", [(2, 0), (0, 3)]), ("ij,j->i", [(0, 3), (1,)])])
+def test_einsum_with_empty_axes(spec, shapes):
+    ops = [ag.tensor(np.ones(s), dtype=np.float64, requires_grad=True) for s in shapes]
+    out = ag.einsum(spec, *ops)
+    np.testing.assert_array_equal(out.data, np.einsum(spec, *[o.data for o in ops]))
+    out.sum().backward()
+    for o, s in zip(ops, shapes):
+        assert o.grad.shape == s
+    if spec == "ij,jk->ik":                 # a sum over an empty axis: zero, gradients zero
+        np.testing.assert_array_equal(out.data, np.zeros((2, 3)))
+
+
+def test_einsum_gradient_where_an_operand_broadcasts_a_size_one_axis():
+    a, b = t((2, 3), 1), t((1,), 2)
+    assert ag.gradcheck(lambda a, b: ag.einsum("ij,j->i", a, b), (a, b))
+    c, d = t((4, 1, 3), 3), t((2, 3), 4)
+    assert ag.gradcheck(lambda c, d: ag.einsum("...j,...j->...", c, d), (c, d))
