@@ -218,7 +218,7 @@ class Tensor:
     whether operations on it are recorded, `name` the label shown by `draw_graph`.
     """
 
-    __slots__ = ("_data", "_node", "_leaf", "requires_grad", "grad", "name", "_version", "__weakref__")
+    __slots__ = ("_data", "_node", "_leaf", "requires_grad", "_grad", "name", "_version", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None,
@@ -226,7 +226,7 @@ class Tensor:
         self._data = _as_array(data, dtype)
         self._node = None       # the Node that produced this tensor (None for a leaf)
         self._leaf = None       # the gradient-accumulating Node of a leaf, made on first use
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.name = name
         self._version = 0       # when `data` was last replaced (a CLOCK time)
         self.requires_grad = False
@@ -253,6 +253,22 @@ class Tensor:
         if node is not None and node.ans is not None:
             node.set_meta("ans_stale", True)
         self._data = value      # the old array stays locked while a graph holds it
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by backward (None until one reaches this tensor)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}; "
+                                f"wrap an array with ag.tensor(...)")
+            if value.shape != self._data.shape or value.dtype != self._data.dtype:
+                raise ValueError(f"grad must match the tensor: it has shape {value.shape} and dtype "
+                                 f"{value.dtype}, the tensor {self.shape} and {self.dtype}")
+        self._grad = value
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -369,7 +385,7 @@ def _new(data: np.ndarray, node: Any = None) -> Tensor:
     t._node = node
     t._leaf = None
     t.requires_grad = node is not None
-    t.grad = None
+    t._grad = None
     t.name = None
     t._version = 0
     return t

@@ -611,7 +611,7 @@ def test_explain_backward_prints_scalar_chain_rule_products():
 def test_explain_backward_leaves_grad_and_graph_untouched(capsys):
     w = ag.tensor(2.0, dtype=np.float64, requires_grad=True, name="w")
     x = ag.tensor(3.0, dtype=np.float64, requires_grad=True, name="x")
-    x.grad = ag.tensor(10.0)
+    x.grad = ag.tensor(10.0, dtype=np.float64)
     loss = ag.tanh(w * x)                               # tanh keeps its output: freed by backward
     text = ag.explain_backward(loss)
     assert capsys.readouterr().out == text              # file=None prints to stdout

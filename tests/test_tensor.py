@@ -152,3 +152,18 @@ def test_unsupported_operand_type_is_named():
 def test_unknown_rng_type_is_refused():
     with pytest.raises(TypeError, match="rng"):
         ag.randn(2, rng="seed")
+
+
+def test_grad_assignment_is_checked():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    x.grad = ag.tensor([0.5, 0.5])
+    assert x.grad.data.tolist() == [0.5, 0.5]
+    with pytest.raises(ValueError, match="shape \\(3,\\).*\\(2,\\)"):
+        x.grad = ag.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="dtype float64.*float32"):
+        x.grad = ag.tensor([1.0, 2.0], dtype=np.float64)
+    with pytest.raises(TypeError, match="wrap an array with ag.tensor"):
+        x.grad = np.ones(2, np.float32)
+    x.grad = None
+    (x * 3).sum().backward()
+    assert x.grad.data.tolist() == [3.0, 3.0]
