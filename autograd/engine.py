@@ -185,25 +185,25 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
     the output value.
     """
     mode = STATE.recording
-    if not mode:
-        return _new(out)
+    if mode <= 0:
+        return unrecorded(name, out, mode)
     if len(inputs) == 2:
         a, b = inputs
         pa = (a._node or leaf_node(a)) if isinstance(a, Tensor) and a.requires_grad else None
         pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b.requires_grad else None
         if pa is None and pb is None:
-            return _new(out)
+            return unrecorded(name, out, mode)
         parents = (pa, pb)
     elif len(inputs) == 1:
         x = inputs[0]
         if not (isinstance(x, Tensor) and x.requires_grad):
-            return _new(out)
+            return unrecorded(name, out, mode)
         parents = (x._node or leaf_node(x),)
     else:
         parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x.requires_grad
                          else None for x in inputs])
         if parents.count(None) == len(parents):
-            return _new(out)
+            return unrecorded(name, out, mode)
     cls = Node if type(vjps) is tuple else JointNode
     arrays, locked = saved, ()
     if saved:
@@ -237,8 +237,8 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     input (`save_input`) or the output (`keep_ans`): the same graph, with less work per call
     (elementwise ops are the most frequent)."""
     mode = STATE.recording
-    if not (mode and isinstance(x, Tensor) and x.requires_grad):
-        return _new(out)
+    if not (mode > 0 and isinstance(x, Tensor) and x.requires_grad):
+        return unrecorded(name, out, mode)
     parents = (x._node or leaf_node(x),)
     if save_input:
         locked = hold(x)
@@ -251,6 +251,13 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     if mode == OBSERVED:
         observed(node, out, (x,))
     return _new(out, node)
+
+
+def unrecorded(name: str, out: np.ndarray, mode: int) -> Tensor:
+    """The output of an operation that records no node; detect_anomaly still checks it."""
+    if (mode == OBSERVED or mode < 0) and STATE.anomaly:
+        _anomaly_value(name, out)
+    return _new(out)
 
 
 def observed(node: Node, out: np.ndarray, inputs: tuple) -> None:
@@ -369,10 +376,14 @@ def _user_trace() -> str:
 
 def _anomaly_forward(node: Node, out: np.ndarray) -> None:
     node.set_meta("trace", _user_trace())
+    _anomaly_value(node.name, out, node.trace)
+
+
+def _anomaly_value(name: str, out: np.ndarray, trace: str | None = None) -> None:
     if out.dtype.kind in "fc" and np.isnan(out).any():
         raise RuntimeError(
-            f"detect_anomaly: the forward of '{node.name}' produced NaN (output shape {out.shape}).\n"
-            f"  created at {node.trace}")
+            f"detect_anomaly: the forward of '{name}' produced NaN (output shape {out.shape}).\n"
+            f"  created at {trace or _user_trace()}")
 
 
 def _anomaly_backward(node: Node, grads: list) -> None:

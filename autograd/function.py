@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import LockingNode, Node, hold, leaf_node, lock_array, observed
+from .engine import LockingNode, Node, hold, leaf_node, lock_array, observed, unrecorded
 from .tensor import OBSERVED, STATE, Tensor, _new, no_grad
 
 
@@ -117,8 +117,8 @@ class Function:
         if out.dtype.kind not in "biufc":
             raise TypeError(f"{name}.forward must return a numeric array, got dtype {out.dtype}")
         mode = STATE.recording
-        if not (mode and any(needs)) or out.dtype.kind not in "fc":    # integers carry no gradient
-            return _new(out)
+        if not (mode > 0 and any(needs)) or out.dtype.kind not in "fc":  # integers: no gradient
+            return unrecorded(name, out, mode)
         # saved arrays that are an input's value are version-checked and locked like any op's
         kept = ctx._saved or ()
         saved = tuple(a for a in args if isinstance(a, Tensor) and any(s is a._data for s in kept))

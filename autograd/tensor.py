@@ -31,9 +31,10 @@ def _switch(name: str) -> property:
 
 
 class _ThreadState(threading.local):
-    """Per-thread switches. Each recorded operation reads only `recording`, kept in step with
-    the three switches it summarises: 0 when grad mode is off, 1 when on, OBSERVED when on
-    and nodes also need a scope label or an `on_record` call."""
+    """Per-thread switches. Each operation reads only `recording`, kept in step with the three
+    switches it summarises: 1 when grad mode is on, OBSERVED when on and nodes also need a
+    scope label or an `on_record` call; 0 when grad mode is off, UNRECORDED_OBSERVED when off
+    but an `on_record` hook (detect_anomaly) wants to see values that are not recorded."""
 
     _enabled = True     # grad mode
     _scope = ()         # scope labels (e.g. Modules) given to new nodes, for draw_graph clusters
@@ -43,15 +44,17 @@ class _ThreadState(threading.local):
     recorder = None     # callable(node, g, grads) run after each node's backward (graph views)
 
     def _sync(self) -> None:
-        observed = bool(self._scope) or self._on_record is not None
-        self.recording = (OBSERVED if observed else 1) if self._enabled else 0
+        if self._enabled:
+            self.recording = OBSERVED if self._scope or self._on_record is not None else 1
+        else:
+            self.recording = 0 if self._on_record is None else UNRECORDED_OBSERVED
 
     enabled = _switch("enabled")
     scope = _switch("scope")
     on_record = _switch("on_record")
 
 
-OBSERVED = 2
+OBSERVED, UNRECORDED_OBSERVED = 2, -1
 STATE = _ThreadState()
 CLOCK = itertools.count(1)  # numbers graph nodes in creation order and dates .data replacements
 MUTATIONS = [0]     # the CLOCK time of the last .data replacement (lets backward skip version checks)

@@ -396,3 +396,28 @@ def test_function_outputs_one_numeric_array():
     assert i.item() == 1 and not i.requires_grad and i.grad_fn is None
     with pytest.raises(TypeError, match="Text.forward must return a numeric array"):
         Text.apply(x)
+
+
+def test_anomaly_names_the_first_nan_even_where_nothing_is_recorded():
+    data = ag.tensor([-1.0, 2.0], dtype=np.float64)             # needs no gradient
+    w = f64([[1.0], [1.0]])
+    with ag.detect_anomaly(), np.errstate(invalid="ignore"):
+        with pytest.raises(RuntimeError, match="forward of 'log' produced NaN") as err:
+            ag.log(data) @ w
+        assert "ag.log(data) @ w" in str(err.value)
+        with ag.no_grad(), pytest.raises(RuntimeError, match="forward of 'sqrt' produced NaN"):
+            ag.sqrt(w - 2.0)
+        with pytest.raises(RuntimeError, match="forward of '_LogNoSave' produced NaN"):
+            _LogNoSave.apply(data)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(ag.log(data).data[0])                   # outside: no check
+
+
+class _LogNoSave(ag.Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
