@@ -124,7 +124,7 @@ class Function:
         saved = tuple(a for a in args if isinstance(a, Tensor) and any(s is a._data for s in kept))
         locked: tuple = ()
         for a in args:
-            if isinstance(a, Tensor) and a in saved:
+            if isinstance(a, Tensor) and any(a is t for t in saved):
                 locked += hold(a)
             elif type(a) is np.ndarray and a.flags.writeable and any(s is a for s in kept):
                 locked += lock_array(a)

@@ -421,3 +421,24 @@ class _LogNoSave(ag.Function):
     @staticmethod
     def backward(ctx, g):
         return g
+
+
+def test_function_saving_several_inputs():
+    class Mul(ag.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            x, y = ctx.saved_arrays
+            return g * y, g * x
+
+    x, y = f64([1.0, 2.0]), f64([3.0, 4.0])
+    out = Mul.apply(x, y)
+    with pytest.raises(ValueError, match="read-only"):
+        x.data[0] = 9.0
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3.0, 4.0])
+    np.testing.assert_allclose(y.grad.data, [1.0, 2.0])
