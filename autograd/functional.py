@@ -20,9 +20,13 @@ def _inputs(inputs: Any) -> tuple[tuple, bool]:
     raise TypeError(f"inputs must be a Tensor or a tuple of Tensors, got {type(inputs).__name__}")
 
 
-def _fresh(inputs: tuple) -> tuple:
-    """Copies of the inputs that require grad, so fn's graph starts from them."""
-    return tuple(Tensor(np.array(t._data), requires_grad=True) for t in inputs)
+def _prepare(inputs: tuple, create_graph: bool) -> tuple:
+    """The tensors fn's graph starts from: each requires grad. With `create_graph`, an input
+    that requires grad enters through an identity operation, so the result stays connected to
+    it (as in PyTorch); otherwise, and for inputs that need no grad, a copy is used."""
+    from .ops import reshape
+    return tuple(reshape(t, t.shape) if create_graph and t.requires_grad
+                 else Tensor(np.array(t._data), requires_grad=True) for t in inputs)
 
 
 def _outputs(out: Any, fn: Callable) -> tuple[tuple, bool]:
@@ -69,7 +73,7 @@ def _detach(ts: tuple, create_graph: bool) -> tuple:
 def vjp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
     """(fn(*inputs), v^T J): the vector-Jacobian product at `inputs`."""
     ins, single_in = _inputs(inputs)
-    xs = ins if create_graph else _fresh(ins)
+    xs = _prepare(ins, create_graph)
     outs, single_out = _outputs(fn(*xs), fn)
     vs = _vectors(v, outs, "vjp")
     gs = _detach(_grads(outs, xs, vs, create_graph), create_graph)
@@ -80,7 +84,7 @@ def vjp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) ->
 def jvp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
     """(fn(*inputs), J v): the Jacobian-vector product, by differentiating a vjp once more."""
     ins, single_in = _inputs(inputs)
-    xs = _fresh(ins)
+    xs = _prepare(ins, create_graph)
     vs = _vectors(v, ins, "jvp")
     outs, single_out = _outputs(fn(*xs), fn)
     us = tuple(Tensor(np.zeros_like(o._data), requires_grad=True) for o in outs)
@@ -105,7 +109,7 @@ def jacobian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
     per output when fn returns a tuple.
     """
     ins, single_in = _inputs(inputs)
-    xs = ins if create_graph else _fresh(ins)
+    xs = _prepare(ins, create_graph)
     outs, single_out = _outputs(fn(*xs), fn)
     from .ops import reshape, stack
     table = []
@@ -136,7 +140,7 @@ def hessian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
             raise RuntimeError("hessian: fn must return a single Tensor with one element")
         return _grads(out, xs, (_new(np.ones_like(out[0]._data)),), True)
 
-    jac = jacobian(gradient, _fresh(ins), create_graph=True)
+    jac = jacobian(gradient, ins, create_graph=True)
     if single_in:
         h = jac[0][0]
         return h if create_graph else h.detach()

@@ -160,3 +160,23 @@ def test_vjp_without_v_needs_scalar_output():
     np.testing.assert_allclose(g.data, [2.0, 4.0])
     with pytest.raises(RuntimeError, match="single element"):
         F.vjp(lambda t: t * t, x)
+
+
+def test_functional_create_graph_stays_connected_to_the_inputs():
+    x = ag.tensor([1.0, 2.0], dtype=np.float64)                    # needs no grad
+    np.testing.assert_allclose(F.jacobian(lambda a: a ** 2, x, create_graph=True).data,
+                               [[2.0, 0.0], [0.0, 4.0]])
+    np.testing.assert_allclose(F.vjp(lambda a: (a ** 2).sum(), x, create_graph=True)[1].data,
+                               [2.0, 4.0])
+    xr = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    H = F.hessian(lambda a: (a ** 4).sum(), xr, create_graph=True)   # diag(12 a^2)
+    np.testing.assert_allclose(H.data, np.diag([12.0, 48.0]))
+    H.sum().backward()
+    np.testing.assert_allclose(xr.grad.data, [24.0, 48.0])
+    xr.grad = None
+    _, j = F.jvp(lambda a: a ** 3, xr, ag.tensor([1.0, 0.0], dtype=np.float64), create_graph=True)
+    j.sum().backward()                                              # d/dx (3 x^2 v)
+    np.testing.assert_allclose(xr.grad.data, [6.0, 0.0])
+    xr.grad = None
+    J = F.jacobian(lambda a: a ** 2, xr)                            # without create_graph: cut off
+    assert not J.requires_grad and xr.grad is None
