@@ -85,8 +85,9 @@ _DTYPE_NAMES: dict = {}        # str(dtype) is slow; cache it
 def _stats(a: np.ndarray, keep_small: bool = False, exact: bool = False) -> dict:
     """shape, dtype, norm, min, max, mean, std of `a`.
 
-    Cheap: min, max, sum and sum of squares (std from the second moment); `exact` computes std
-    in a second pass (values whose mean is large next to their spread).
+    Cheap: min, max, sum and sum of squares (std from the second moment, or from a second pass
+    when the mean is so large next to the spread that the moment would lose it); `exact`
+    always takes the second pass.
     """
     dt = a.dtype
     st: dict = {"shape": a.shape, "dtype": _DTYPE_NAMES.get(dt) or _DTYPE_NAMES.setdefault(dt, str(dt))}
@@ -123,11 +124,13 @@ def _stats(a: np.ndarray, keep_small: bool = False, exact: bool = False) -> dict
         else:
             norm = math.sqrt(sq)
         mean = total / n
-        if exact:
+        var = sq / n - mean * mean
+        # the second moment loses the spread to rounding when the mean dominates it
+        # (sum of squares accurate to about eps * sq): then a second pass
+        if exact or not var > 1e4 * np.finfo(flat.dtype).eps * (sq / n):
             std = float(flat.std(dtype=np.float64))
         else:
-            var = sq / n - mean * mean
-            std = math.sqrt(var) if var > 0 and math.isfinite(var) else 0.0
+            std = math.sqrt(var)
     else:
         norm = math.nan if (math.isnan(mn) or math.isnan(mx)) else math.inf
         mean = std = math.nan

@@ -710,3 +710,13 @@ def test_record_values_draws_data_inputs_as_input_nodes():
     # without the recording context, nothing about the data is kept
     plain = ag.draw_graph(((ag.affine(x, w) - data) ** 2).sum()).source
     assert 'label="input' not in plain
+
+
+def test_gradient_std_is_right_when_the_mean_dominates_the_spread():
+    from autograd.graph import _stats
+    rng = np.random.default_rng(0)
+    for g in (1000 + 1e-5 * rng.standard_normal(10_000),
+              (100 + 0.01 * rng.standard_normal(10_000)).astype(np.float32),
+              rng.standard_normal(10_000).astype(np.float32)):
+        assert _stats(g)["std"] == pytest.approx(g.astype(np.float64).std(), rel=1e-3)
+    assert _stats(np.full(100, 3.0))["std"] == 0.0
