@@ -127,7 +127,7 @@ def _stats(a: np.ndarray, keep_small: bool = False, exact: bool = False) -> dict
         var = sq / n - mean * mean
         # the second moment loses the spread to rounding when the mean dominates it
         # (sum of squares accurate to about eps * sq): then a second pass
-        if exact or not var > 1e4 * np.finfo(flat.dtype).eps * (sq / n):
+        if exact or not var > 1e4 * float(np.finfo(flat.dtype).eps) * (sq / n):
             std = float(flat.std(dtype=np.float64))
         else:
             std = math.sqrt(var)
