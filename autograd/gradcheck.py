@@ -41,8 +41,8 @@ def _numerical(fn: Callable, inputs: tuple, i: int, eps: float, n_out: list) -> 
         for step in (eps, -eps):
             pert = flat.copy()
             pert[m] += step
-            args = list(inputs)
-            args[i] = Tensor(pert.reshape(base.shape), requires_grad=True)
+            moved = Tensor(pert.reshape(base.shape), requires_grad=True)
+            args = [moved if a is x else a for a in inputs]     # a tensor passed twice moves twice
             outs = _outputs(fn(*args))      # grad mode stays on: fn may differentiate inside
             vals.append([np.asarray(o._data, dtype=np.float64).reshape(-1) if o is not None
                          else None for o in outs])

@@ -180,3 +180,9 @@ def test_functional_create_graph_stays_connected_to_the_inputs():
     xr.grad = None
     J = F.jacobian(lambda a: a ** 2, xr)                            # without create_graph: cut off
     assert not J.requires_grad and xr.grad is None
+
+
+def test_gradcheck_with_one_tensor_passed_twice():
+    x = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    assert ag.gradcheck(lambda p, q: p * q, (x, x))          # d(x*x)/dx = 2x for both slots
+    assert ag.gradgradcheck(lambda p, q: p * q, (x, x))
