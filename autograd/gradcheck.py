@@ -30,6 +30,20 @@ def _fn_name(fn: Callable) -> str:
     return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 
+def _differentiable(inputs: tuple, what: str) -> list:
+    """Positions of the inputs that require grad; warns (at the caller's caller) for those
+    that are not float64."""
+    diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff_idx:
+        raise ValueError(f"{what}: no input requires grad; create inputs with requires_grad=True")
+    for i in diff_idx:
+        if inputs[i].dtype != np.float64:
+            warnings.warn(
+                f"{what}: input {i} is {inputs[i].dtype}, not float64; finite differences "
+                f"in low precision are unreliable", stacklevel=3)
+    return diff_idx
+
+
 def _numerical(fn: Callable, inputs: tuple, i: int, eps: float, n_out: list) -> list:
     """Columns of d out_k / d input_i by central differences, one (out.size, in.size) per output."""
     x = inputs[i]
@@ -77,14 +91,7 @@ def gradcheck(fn: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-
     (or returns False with `raise_exception=False`).
     """
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
-    if not diff_idx:
-        raise ValueError("gradcheck: no input requires grad; create inputs with requires_grad=True")
-    for i in diff_idx:
-        if inputs[i].dtype != np.float64:
-            warnings.warn(
-                f"gradcheck: input {i} is {inputs[i].dtype}, not float64; finite differences "
-                f"in low precision are unreliable", stacklevel=2)
+    diff_idx = _differentiable(inputs, "gradcheck")
     outs = _outputs(fn(*inputs))
     diff = [inputs[i] for i in diff_idx]
     analytical = _analytical(outs, diff)
@@ -103,7 +110,8 @@ def gradcheck(fn: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-
                 r, c = np.unravel_index(np.argmax(excess), excess.shape)
                 out_idx = [int(j) for j in np.unravel_index(r, o.shape)] if o.shape else []
                 in_idx = [int(j) for j in np.unravel_index(c, inputs[i].shape)] if inputs[i].shape else []
-                rel = err / np.maximum(np.abs(n), 1e-300)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rel = np.where(err == 0, 0.0, err / np.abs(n))     # inf where numerical is 0
                 msg = (
                     f"gradcheck of {name}: the gradient of output {k} (shape {o.shape}) with "
                     f"respect to input {i} (shape {inputs[i].shape}"
@@ -130,9 +138,11 @@ def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, *, eps: f
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
         grad_outputs = tuple(Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outs)
-    elif isinstance(grad_outputs, Tensor):
+    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
         grad_outputs = (grad_outputs,)
-    grad_outputs = tuple(grad_outputs)
+    grad_outputs = tuple(g if isinstance(g, Tensor) else Tensor(np.asarray(g, np.float64),
+                                                                requires_grad=True)
+                         for g in grad_outputs)
     if len(grad_outputs) != len(outs):
         raise ValueError(f"gradgradcheck: got {len(grad_outputs)} grad_outputs for {len(outs)} "
                          f"output(s) of {_fn_name(fn)}; give one per output")
@@ -141,7 +151,7 @@ def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, *, eps: f
             raise ValueError(f"gradgradcheck: grad_outputs[{i}] has shape {tuple(np.shape(go))}, "
                              f"output {i} has shape {tuple(o.shape)}")
     n = len(inputs)
-    diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    diff_idx = _differentiable(inputs, "gradgradcheck")
 
     def first_derivatives(*args: Any) -> tuple:
         ins, gos = args[:n], args[n:]
@@ -152,7 +162,9 @@ def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, *, eps: f
         return tuple(gs)
 
     first_derivatives.__qualname__ = f"the gradient of {_fn_name(fn)}"
-    return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+    with warnings.catch_warnings():     # the low-precision warning was given above, at the caller
+        warnings.filterwarnings("ignore", message="gradcheck: input")
+        return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                         raise_exception=raise_exception)
 
 

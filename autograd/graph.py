@@ -281,6 +281,9 @@ class _Names:
             raise TypeError(f"params must be a Module (with named_parameters()) or a dict "
                             f"{{name: Tensor}}, got {type(params).__name__}")
         for name, t in items:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"params[{name!r}] is a {type(t).__name__}, not a Tensor: draw_graph "
+                                f"names the leaf tensors of the graph")
             self.param.setdefault(id(t), str(name))
             self._keep.append(t)
         if hasattr(params, "named_modules"):
@@ -393,6 +396,10 @@ def draw_graph(root: Tensor | tuple, params: Any = None, show_data: bool = False
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"rankdir must be 'TB', 'LR', 'BT' or 'RL', got {rankdir!r}")
+    depth_ok = isinstance(collapse_modules, (int, np.integer)) and collapse_modules >= 0
+    if not (collapse_modules is None or isinstance(collapse_modules, bool) or depth_ok):
+        raise ValueError(f"collapse_modules must be True, False or a depth (an int >= 0), got "
+                         f"{collapse_modules!r}")
     roots = _as_roots(root)
     names = _Names(params)
     default_dtype = get_default_dtype()

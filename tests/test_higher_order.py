@@ -186,3 +186,41 @@ def test_gradcheck_with_one_tensor_passed_twice():
     x = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
     assert ag.gradcheck(lambda p, q: p * q, (x, x))          # d(x*x)/dx = 2x for both slots
     assert ag.gradgradcheck(lambda p, q: p * q, (x, x))
+
+
+def test_gradgradcheck_arguments_and_warnings_point_at_the_caller():
+    x = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    assert ag.gradgradcheck(lambda a: a * a * a, (x,), grad_outputs=np.array([1.0, -1.0]))
+    with pytest.raises(ValueError, match="gradgradcheck: no input requires grad"):
+        ag.gradgradcheck(lambda a: a * a, (ag.tensor([1.0]),))
+    x32 = ag.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.warns(UserWarning) as record:
+        ag.gradgradcheck(lambda a: a * a, (x32,), eps=1e-2, atol=1e-2, rtol=1e-2,
+                         raise_exception=False)
+    msgs = [w for w in record if "not float64" in str(w.message)]
+    assert len(msgs) == 1 and msgs[0].filename == __file__
+
+
+def test_gradcheck_relative_error_where_the_numerical_value_is_zero():
+    class Wrong(ag.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 0.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g                                    # should be 0
+
+    x = ag.tensor([1.0], dtype=np.float64, requires_grad=True)
+    with pytest.raises(ag.GradcheckError, match="largest relative error inf"):
+        ag.gradcheck(Wrong.apply, (x,))
+
+
+def test_draw_graph_checks_its_arguments():
+    x = ag.tensor([1.0], requires_grad=True)
+    y = (x * 2).sum()
+    with pytest.raises(TypeError, match="params\\['w'\\] is a ndarray, not a Tensor"):
+        ag.draw_graph(y, params={"w": np.ones(1)})
+    with pytest.raises(ValueError, match="collapse_modules must be True, False or a depth"):
+        ag.draw_graph(y, collapse_modules="yes")
+    assert "multiply" in ag.draw_graph(y, collapse_modules=0).source
