@@ -215,8 +215,8 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
                 locked += hold(s)
                 arrays.append(s._data)
             else:
-                if type(s) is np.ndarray and s.flags.writeable:    # the user's array
-                    locked += lock_array(s)
+                if type(s) is np.ndarray and (s.flags.writeable or id(s) in _LOCKED):
+                    locked += lock_array(s)                         # the user's array
                 arrays.append(s)
         arrays = tuple(arrays)
         if not tensors:

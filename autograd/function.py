@@ -126,7 +126,7 @@ class Function:
         for a in args:
             if isinstance(a, Tensor) and any(a is t for t in saved):
                 locked += hold(a)
-            elif type(a) is np.ndarray and a.flags.writeable and any(s is a for s in kept):
+            elif type(a) is np.ndarray and any(s is a for s in kept):
                 locked += lock_array(a)
         parents = tuple(a._node or leaf_node(a) if need else None for a, need in zip(args, needs))
         node = FunctionNode(name, parents, (), saved, (), None, out.shape, out.dtype)

@@ -630,8 +630,9 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
             r = e * gs
             r[rows, cols] -= gs
         return r.reshape(xd.shape)
+    # the labels are an input without a gradient (observers such as record_values see them)
     return record(f"softmax_cross_entropy[{reduction}]" if reduction != "none" else
-                  "softmax_cross_entropy", _out(out), (logits,), (rule,), (logits, e))
+                  "softmax_cross_entropy", _out(out), (logits, lab), (rule, None), (logits, e))
 
 
 _LOG_FLOOR = -100.0

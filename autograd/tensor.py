@@ -170,7 +170,7 @@ def get_default_dtype() -> np.dtype:
 
 
 def manual_seed(seed: int) -> None:
-    """Reseed the global generator used by everything random (init, shuffling, dropout)."""
+    """Reseed the global generator used by everything random (init, shuffling)."""
     global _rng
     _rng = np.random.default_rng(seed)
 

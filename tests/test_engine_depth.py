@@ -442,3 +442,15 @@ def test_function_saving_several_inputs():
     out.sum().backward()
     np.testing.assert_allclose(x.grad.data, [3.0, 4.0])
     np.testing.assert_allclose(y.grad.data, [1.0, 2.0])
+
+
+def test_an_ndarray_operand_saved_by_two_graphs_stays_locked_until_both_are_released():
+    x = ag.tensor([1.0, 1.0, 1.0], dtype=np.float64, requires_grad=True)
+    b = np.ones(3)
+    z1, z2 = x * b, x * b
+    z1.sum().backward()
+    with pytest.raises(ValueError, match="read-only"):
+        b[0] = 2.0                          # z2's graph still reads it
+    z2.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, 2.0, 2.0])
+    b[0] = 2.0

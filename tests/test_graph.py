@@ -720,3 +720,11 @@ def test_gradient_std_is_right_when_the_mean_dominates_the_spread():
               rng.standard_normal(10_000).astype(np.float32)):
         assert _stats(g)["std"] == pytest.approx(g.astype(np.float64).std(), rel=1e-3)
     assert _stats(np.full(100, 3.0))["std"] == 0.0
+
+
+def test_record_values_draws_cross_entropy_labels_as_an_input():
+    x = ag.tensor(np.ones((4, 3)), requires_grad=True)
+    with ag.record_values():
+        loss = ag.softmax_cross_entropy(x * 2.0, np.array([0, 1, 2, 0]), "mean")
+    src = ag.draw_graph(loss).source
+    assert 'label="input\\n(4,)" shape=note' in src
