@@ -46,7 +46,7 @@ _CONSTANTS: dict = {}      # dtype -> {Python number: read-only 0-d array of tha
 
 
 def _constant(value: float, like: np.ndarray) -> Any:
-    """A Python number as a 0-d array of `like`'s float dtype, the common ones cached read-only.
+    """A Python number as a read-only 0-d array of `like`'s float dtype, the common ones cached.
 
     NumPy converts a Python number on every call, which costs as much as the whole operation
     on a small array; the converted value (NumPy's own rule: the number takes the array's
@@ -65,8 +65,8 @@ def _constant(value: float, like: np.ndarray) -> Any:
     c = cache.get(value)
     if c is None:
         c = np.array(value, dtype)
+        c.flags.writeable = False       # nobody writes into it: nodes save it without locking
         if value and value == value and len(cache) < 512 and np.isfinite(c):
-            c.flags.writeable = False
             cache[value] = c
     return c
 
