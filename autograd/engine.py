@@ -626,10 +626,11 @@ def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:
 def _as_tensors(x: Any, what: str) -> tuple:
     if isinstance(x, Tensor):
         return (x,)
-    if isinstance(x, (list, tuple)) and x and all(isinstance(t, Tensor) for t in x):
-        return tuple(x)
-    if isinstance(x, (list, tuple)) and not x:
-        raise ValueError(f"{what} is empty: give at least one Tensor")
+    if isinstance(x, (list, tuple)):
+        if not x:
+            raise ValueError(f"{what} is empty: give at least one Tensor")
+        if all(isinstance(t, Tensor) for t in x):
+            return tuple(x)
     raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got {type(x).__name__}")
 
 

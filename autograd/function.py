@@ -123,10 +123,10 @@ class Function:
         kept = ctx._saved or ()
         saved = tuple(a for a in args if isinstance(a, Tensor) and any(s is a._data for s in kept))
         locked: tuple = ()
-        for a in args:
-            if isinstance(a, Tensor) and any(a is t for t in saved):
-                locked += hold(a)
-            elif type(a) is np.ndarray and any(s is a for s in kept):
+        for t in saved:
+            locked += hold(t)
+        for a in args:                  # an ndarray argument it saved is the user's array
+            if type(a) is np.ndarray and any(s is a for s in kept):
                 locked += lock_array(a)
         parents = tuple(a._node or leaf_node(a) if need else None for a, need in zip(args, needs))
         node = FunctionNode(name, parents, (), saved, (), None, out.shape, out.dtype)

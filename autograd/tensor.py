@@ -81,26 +81,26 @@ class _GradMode:
     def __call__(self, fn: Callable) -> Callable:
         if not callable(fn):
             raise TypeError(f"{type(self).__name__} decorates a function, got {type(fn).__name__}")
-        mode = type(self)
+        switch = type(self)
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
             def generator(*args: Any, **kwargs: Any) -> Any:
                 try:
-                    with mode():
+                    with switch():
                         gen = fn(*args, **kwargs)
                         value = next(gen)
                     while True:         # each resumption runs in the mode too
                         try:
                             sent = yield value
                         except GeneratorExit:
-                            with mode():
+                            with switch():
                                 gen.close()
                             raise
                         except BaseException as exc:    # passed on to the generator
-                            with mode():
+                            with switch():
                                 value = gen.throw(exc)
                             continue
-                        with mode():
+                        with switch():
                             value = gen.send(sent)
                 except StopIteration as stop:
                     return stop.value
@@ -108,7 +108,7 @@ class _GradMode:
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with mode():
+            with switch():
                 return fn(*args, **kwargs)
         return wrapper
 
