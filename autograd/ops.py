@@ -212,6 +212,8 @@ def sign(x: Any) -> Tensor:
 
 def _compare(op: str, fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
+        if a is None or b is None:      # NumPy compares with None elementwise (t == None: False)
+            return _new(_out(fn(_plain(a), _plain(b))))
         return _new(_binary(op, fn, a, b)[0])
     compare.__name__ = op
     compare.__doc__ = f"Elementwise `{op}` as a bool tensor (no gradient)."
@@ -445,8 +447,12 @@ def _where_b(g: Any, ans: Any, c: Any) -> Any:
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
-    """Cast to `dtype`; the gradient is cast back to the input's dtype."""
-    return record("astype", _val(x, "astype").astype(dtype), (x,), (_g,))
+    """Cast to `dtype`; the gradient is cast back to the input's dtype. A cast to an integer or
+    bool dtype carries no gradient (the result cannot require grad)."""
+    out = _val(x, "astype").astype(dtype)
+    if out.dtype.kind not in "fc":
+        return _new(out)
+    return record("astype", out, (x,), (_g,))
 
 
 # ================================================================ reductions
@@ -1077,7 +1083,28 @@ def _no_setitem(self: Tensor, key: Any, value: Any) -> None:
                     "or write into t.data outside of any graph")
 
 
+def _in_place(name: str, ufunc: Any, functional: Any) -> Any:
+    """`t op= v`. A leaf with nothing to record (grad mode off, e.g. a manual parameter update,
+    or neither operand requiring grad) is updated in place, through `.data`, so an array a graph
+    saved is refused; a leaf that requires grad is refused while grad mode is on (as PyTorch);
+    otherwise (an operation's output, or a gradient to record) `t = t op v`, recorded."""
+    def method(self: Tensor, other: Any) -> Tensor:
+        if self._node is None:
+            if not STATE.enabled or not (self.requires_grad or _needs(other)):
+                ufunc(self.data, _val(other, name), out=self.data)
+                return self
+            if self.requires_grad:
+                raise RuntimeError(
+                    f"a leaf tensor that requires grad cannot be changed in place ({name}) while "
+                    f"grad mode is on: update it under `with ag.no_grad():`, or write t = t {name[:-1]} v")
+        return functional(self, other)
+    return method
+
+
 _METHODS = {
+    "__iadd__": _in_place("+=", np.add, add), "__isub__": _in_place("-=", np.subtract, subtract),
+    "__imul__": _in_place("*=", np.multiply, multiply),
+    "__itruediv__": _in_place("/=", np.true_divide, divide),
     "__add__": add, "__radd__": _reflected(add), "__sub__": subtract,
     "__rsub__": _reflected(subtract), "__mul__": multiply, "__rmul__": _reflected(multiply),
     "__truediv__": divide, "__rtruediv__": _reflected(divide), "__pow__": power,
@@ -1118,11 +1145,12 @@ _FUNCTIONS = {
 }
 
 
-def _plain(x: Any) -> Any:
+def _plain(x: Any, written: bool = False) -> Any:
+    """The arrays behind Tensors (in lists and tuples too); `written`: as `.data` gives them."""
     if isinstance(x, Tensor):
-        return x._data
+        return x.data if written else x._data
     if isinstance(x, (list, tuple)):
-        return type(x)(_plain(v) for v in x)
+        return type(x)(_plain(v, written) for v in x)
     return x
 
 
@@ -1153,8 +1181,9 @@ def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: 
     if method == "__call__" and not kwargs and ufunc.types and all(t.endswith("?") for t in ufunc.types):
         return _new(_out(ufunc(*_plain(inputs))))        # a test (isnan, isfinite, ...): no gradient
     _refuse_untracked(ufunc.__name__, inputs)
-    if "out" in kwargs:
-        kwargs["out"] = _plain(kwargs["out"])
+    # a Tensor given as `out` is written through `.data`: refused for an operation's output and
+    # for an array a graph saved (read-only), as any other write
+    kwargs = {k: _plain(v, written=k == "out") for k, v in kwargs.items()}
     return getattr(ufunc, method)(*_plain(inputs), **kwargs)
 
 

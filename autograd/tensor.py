@@ -377,6 +377,24 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        """Pickling and copy/deepcopy: a leaf's value, requires_grad, name and grad, without its
+        graph bookkeeping (as PyTorch, only leaves can be copied)."""
+        if self._node is not None:
+            raise RuntimeError(
+                f"only leaf tensors can be copied or pickled; this one was made by "
+                f"'{self._node.name}': copy t.detach() instead")
+        return _rebuild, (type(self), self._data, self.requires_grad, self.name, self._grad)
+
+
+def _rebuild(cls: type, data: np.ndarray, requires_grad: bool, name: str | None,
+             grad: Tensor | None) -> Tensor:
+    """A leaf like the one `Tensor.__reduce_ex__` described (its array writable, as a copy's)."""
+    t = cls.__new__(cls)
+    Tensor.__init__(t, data if data.flags.writeable else data.copy(), requires_grad, name)
+    t._grad = grad
+    return t
+
 
 _engine: Any = None     # the engine module; it sets this when imported (it imports this module)
 

@@ -454,3 +454,21 @@ def test_an_ndarray_operand_saved_by_two_graphs_stays_locked_until_both_are_rele
     z2.sum().backward()
     np.testing.assert_allclose(x.grad.data, [2.0, 2.0, 2.0])
     b[0] = 2.0
+
+
+def test_ufunc_out_into_a_tensor_is_a_write_like_any_other():
+    x = f64([1.0, 2.0])
+    y = ag.sin(x)                                         # saves x
+    z = (y * y).sum()                                     # saves y
+    with pytest.raises(ValueError, match="read-only"):
+        np.add(np.zeros(2), 100.0, out=y)                 # an operation's output
+    with pytest.raises(ValueError, match="read-only"):
+        np.multiply(np.ones(2), 0.0, out=x)               # a leaf the graph saved
+    z.backward()
+    np.testing.assert_allclose(x.grad.data, np.sin(2 * np.array([1.0, 2.0])))
+    free = ag.tensor([0.0, 0.0], dtype=np.float64)
+    np.add(np.ones(2), 1.0, out=free)                     # nothing holds it: written
+    np.testing.assert_array_equal(free.data, [2.0, 2.0])
+    plain = ag.tensor([1.0, 2.0])
+    got = np.add(plain, 1, where=ag.tensor([True, False]), out=np.zeros(2, np.float32))
+    np.testing.assert_array_equal(got, [2.0, 0.0])

@@ -167,3 +167,66 @@ def test_grad_assignment_is_checked():
     x.grad = None
     (x * 3).sum().backward()
     assert x.grad.data.tolist() == [3.0, 3.0]
+
+
+def test_copy_and_pickle_give_independent_leaves():
+    import copy
+    import pickle
+
+    import nn
+    m = nn.Dense(3, 2, rng=0)
+    x = ag.tensor(np.ones((4, 3)))
+    m(x).sum().backward()                               # the parameters now have graph bookkeeping
+    for m2 in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert [type(p).__name__ for p in m2.parameters()] == ["Parameter", "Parameter"]
+        np.testing.assert_array_equal(m2.weight.data, m.weight.data)
+        m2.zero_grad()
+        before = m.weight.grad.data.copy()
+        (m2(x) * 2).sum().backward()
+        np.testing.assert_allclose(m2.weight.grad.data, 2 * before)
+        np.testing.assert_array_equal(m.weight.grad.data, before)     # the original is untouched
+        assert m2.weight.data.flags.writeable
+    t = ag.tensor([1.0, 2.0], requires_grad=True, name="t")
+    u = copy.copy(t)
+    assert u is not t and u.requires_grad and u.name == "t"
+    with pytest.raises(RuntimeError, match="only leaf tensors can be copied.*'multiply'"):
+        copy.deepcopy(t * 2)
+
+
+def test_in_place_operators_update_leaves_without_a_graph():
+    import nn
+    m = nn.Dense(2, 2, rng=0)
+    w = m.weight.data.copy()
+    with ag.no_grad():
+        m.weight -= 0.5                                 # a manual update keeps the Parameter
+        m.weight *= 2.0
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
+    np.testing.assert_allclose(m.weight.data, (w - 0.5) * 2.0, rtol=1e-6)
+    with pytest.raises(RuntimeError, match="cannot be changed in place.*no_grad"):
+        m.weight += 1.0
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    h_before = h
+    h += 1.0                                            # an operation's output: recorded, t = t + v
+    assert h is not h_before and h.grad_fn.name == "add"
+    acc = ag.zeros(2)
+    acc += x * 3                                        # the sum needs a gradient: recorded too
+    acc.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+    c = ag.zeros(2)
+    c += np.array([1.0, 2.0])                           # nothing to record: in place
+    c /= 2
+    np.testing.assert_allclose(c.data, [0.5, 1.0])
+    y = (c * x).sum()                                   # c is saved: writing into it is refused
+    with pytest.raises(ValueError, match="read-only"):
+        c += 1.0
+    y.backward()
+
+
+def test_comparisons_with_none_and_integer_casts():
+    t = ag.tensor([1.0, 2.0], requires_grad=True)
+    np.testing.assert_array_equal((t == None).data, [False, False])    # noqa: E711 - NumPy's rule
+    np.testing.assert_array_equal((t != None).data, [True, True])      # noqa: E711
+    i = t.astype(np.int64)
+    assert i.dtype == np.int64 and not i.requires_grad and i.grad_fn is None
+    assert t.astype(np.float64).grad_fn.name == "astype"
