@@ -39,7 +39,12 @@ def _val(x: Any, op: str) -> Any:
 
 
 def _shape_error(op: str, a: Any, b: Any, err: Exception) -> ValueError:
-    return ValueError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} are not compatible ({err})")
+    """NumPy's ValueError from `op` on `a` and `b`, naming both shapes if they do not broadcast."""
+    try:
+        np.broadcast_shapes(np.shape(a), np.shape(b))
+    except ValueError:
+        return ValueError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} are not compatible ({err})")
+    return ValueError(f"{op}: {err}")
 
 
 _CONSTANTS: dict = {}      # dtype -> {Python number: read-only 0-d array of that dtype}
@@ -108,7 +113,7 @@ def _norm_axis(axis: Any, ndim: int) -> tuple | None:
         if not -ndim <= a < builtins.max(ndim, 1):
             raise np.exceptions.AxisError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
         out.append(a % ndim if ndim else 0)
-    return tuple(out)
+    return tuple(out) if ndim else ()      # axis 0 of a 0-d value: nothing to reduce, as NumPy
 
 
 # ================================================================ arithmetic
@@ -216,7 +221,7 @@ def _compare(op: str, fn: Any) -> Any:
             return _new(_out(fn(_plain(a), _plain(b))))
         return _new(_binary(op, fn, a, b)[0])
     compare.__name__ = op
-    compare.__doc__ = f"Elementwise `{op}` as a bool tensor (no gradient)."
+    compare.__doc__ = f"Elementwise `{op}` (no gradient)."
     return compare
 
 
@@ -522,9 +527,10 @@ def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
 
 
 def _np_logsumexp(xd: np.ndarray, axes: tuple | None, keepdims: bool) -> np.ndarray:
-    m = np.maximum.reduce(xd, axis=axes, keepdims=True)
+    m = np.maximum.reduce(xd, axis=axes, keepdims=True, initial=-np.inf)
     m = np.where(np.isfinite(m), m, 0)
-    s = np.log(np.add.reduce(np.exp(xd - m), axis=axes, keepdims=True)) + m
+    with np.errstate(divide="ignore"):     # an empty or all -inf sum: log(0) = -inf
+        s = np.log(np.add.reduce(np.exp(xd - m), axis=axes, keepdims=True)) + m
     if not keepdims:
         s = s.reshape(()) if axes is None else np.squeeze(s, axis=axes)
     return s
@@ -737,7 +743,7 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
         out = np.broadcast_to(xd, shape)
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast shape {np.shape(xd)} "
-                         f"to {tuple(np.atleast_1d(shape))}") from None
+                         f"to {tuple(int(s) for s in np.atleast_1d(shape))}") from None
     return record("broadcast_to", out, (x,), (_g,))      # the engine sums the gradient back
 
 
@@ -779,6 +785,7 @@ def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
     """Split along `axis` as `np.split`; each piece is an indexing of `x`."""
     t = _tensor(x, "split")
+    axis = _norm_axis(axis, t.ndim)[0] if t.ndim else axis
     n = t.shape[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
         if n % indices_or_sections:
@@ -1111,7 +1118,9 @@ _METHODS = {
     "__rpow__": _reflected(power), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
     "__neg__": negative, "__abs__": abs, "__lt__": less, "__le__": less_equal,
     "__gt__": greater, "__ge__": greater_equal, "__eq__": equal, "__ne__": not_equal,
-    "__and__": logical_and, "__or__": logical_or, "__invert__": logical_not,
+    "__and__": _compare("bitwise_and", np.bitwise_and),     # NumPy's: logical on bools,
+    "__or__": _compare("bitwise_or", np.bitwise_or),        # bitwise on integers
+    "__invert__": lambda self: _new(_out(np.invert(self._data))),
     "__getitem__": getitem, "__setitem__": _no_setitem,
     "reshape": _reshape_method, "transpose": _transpose_method,
 }
@@ -1194,10 +1203,8 @@ def _array_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any)
     if fn is not None:
         try:
             return fn(*args, **kwargs)
-        except TypeError:
-            if kwargs:   # a NumPy-only keyword: fall through to plain values
-                pass
-            else:
+        except TypeError:   # a NumPy-only argument: plain values below, unless a gradient is needed
+            if not kwargs and any(isinstance(a, Tensor) and a.requires_grad for a in _flat(args)):
                 raise
     _refuse_untracked(func.__name__, list(args) + list(kwargs.values()))
     return func(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})

@@ -158,6 +158,8 @@ _rng = np.random.default_rng()
 def set_default_dtype(dtype: Any) -> None:
     """Set the float dtype used for Python floats and random tensors."""
     global _default_dtype
+    if dtype is None:
+        raise TypeError("default dtype must be a floating dtype such as np.float32, got None")
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"default dtype must be a floating dtype, got {dtype}")
@@ -199,9 +201,15 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     arr = np.array(data, dtype=dtype)
     if dtype is None and arr.dtype == np.float64:
         arr = arr.astype(_default_dtype)
-    if arr.dtype == object:
-        raise TypeError(f"cannot make a tensor from {type(data).__name__}: nested data must be numbers")
+    if arr.dtype.kind not in "biufc":
+        what = "integers too large for int64" if arr.dtype == object and _big_int(data) else \
+            f"{type(data).__name__} data (nested data must be numbers)"
+        raise TypeError(f"cannot make a tensor from {what}")
     return arr
+
+
+def _big_int(data: Any) -> bool:
+    return isinstance(data, int) or (isinstance(data, (list, tuple)) and any(map(_big_int, data)))
 
 
 def _check_grad_dtype(dtype: np.dtype) -> None:
@@ -311,6 +319,8 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         arr = self.data
         if dtype is not None and arr.dtype != dtype:
+            if copy is False:
+                raise ValueError(f"Unable to avoid copy while converting a {arr.dtype} tensor to {dtype}")
             return arr.astype(dtype)
         return arr.copy() if copy else arr
 
@@ -348,6 +358,8 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = []
+        if self._data.size == 0:
+            extra.append(f"shape={self.shape}")
         if self._data.dtype != _default_dtype:
             extra.append(f"dtype={self._data.dtype}")
         if self._node is not None:
@@ -363,6 +375,17 @@ class Tensor:
 
     def __float__(self) -> float:
         return float(self._data)
+
+    def __format__(self, spec: str) -> str:
+        """A one-element tensor formats as its number (`f"{loss:.3f}"`), others as repr."""
+        if spec and self._data.size == 1:
+            return format(self._data.item(), spec)
+        return format(repr(self), spec)
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        if self._data.size != 1:
+            raise TypeError(f"round() needs a tensor with one element, this one has shape {self.shape}")
+        return round(self._data.item(), ndigits)
 
     def __int__(self) -> int:
         return int(self._data)
@@ -429,6 +452,13 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return _default_dtype if dtype is None else np.dtype(dtype)
 
 
+def _random_dtype(dtype: Any) -> np.dtype:
+    dtype = _float_dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"random values need a floating dtype, got {dtype}")
+    return dtype
+
+
 def zeros(shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.zeros(_shape(shape), _float_dtype(dtype)), requires_grad=requires_grad)
 
@@ -439,7 +469,7 @@ def ones(shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def full(shape: Any, value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     if dtype is None:
-        dtype = _default_dtype if isinstance(value, float) else np.asarray(value).dtype
+        dtype = _default_dtype if type(value) is float else np.asarray(value).dtype
     return Tensor(np.full(_shape(shape), value, dtype), requires_grad=requires_grad)
 
 
@@ -467,11 +497,11 @@ def _rand_shape(shape: tuple) -> tuple[int, ...]:
 
 def randn(*shape: Any, rng: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from `rng` (Generator, int seed, or None = global generator)."""
-    data = get_rng(rng).standard_normal(_rand_shape(shape)).astype(_float_dtype(dtype), copy=False)
+    data = get_rng(rng).standard_normal(_rand_shape(shape)).astype(_random_dtype(dtype), copy=False)
     return Tensor(data, requires_grad=requires_grad)
 
 
 def rand(*shape: Any, rng: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1) from `rng` (Generator, int seed, or None = global generator)."""
-    data = get_rng(rng).random(_rand_shape(shape)).astype(_float_dtype(dtype), copy=False)
+    data = get_rng(rng).random(_rand_shape(shape)).astype(_random_dtype(dtype), copy=False)
     return Tensor(data, requires_grad=requires_grad)

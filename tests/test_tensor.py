@@ -230,3 +230,53 @@ def test_comparisons_with_none_and_integer_casts():
     i = t.astype(np.int64)
     assert i.dtype == np.int64 and not i.requires_grad and i.grad_fn is None
     assert t.astype(np.float64).grad_fn.name == "astype"
+
+
+def test_bitwise_operators_follow_numpy():
+    np.testing.assert_array_equal((ag.tensor([1, 2]) & ag.tensor([2, 3])).data, [0, 2])
+    np.testing.assert_array_equal((ag.tensor([1, 2]) | ag.tensor([2, 4])).data, [3, 6])
+    np.testing.assert_array_equal((~ag.tensor([1, 2])).data, [-2, -3])
+    np.testing.assert_array_equal((~ag.tensor([True, False])).data, [False, True])
+    np.testing.assert_array_equal((ag.tensor([True, False]) & np.array([True, True])).data,
+                                  [True, False])
+    with pytest.raises(TypeError, match="bitwise_and"):
+        ag.tensor([1.0]) & ag.tensor([1.0])
+
+
+def test_numpy_calls_chainrule_does_not_take_fall_back_to_numpy_without_gradients():
+    np.testing.assert_array_equal(np.where(ag.tensor([0, 1, 1]))[0], [1, 2])
+    np.testing.assert_array_equal(np.max(ag.tensor([[1.0, 2.0]]), 0, None, True), [[1.0, 2.0]])
+    assert ag.sum(ag.tensor(2.0), axis=0).item() == 2.0                 # as np.sum of a 0-d array
+    np.testing.assert_array_equal(ag.logsumexp(ag.zeros((0, 3)), axis=0).data, [-np.inf] * 3)
+
+
+def test_creation_and_conversion_errors_say_what_is_wrong():
+    with pytest.raises(ValueError, match="^power: Integers to negative integer powers"):
+        ag.tensor([2]) ** -1
+    with pytest.raises(ValueError, match="add: shapes \\(2,\\) and \\(3,\\) are not compatible"):
+        ag.tensor([1.0, 2.0]) + ag.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="to \\(4, 2\\)$"):
+        ag.broadcast_to(ag.tensor([1.0, 2.0, 3.0]), (4, 2))
+    with pytest.raises(np.exceptions.AxisError):
+        ag.split(ag.zeros((2, 2)), [1], axis=3)
+    with pytest.raises(TypeError, match="integers too large for int64"):
+        ag.tensor(2 ** 70)
+    with pytest.raises(TypeError, match="str data"):
+        ag.tensor("abc")
+    with pytest.raises(TypeError, match="floating dtype, got int32"):
+        ag.randn(3, dtype=np.int32)
+    with pytest.raises(TypeError, match="got None"):
+        ag.set_default_dtype(None)
+    assert ag.full((2,), np.float64(7)).dtype == np.float64 and ag.full((2,), 7.0).dtype == np.float32
+    assert ag.zeros(2, dtype=np.int64).dtype == np.int64
+    with pytest.raises(ValueError, match="Unable to avoid copy"):
+        np.asarray(ag.tensor([1.0, 2.0]), dtype=np.float64, copy=False)
+
+
+def test_formatting_one_element_tensors_and_empty_reprs():
+    t = ag.tensor(2.3456)
+    assert f"{t:.2f}" == "2.35" and round(t, 1) == 2.3 and round(ag.tensor([1.6])) == 2
+    assert f"{ag.tensor([1.0, 2.0])}" == "tensor([1., 2.])"
+    assert repr(ag.zeros((0, 3))) == "tensor([], shape=(0, 3))"
+    with pytest.raises(TypeError, match="one element"):
+        round(ag.tensor([1.0, 2.0]))
