@@ -215,6 +215,22 @@ def sign(x: Any) -> Tensor:
     return _new(_out(np.sign(_val(x, "sign"))))
 
 
+def floor_divide(a: Any, b: Any) -> Tensor:
+    """Elementwise `a // b` (NumPy's rule); piecewise constant, so its gradient is zero."""
+    return _new(_binary("floor_divide", np.floor_divide, a, b)[0])
+
+
+def remainder(a: Any, b: Any) -> Tensor:
+    """Elementwise `a % b` with the sign of b (NumPy's and PyTorch's rule):
+    a - b * floor(a / b), so d/da = 1 and d/db = -floor(a / b)."""
+    out, a, b = _binary("remainder", np.remainder, a, b)
+    return record("remainder", out, (a, b), (_g, _rem_b), (a, b))
+
+
+def _rem_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return -g * np.floor(_val(a, "remainder") / _val(b, "remainder"))
+
+
 def _compare(op: str, fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
         if a is None or b is None:      # NumPy compares with None elementwise (t == None: False)
@@ -1115,6 +1131,8 @@ _METHODS = {
     "__add__": add, "__radd__": _reflected(add), "__sub__": subtract,
     "__rsub__": _reflected(subtract), "__mul__": multiply, "__rmul__": _reflected(multiply),
     "__truediv__": divide, "__rtruediv__": _reflected(divide), "__pow__": power,
+    "__floordiv__": floor_divide, "__rfloordiv__": _reflected(floor_divide),
+    "__mod__": remainder, "__rmod__": _reflected(remainder),
     "__rpow__": _reflected(power), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
     "__neg__": negative, "__abs__": abs, "__lt__": less, "__le__": less_equal,
     "__gt__": greater, "__ge__": greater_equal, "__eq__": equal, "__ne__": not_equal,
@@ -1136,7 +1154,8 @@ Tensor.__pos__ = lambda self: self
 
 _UFUNCS = {
     np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,
-    np.power: power, np.negative: negative, np.matmul: matmul, np.absolute: abs,
+    np.power: power, np.floor_divide: floor_divide, np.remainder: remainder,
+    np.negative: negative, np.matmul: matmul, np.absolute: abs,
     np.exp: exp, np.log: log, np.sqrt: sqrt, np.sin: sin, np.cos: cos, np.tanh: tanh,
     np.maximum: maximum, np.minimum: minimum, np.sign: sign, np.less: less,
     np.less_equal: less_equal, np.greater: greater, np.greater_equal: greater_equal,

@@ -399,3 +399,14 @@ def test_einsum_gradient_where_an_operand_broadcasts_a_size_one_axis():
     assert ag.gradcheck(lambda a, b: ag.einsum("ij,j->i", a, b), (a, b))
     c, d = t((4, 1, 3), 3), t((2, 3), 4)
     assert ag.gradcheck(lambda c, d: ag.einsum("...j,...j->...", c, d), (c, d))
+
+
+@pytest.mark.parametrize("sa, sb", PAIRS[:8])
+def test_remainder_gradient_and_floor_divide_values(sa, sb):
+    a, b = t(sa, 5, 1.1, 9.3), t(sb, 6, 0.7, 2.9)            # away from the jumps of floor
+    np.testing.assert_array_equal((a % b).data, np.remainder(a.data, b.data))
+    np.testing.assert_array_equal((a // b).data, np.floor_divide(a.data, b.data))
+    assert not (a // b).requires_grad                           # piecewise constant
+    assert ag.gradcheck(lambda a, b: a % b, (a, b))
+    assert ag.gradgradcheck(lambda a, b: (a % b) * a, (a, b))
+    np.testing.assert_array_equal((7 % ag.tensor([2, 3])).data, [1, 1])
