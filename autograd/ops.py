@@ -20,6 +20,7 @@ import numpy as np
 from .engine import record, record_unary
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
+AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25
 _SCALARS = (int, float, bool, complex, np.generic)
 _NUMBERS = (float, int)     # Python numbers that binary ops turn into cached arrays
 
@@ -111,7 +112,7 @@ def _norm_axis(axis: Any, ndim: int) -> tuple | None:
     for a in axes:
         a = int(a)
         if not -ndim <= a < builtins.max(ndim, 1):
-            raise np.exceptions.AxisError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
+            raise AxisError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
         out.append(a % ndim if ndim else 0)
     return tuple(out) if ndim else ()      # axis 0 of a 0-d value: nothing to reduce, as NumPy
 
