@@ -379,7 +379,7 @@ def softplus(x: Any) -> Tensor:
 
 
 def _np_softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0, x)
+    return np.logaddexp(0, _as_float(x))
 
 
 def _softplus(g: Any, ans: Any, x: Any) -> Any:
@@ -555,7 +555,7 @@ def _np_logsumexp(xd: np.ndarray, axes: tuple | None, keepdims: bool) -> np.ndar
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) computed stably (the maximum is subtracted first)."""
-    xd = np.asarray(_val(x, "logsumexp"))
+    xd = _as_float(_val(x, "logsumexp"))          # integers and bools: the default float dtype
     axes = _norm_axis(axis, xd.ndim)
     out = _out(_np_logsumexp(xd, axes, keepdims))
     kept = _kept_shape(xd.shape, axes)
@@ -588,7 +588,7 @@ def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, stable for large logits."""
-    xd = np.asarray(_val(x, "softmax"))
+    xd = _as_float(_val(x, "softmax"))          # integers and bools: the default float dtype
     e = np.exp(xd - np.maximum.reduce(xd, axis=axis, keepdims=True))
     e /= np.add.reduce(e, axis=axis, keepdims=True)
 
@@ -599,7 +599,7 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis`, stable for large logits."""
-    xd = np.asarray(_val(x, "log_softmax"))
+    xd = _as_float(_val(x, "log_softmax"))          # integers and bools: the default float dtype
     shifted = xd - np.maximum.reduce(xd, axis=axis, keepdims=True)    # exact in floating point
     out = shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 

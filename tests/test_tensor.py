@@ -281,3 +281,12 @@ def test_formatting_one_element_tensors_and_empty_reprs():
     assert repr(ag.zeros((0, 3))) == "tensor([], shape=(0, 3))"
     with pytest.raises(TypeError, match="one element"):
         round(ag.tensor([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("fn", [ag.sigmoid, ag.softmax, ag.log_softmax, ag.softplus, ag.logsumexp])
+def test_activations_of_integers_and_bools_give_the_default_float_dtype(fn):
+    for data in ([1, 2], [True, False], np.array([1, 2], np.uint8)):
+        out = fn(ag.tensor(data))
+        assert out.dtype == ag.get_default_dtype()
+        np.testing.assert_allclose(out.data, fn(ag.tensor(np.asarray(data, np.float64))).data,
+                                   rtol=1e-6)
