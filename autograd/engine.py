@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import sys
+import threading
 import traceback
 import weakref
 from typing import Any, Callable, Sequence
@@ -277,6 +278,7 @@ def observed(node: Node, out: np.ndarray, inputs: tuple) -> None:
 # (several graphs may save one parameter) and unlocked when the last such node is released.
 
 _LOCKED: dict = {}      # id(array) -> [array, how many live nodes locked it]
+_LOCKED_GUARD = threading.Lock()    # graphs on several threads may save one parameter
 
 
 def hold(t: Tensor) -> tuple:
@@ -294,30 +296,32 @@ def lock_array(arr: np.ndarray) -> tuple:
     was read-only already, and not by us, is left alone. Returns the arrays counted."""
     owner = arr.base
     counted = []
-    for a in (arr, owner) if isinstance(owner, np.ndarray) else (arr,):
-        entry = _LOCKED.get(id(a))
-        if entry is not None:
-            entry[1] += 1
-        elif a.flags.writeable:
-            a.setflags(write=False)
-            _LOCKED[id(a)] = [a, 1]
-        else:
-            continue
-        counted.append(a)
+    with _LOCKED_GUARD:
+        for a in (arr, owner) if isinstance(owner, np.ndarray) else (arr,):
+            entry = _LOCKED.get(id(a))
+            if entry is not None:
+                entry[1] += 1
+            elif a.flags.writeable:
+                a.setflags(write=False)
+                _LOCKED[id(a)] = [a, 1]
+            else:
+                continue
+            counted.append(a)
     return tuple(counted)
 
 
 def unlock_arrays(arrays: tuple) -> None:
     """Undo `lock_array`: an array nobody holds any more is writable again."""
-    for a in reversed(arrays):              # the memory's owner first, then its view
-        entry = _LOCKED[id(a)]
-        entry[1] -= 1
-        if not entry[1]:
-            del _LOCKED[id(a)]
-            try:
-                a.setflags(write=True)
-            except ValueError:              # a view of memory someone else made read-only
-                pass
+    with _LOCKED_GUARD:
+        for a in reversed(arrays):          # the memory's owner first, then its view
+            entry = _LOCKED[id(a)]
+            entry[1] -= 1
+            if not entry[1]:
+                del _LOCKED[id(a)]
+                try:
+                    a.setflags(write=True)
+                except ValueError:          # a view of memory someone else made read-only
+                    pass
 
 
 # ---------------------------------------------------------------- hooks
@@ -582,23 +586,26 @@ def _observe(node: Node, g: Any, gis: Any) -> None:
         STATE.recorder(node, g, gis)
 
 
+_ACCUMULATE_GUARD = threading.Lock()    # backward passes on several threads may share a leaf
+
+
 def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None:
     t = node.tensor()
     if t is None or not t.requires_grad:
         return
-    if create_graph:
-        gt = g if isinstance(g, Tensor) else _new(g)
-        t.grad = gt if t.grad is None else t.grad + gt
-        return
-    if t.grad is None:
-        if g.base is not None or id(g) in handed or not g.flags.writeable:
-            g = g.copy()
-        handed.add(id(g))
-        t.grad = _new(g)
-    elif t.grad._node is None and t.grad._data.flags.writeable and t.grad.shape == g.shape:
-        t.grad._data += g
-    else:
-        t.grad = _new(t.grad._data + g)
+    with _ACCUMULATE_GUARD:
+        if create_graph:
+            gt = g if isinstance(g, Tensor) else _new(g)
+            t.grad = gt if t.grad is None else t.grad + gt
+        elif t.grad is None:
+            if g.base is not None or id(g) in handed or not g.flags.writeable:
+                g = g.copy()
+            handed.add(id(g))
+            t.grad = _new(g)
+        elif t.grad._node is None and t.grad._data.flags.writeable and t.grad.shape == g.shape:
+            t.grad._data += g
+        else:
+            t.grad = _new(t.grad._data + g)
 
 
 def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:

@@ -371,3 +371,25 @@ def test_gradgradcheck_refuses_grad_outputs_that_do_not_match():
         ag.gradgradcheck(lambda a: a * a, (x,), grad_outputs=(f64([1.0, 1.0]), f64([1.0, 1.0])))
     with pytest.raises(ValueError, match="shape \\(3,\\)"):
         ag.gradgradcheck(lambda a: a * a, (x,), grad_outputs=f64([1.0, 1.0, 1.0]))
+
+
+def test_threads_saving_one_parameter_keep_its_lock_count():
+    from autograd.engine import _LOCKED
+    w = f64(np.ones(3))
+    errors = []
+
+    def worker():
+        try:
+            for _ in range(300):
+                (w * w).sum().backward()            # saves w, then releases it
+        except Exception as err:                    # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert id(w.data) not in _LOCKED and w.data.flags.writeable
+    np.testing.assert_allclose(w.grad.data, np.full(3, 2 * 4 * 300.0))
