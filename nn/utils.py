@@ -23,8 +23,8 @@ def clip_grad_norm_(parameters: Iterable[ag.Tensor] | ag.Tensor | Module, max_no
     """Scale the gradients so their joint L2 norm is at most `max_norm`; returns the norm
     before clipping.
 
-    When the total norm exceeds `max_norm` every `.grad` is multiplied by
-    `max_norm / (total + 1e-6)` (as PyTorch). Parameters whose grad is None are skipped.
+    Every `.grad` is multiplied by `min(1, max_norm / (total + 1e-6))`, as PyTorch (so a norm
+    within 1e-6 of `max_norm` is shrunk slightly too). Parameters whose grad is None are skipped.
     `parameters` is an iterable of tensors, one tensor, or a Module.
     """
     if isinstance(parameters, Module):
@@ -35,8 +35,8 @@ def clip_grad_norm_(parameters: Iterable[ag.Tensor] | ag.Tensor | Module, max_no
         params = list(parameters)
     grads = [p.grad for p in params if p.grad is not None]
     total = math.sqrt(sum(_sq_norm(g) for g in grads))
-    if total > max_norm:
-        coef = float(max_norm) / (total + 1e-6)
+    coef = float(max_norm) / (total + 1e-6)
+    if coef < 1:
         for g in grads:
             g.data = g.data * coef      # a new array: never writes into one shared elsewhere
     return total

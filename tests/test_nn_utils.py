@@ -56,3 +56,13 @@ def test_grad_norms_per_named_parameter():
     d.bias.grad = None
     assert list(grad_norms(d)) == ["weight"]
     assert all(isinstance(v, float) for v in norms.values())
+
+
+def test_clip_grad_norm_scales_as_pytorch_at_the_threshold():
+    p = ag.tensor([0.0, 0.0], dtype=np.float64, requires_grad=True)
+    p.grad = ag.tensor([1.0, 0.0], dtype=np.float64)
+    assert clip_grad_norm_([p], 1.0) == 1.0                 # exactly max_norm: PyTorch still scales
+    np.testing.assert_allclose(p.grad.data, [1.0 / (1.0 + 1e-6), 0.0], rtol=1e-15)
+    p.grad = ag.tensor([0.5, 0.0], dtype=np.float64)
+    clip_grad_norm_([p], 1.0)                               # clearly below: untouched
+    np.testing.assert_array_equal(p.grad.data, [0.5, 0.0])
