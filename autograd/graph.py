@@ -31,6 +31,7 @@ import graphviz
 import numpy as np
 
 from .engine import LeafNode, Node, _seeds, leaf_node, run, unbroadcast
+from .render import RenderHooks
 from .tensor import STATE, Tensor, get_default_dtype
 
 __all__ = ["draw_graph", "explain_backward", "record_grad_norms", "record_values", "grad_band",
@@ -52,8 +53,9 @@ _BAND_COLOUR["nonfinite"] = NONFINITE_COLOUR
 _SMALL = 6                  # tensors with at most this many elements show their values
 
 _INSTALL_ADVICE = (
-    "the Graphviz 'dot' program is needed to render the graph (the .source DOT text works without "
-    "it). Install it: 'apt-get install graphviz' (Debian/Ubuntu), 'brew install graphviz' (macOS), "
+    "a renderer, Graphviz's 'dot' or graphviz-pure, is needed to render the graph (the .source DOT "
+    "text works without it). Install one: 'pip install graphviz-pure' (Linux, macOS, Windows on "
+    "x86_64 or arm64), 'apt-get install graphviz' (Debian/Ubuntu), 'brew install graphviz' (macOS), "
     "'conda install graphviz', or see https://graphviz.org/download/")
 
 
@@ -243,8 +245,8 @@ def _with_advice(run: Any, *args: Any, **kwargs: Any) -> Any:
         raise GraphvizNotInstalled(e) from e
 
 
-class GraphDrawing(graphviz.Digraph):
-    """A `graphviz.Digraph` whose rendering errors say how to install Graphviz."""
+class GraphDrawing(RenderHooks, graphviz.Digraph):
+    """A `graphviz.Digraph` rendered by `autograd.render`'s program; its errors say how to install one."""
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:
         return _with_advice(super().pipe, *args, **kwargs)
