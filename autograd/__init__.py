@@ -7,6 +7,7 @@
 """
 
 from . import functional
+from ._dist import __version__  # noqa: F401  (importing it refuses a mix with HIPS autograd)
 from .engine import RemovableHandle, backward, detect_anomaly, grad
 from .function import Function, FunctionCtx
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck

@@ -87,7 +87,7 @@ def _pure_names() -> tuple:
 def _scripts_dirs() -> Iterator[Path]:
     """Where pip puts this Python's console scripts: beside the interpreter, sysconfig's folders."""
     yield Path(sys.executable).parent
-    schemes = [None]
+    schemes: list[str | None] = [None]
     try:
         schemes.append(sysconfig.get_preferred_scheme("user"))
     except (AttributeError, KeyError):              # pragma: no cover - Python < 3.10

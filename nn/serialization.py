@@ -28,7 +28,7 @@ def save(state_or_module: dict[str, Any] | Module, path: str | os.PathLike) -> N
         state = state_or_module
     else:
         raise TypeError(f"nn.save takes a Module or a dict of arrays, got {type(state_or_module).__name__}")
-    arrays = {}
+    arrays: dict[str, Any] = {}     # Any: mypy would match a dict of arrays to allow_pickle
     for k, v in state.items():
         if not isinstance(k, str):
             raise TypeError(f"nn.save: keys must be strings, got {k!r}")

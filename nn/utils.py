@@ -28,7 +28,7 @@ def clip_grad_norm_(parameters: Iterable[ag.Tensor] | ag.Tensor | Module, max_no
     `parameters` is an iterable of tensors, one tensor, or a Module.
     """
     if isinstance(parameters, Module):
-        params = list(parameters.parameters())
+        params: list[ag.Tensor] = list(parameters.parameters())
     elif isinstance(parameters, ag.Tensor):
         params = [parameters]
     else:

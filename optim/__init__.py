@@ -11,6 +11,8 @@
         sched.step()
 """
 
+from autograd._dist import __version__  # noqa: F401  (refuses a mix with HIPS autograd)
+
 from . import lr_scheduler
 from .adam import Adam
 from .optimizer import Optimizer, ParamState

@@ -25,7 +25,7 @@ class LRScheduler:
     one epoch, `last_epoch + 1`, and leaves the lrs as they are.
     """
 
-    _keys = ("last_epoch", "last_lr")
+    _keys: tuple[str, ...] = ("last_epoch", "last_lr")
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):

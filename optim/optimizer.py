@@ -107,7 +107,7 @@ class Optimizer:
             raise TypeError(
                 "params must be an iterable of Tensors or of dicts (param groups), got a single "
                 "Tensor; pass [tensor] instead")
-        groups = [params] if isinstance(params, dict) else list(params)
+        groups: list[Any] = [params] if isinstance(params, dict) else list(params)
         if not groups:
             raise ValueError("the optimizer got an empty parameter list")
         if all(isinstance(g, dict) for g in groups):
