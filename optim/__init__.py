@@ -11,7 +11,21 @@
         sched.step()
 """
 
-from autograd._dist import __version__  # noqa: F401  (refuses a mix with HIPS autograd)
+# ruff: noqa: E402  (the check below runs before this package's modules use autograd)
+import importlib.metadata
+
+import autograd as ag
+
+if not hasattr(ag, "Tensor"):       # HIPS autograd ('pip install autograd') replaced chainrule's
+    raise ImportError(
+        "the `autograd` package found is not chainrule's: HIPS autograd (PyPI project 'autograd') "
+        "uses the same package name and was installed over it. Fix: `pip uninstall -y autograd "
+        "chainrule`, then reinstall chainrule; to use both, install them in separate virtual "
+        "environments.")
+try:
+    __version__ = importlib.metadata.version("chainrule")
+except importlib.metadata.PackageNotFoundError:     # a checkout that is not installed
+    __version__ = "0+unknown"
 
 from . import lr_scheduler
 from .adam import Adam
