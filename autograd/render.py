@@ -171,6 +171,11 @@ def _run(cmd: list, format: str, **kwargs: Any) -> subprocess.CompletedProcess:
                 f"{cmd[0]} cannot write {format!r}: {stderr.strip()}. Install a system Graphviz "
                 f"(chainrule uses its 'dot' when it is on PATH, or set {ENV_VAR}), or render 'svg' "
                 "or 'png'.") from e
+        if "invalid size" in stderr and any(str(a).startswith("-Gsize=") for a in cmd):
+            raise ValueError(
+                f"the graph is too large for a {format!r} image within {PNG_MAX_SIDE} pixels per "
+                f"side (scaled down to fit, it is less than a pixel across): render it as 'svg', "
+                "or set the drawing's own graph_attr['size'] (inches) and 'dpi'.") from e
         raise
 
 

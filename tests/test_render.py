@@ -262,3 +262,19 @@ def test_cap_flags():
     assert render._size_cap("png", {}) == [f"-Gsize={side / 96:.4f},{side / 96:.4f}"]
     assert render._size_cap("png:cairo", {"dpi": "200"}) == [f"-Gsize={side / 200:.4f},{side / 200:.4f}"]
     assert render._size_cap("jpeg", {"resolution": "72"}) == [f"-Gsize={side / 72:.4f},{side / 72:.4f}"]
+
+
+def test_a_graph_too_long_for_the_cap_says_so(monkeypatch, tmp_path):
+    """graphviz-pure cannot rasterize a drawing scaled below a pixel (a ~12,000-node chain)."""
+    fake = tmp_path / "graphviz-pure"
+    fake.write_text("#!/bin/sh\necho 'Error: <stdin>: Rendering error: rasterizing the SVG: SVG has an "
+                    "invalid size' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv(render.ENV_VAR, str(fake))
+    expected = rf"too large for a 'png' image within {render.PNG_MAX_SIDE} pixels.*'svg'"
+    with pytest.raises(ValueError, match=expected):
+        drawing().pipe(format="png", quiet=True)
+    with pytest.raises(graphviz.CalledProcessError):          # without the cap: the program's error
+        d = drawing()
+        d.graph_attr["size"] = "1,1"
+        d.pipe(format="png", quiet=True)
