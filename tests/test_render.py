@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import struct
@@ -133,28 +134,35 @@ def test_no_renderer_at_all_says_how_to_install(monkeypatch):
 
 # ---------------------------------------------------------------- where graphviz-pure is found
 
+def no_distribution(name):
+    raise importlib.metadata.PackageNotFoundError(name)
+
+
 @needs_pure
-def test_found_beside_the_interpreter_with_nothing_on_path(monkeypatch, pure):
+def test_found_beside_the_interpreter_with_nothing_on_path(monkeypatch, tmp_path, pure):
+    """`venv/bin/python script.py`, venv not activated: the venv's bin/ holds graphviz-pure."""
     monkeypatch.setenv("PATH", "")
-    assert Path(pure).parent == Path(sys.executable).parent or Path(pure).exists()
+    monkeypatch.setattr(sys, "executable", str(Path(pure).parent / "python"))
+    monkeypatch.setattr(render.sysconfig, "get_path", lambda *a, **k: str(tmp_path))   # empty
+    monkeypatch.setattr(render.importlib.metadata, "distribution", no_distribution)
     assert render.find_program() == pure
 
 
 @needs_pure
 def test_found_in_sysconfig_scripts_dir_when_interpreter_is_elsewhere(monkeypatch, tmp_path, pure):
+    """A Debian Python: the interpreter in /usr/bin, pip's scripts in /usr/local/bin."""
     monkeypatch.setenv("PATH", "")
     monkeypatch.setattr(sys, "executable", str(tmp_path / "elsewhere" / "python"))
-    scripts = Path(render.sysconfig.get_path("scripts"))
-    if not (scripts / Path(pure).name).exists():        # e.g. a Debian Python: /usr/local/bin
-        scripts = Path(pure).parent
-        monkeypatch.setattr(render.sysconfig, "get_path", lambda *a, **k: str(scripts))
-    assert render.find_program() == str(scripts / Path(pure).name)
+    monkeypatch.setattr(render.sysconfig, "get_path", lambda *a, **k: str(Path(pure).parent))
+    monkeypatch.setattr(render.importlib.metadata, "distribution", no_distribution)
+    assert render.find_program() == pure
 
 
 @needs_pure
-def test_found_through_the_distribution_file_list(monkeypatch, pure):
+def test_found_through_the_distribution_file_list(monkeypatch, tmp_path, pure):
     monkeypatch.setenv("PATH", "")
-    monkeypatch.setattr(render, "_scripts_dirs", lambda: iter(()))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "elsewhere" / "python"))
+    monkeypatch.setattr(render.sysconfig, "get_path", lambda *a, **k: str(tmp_path))    # empty
     assert render.find_program() == pure
 
 
