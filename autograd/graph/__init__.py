@@ -20,7 +20,7 @@ By concern:
 # every name autograd.graph had when it was one file stays importable from here
 from .dot import _Dot, _esc, _group_attrs, _legend_lines, _node_attrs, _q, _range_text, draw_graph  # noqa: F401
 from .drawing import _INSTALL_ADVICE, GraphDrawing, GraphvizNotInstalled, _with_advice  # noqa: F401
-from .explain import _incoming, _norm, _symbols, explain_backward  # noqa: F401
+from .explain import Explanation, _incoming, _norm, _symbols, explain_backward  # noqa: F401
 from .model import GraphModel, _as_roots, _grad_stats, _key, _Names, _value_stats, _walk  # noqa: F401
 from .stats import (  # noqa: F401
     _BAND_COLOUR,

@@ -159,14 +159,14 @@ class _Dot:
         without a gradient (recorded by `record_values`) is drawn as input nodes."""
         m, group_of, edges = self.model, self.group_of, self.edge_lines
         for node in m.nodes:
-            if node in group_of or not node.meta or "constants" not in node.meta:
+            if not node.meta or "constants" not in node.meta:
                 continue
             for i, name, shape in node.meta["constants"]:
                 cid = f"{m.ident[node]}c{i}"
                 label = _q(["input"] + ([name] if name else []) + [str(tuple(shape))])
                 self.stmts[()].append(f'{cid} [label={label} shape=note style=filled '
                                       f'fillcolor="#f3f3f3" fontsize=9]')
-                edges.append(f"{cid} -> {m.ident[node]}")
+                edges.append(f"{cid} -> {self.drawn(node)}")
         seen: set = set()
         for node in m.nodes:
             dst = self.drawn(node)

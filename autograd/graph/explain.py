@@ -15,14 +15,15 @@ from .stats import _array, _fmt, _stats
 
 
 def explain_backward(root: Tensor, file: TextIO | None = None, *, grad: Any = None,
-                     params: Any = None) -> str:
+                     params: Any = None) -> Explanation:
     """Run a backward from `root` and print each step the engine takes, in its order.
 
     For each operation: the gradient arriving at its output and what it passes to each input.
     Where both are scalars the line is the chain rule with numbers (local derivative = passed /
     incoming); otherwise shapes and norms. Inputs that need no gradient appear as `const`.
     `.grad` is left unchanged (the gradients go to targets) and the graph is kept
-    (retain_graph=True). Returns the text; prints it to `file` (default stdout).
+    (retain_graph=True). Prints the text to `file` (default stdout) and returns it, as a
+    str whose repr is short (a REPL shows the text once).
 
         w = ag.tensor(2.0, requires_grad=True, name="w")
         x = ag.tensor(3.0, requires_grad=True, name="x")
@@ -96,7 +97,18 @@ def explain_backward(root: Tensor, file: TextIO | None = None, *, grad: Any = No
         STATE.recorder = prev
     text = "\n".join(lines) + "\n"
     print(text, end="", file=sys.stdout if file is None else file)
-    return text
+    return Explanation(text)
+
+
+class Explanation(str):
+    """The text `explain_backward` printed: a str whose repr is short, so a REPL or notebook
+    does not echo the whole explanation a second time."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        steps = sum(1 for line in self.splitlines() if line.startswith("["))
+        return f"<explain_backward: {steps} steps, printed above; str(...) for the text>"
 
 
 def _norm(a: np.ndarray) -> float:

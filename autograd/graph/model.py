@@ -53,8 +53,8 @@ class _Names:
 
     def leaf(self, node: LeafNode) -> str | None:
         t = node.tensor()
-        if t is None:
-            return None
+        if t is None:                       # not held any more: the name the node kept
+            return node.meta.get("name") if node.meta else None
         return self.param.get(id(t)) or t.name or None
 
     def scope_label(self, label: Any) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Node
+from ..engine import LeafNode, Node
 from ..tensor import STATE, Tensor
 
 # (name, lower bound inclusive, upper bound, fill colour); the upper bound of "healthy" is
@@ -196,6 +196,11 @@ class record_values:
             if prev is not None:
                 prev(node, out, inputs)
             node.set_meta("value", _stats(out, keep_small=True, exact=True))
+            for x, p in zip(inputs, node.parents):      # leaves: their value at first use
+                if type(p) is LeafNode and not (p.meta and "value" in p.meta):
+                    p.set_meta("value", _stats(_array(x), keep_small=True, exact=True))
+                    if isinstance(x, Tensor) and x.name:
+                        p.set_meta("name", x.name)
             constants = [(i, x.name if isinstance(x, Tensor) else None, np.shape(x))
                          for i, (x, p) in enumerate(zip(inputs, node.parents))
                          if p is None and isinstance(x, (Tensor, np.ndarray)) and np.ndim(x)]
