@@ -17,16 +17,21 @@ import numpy as np
 from ..engine import LeafNode, Node
 from ..tensor import Tensor, get_default_dtype
 from .drawing import GraphDrawing
-from .model import GraphModel, _grad_stats, _Names, _value_stats
+from .model import GraphModel, _Names
 from .stats import (
-    _BAND_COLOUR,
-    _NO_GRAD_FILL,
     GRAD_BANDS,
     NONFINITE_COLOUR,
     _fmt,
-    _stats_lines,
-    _value_summary,
-    grad_band,
+)
+from .views import (
+    STATUS_COLOURS,
+    describe_module,
+    group_view,
+    health_tip,
+    node_view,
+    pale,
+    run_view,
+    worst_status,
 )
 
 
@@ -49,6 +54,39 @@ def _legend_lines() -> list:
             f'legend [shape=plaintext label={table} tooltip="gradient norm colour bands"]', "}"]
 
 
+def _health_legend_lines() -> list:
+    rows = "".join(f'<tr><td bgcolor="{c}">{n}</td></tr>' for n, c in STATUS_COLOURS.items())
+    table = ('<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
+             '<tr><td><b>module health</b></td></tr>' + rows + '</table>>')
+    return ["subgraph cluster_health_legend {", 'label="legend" style=dashed color="#999999" fontsize=9',
+            f'health_legend [shape=plaintext label={table} tooltip="module health status colours"]',
+            "}"]
+
+
+def _last(steps: Any) -> int | None:
+    steps = list(steps)
+    return steps[-1] if steps else None
+
+
+def module_health(monitor: Any, step: int | None) -> dict:
+    """{module name: health entry} of `monitor` at `step` ({} without a monitor)."""
+    if monitor is None:
+        return {}
+    if not (hasattr(monitor, "module_health") and hasattr(monitor, "steps")):
+        raise TypeError(f"monitor must be an nn.Monitor (with .steps and .module_health(step)), "
+                        f"got {type(monitor).__name__}")
+    if step is not None and step not in list(monitor.steps):
+        raise ValueError(f"step {step} was not recorded by the monitor; its steps are "
+                         f"{_steps_text(list(monitor.steps))}")
+    return dict(monitor.module_health(step) or {})
+
+
+def _steps_text(steps: list) -> str:
+    if len(steps) > 8:
+        return ", ".join(map(str, steps[:3])) + ", ..., " + ", ".join(map(str, steps[-3:]))
+    return ", ".join(map(str, steps)) or "none"
+
+
 def _range_text(lo: float, hi: float) -> str:
     def e(x: float) -> str:
         return f"1e{round(math.log10(x))}"
@@ -61,7 +99,8 @@ def _range_text(lo: float, hi: float) -> str:
 
 def draw_graph(root: Tensor | tuple, params: Any = None, show_data: bool = False,
                show_grad: bool = True, rankdir: str = "TB", *,
-               collapse_modules: bool | int = False, legend: bool = True) -> GraphDrawing:
+               collapse_modules: bool | int = False, legend: bool = True, roll_up: bool = False,
+               monitor: Any = None, step: int | None = None) -> GraphDrawing:
     """Draw the graph that produced `root` (a Tensor or a tuple of Tensors).
 
     One node per operation (name, output shape, dtype when not the default) and per leaf
@@ -79,6 +118,12 @@ def draw_graph(root: Tensor | tuple, params: Any = None, show_data: bool = False
     `collapse_modules=True` draws each module one level below the root module (or each
     top-level module when there is no common root) as one node with its op and parameter
     counts; an int picks the scope depth to collapse at (0 = outermost).
+    `roll_up=True` draws each run of identical sibling modules (same class and structure, used
+    one after another: twelve Dense+activation blocks) as one box "Dense(256, 256) x 12" with
+    the range of the gradient norms leaving them.
+    `monitor` (an `nn.Monitor`, or anything with `steps` and `module_health(step)`) colours
+    each module's cluster or box by its health status at `step` (default: the last recorded)
+    and puts its statistics in the tooltip (`STATUS_COLOURS` in the legend).
 
         with ag.record_grad_norms():
             loss.backward()
@@ -93,15 +138,23 @@ def draw_graph(root: Tensor | tuple, params: Any = None, show_data: bool = False
     model = GraphModel(root, params)
     group_of: dict = {}
     path_of = model.path_of
+    depth = None
     if collapse_modules is not False and collapse_modules is not None:
         depth = model.default_depth() if collapse_modules is True else int(collapse_modules)
-        group_of, path_of = model.collapse(depth)
+    runs = model.runs() if roll_up else []
+    if depth is not None or runs:
+        group_of, path_of = model.collapse(depth, runs)
     drawing = _Dot(model, group_of, path_of, show_data, show_grad)
+    drawing.runs = {r[0][:-1] + (("run", r[0]),): r for r in runs}
+    drawing.health = module_health(monitor, step)
+    drawing.step = step if step is not None or monitor is None else _last(monitor.steps)
     drawing.nodes()
     drawing.edges()
     body = drawing.clusters() + drawing.edge_lines
     if show_grad and legend and drawing.any_grad:
         body.extend(_legend_lines())
+    if legend and drawing.health:
+        body.extend(_health_legend_lines())
     dot = GraphDrawing(name="chainrule", graph_attr={"rankdir": rankdir},
                        node_attr={"fontname": "Helvetica", "fontsize": "10"},
                        edge_attr={"arrowsize": "0.7"})
@@ -129,6 +182,9 @@ class _Dot:
         self.stmts: dict = {(): []}         # cluster path -> node statements
         self.edge_lines: list = []
         self.any_grad = False
+        self.runs: dict = {}                # run group key -> member paths (roll_up)
+        self.health: dict = {}              # module name -> health entry (monitor)
+        self.step: int | None = None
 
     def drawn(self, node: Node) -> str:
         """The id of what represents `node`: itself, or the collapsed group it is in."""
@@ -147,12 +203,54 @@ class _Dot:
             self.any_grad = self.any_grad or has_grad
             self.stmts.setdefault(self.path_of.get(node, ()), []).append(f"{m.ident[node]} [{attrs}]")
         for g, members in self.groups.items():
-            outs = [x for x in members if x in m.root_tensor
-                    or any(self.group_of.get(c) != g for c in m.consumers.get(x, ()))]
-            attrs, has_grad = _group_attrs(m.names.scope_label(m.path_label[g]), m.path_label[g],
-                                           members, outs, self.show_grad)
+            if g in self.runs:
+                lines, fill, tip, has_grad = self.run_box(self.runs[g], members)
+            else:
+                lines, fill, tip, norm = group_view(m.names.scope_label(m.path_label[g]),
+                                                    m.path_label[g], members,
+                                                    m.outputs(members), self.show_grad)
+                lines, fill, tip = self.with_health(g, lines, fill, tip)
+                has_grad = norm is not None
             self.any_grad = self.any_grad or has_grad
-            self.stmts.setdefault(g[:-1], []).append(f"{self.group_ident[g]} [{attrs}]")
+            self.stmts.setdefault(g[:-1], []).append(
+                f'{self.group_ident[g]} [label={_q(lines)} shape=box3d style=filled '
+                f'fillcolor="{fill}" tooltip={_q(tip)}]')
+
+    def run_box(self, run: list, members: list) -> tuple:
+        """Label, fill, tooltip of a rolled-up run of identical modules."""
+        m = self.model
+        views = []
+        for p in run:
+            inside = [n for n in members if m.path_of.get(n, ())[:len(p)] == p]
+            views.append(group_view("", m.path_label[p], inside, m.outputs(inside), self.show_grad))
+        lines, fill, tip = run_view(describe_module(m.path_label[run[0]]), len(run), views)
+        healths = [(self.module_name(p), self.health.get(self.module_name(p))) for p in run]
+        healths = [(name, h) for name, h in healths if h]
+        if healths:
+            status = worst_status([h.get("status") for _, h in healths])
+            fill = STATUS_COLOURS[status]
+            lines.append(f"health: {status}")
+            tip += [f"{name}: {h.get('status')}, grad norm {_fmt(float(h['grad_norm']))}"
+                    if h.get("grad_norm") is not None else f"{name}: {h.get('status')}"
+                    for name, h in healths]
+        return lines, fill, tip, any(v[3] is not None for v in views)
+
+    def module_name(self, path: tuple) -> str | None:
+        """The dotted module name (as `named_modules()` gives it) of a cluster path."""
+        label = self.model.path_label.get(path)
+        if isinstance(label, str):
+            return label
+        return self.model.names.module.get(id(label))
+
+    def with_health(self, path: tuple, lines: list, fill: str, tip: list) -> tuple:
+        """A collapsed module's box coloured by its health status, its statistics in the tip."""
+        name = self.module_name(path)
+        h = self.health.get(name) if name is not None else None
+        if not h:
+            return lines, fill, tip
+        status = h.get("status", "ok")
+        return (lines + [f"health: {status}"], STATUS_COLOURS.get(status, fill),
+                tip + health_tip(name, h, self.step))
 
     def edges(self) -> None:
         """Edges input -> operation; collapsed groups merge parallel edges. Data that entered
@@ -182,9 +280,24 @@ class _Dot:
                     seen.add((src, dst))
                 edges.append(f"{src} -> {dst}")
 
+    def cluster_attrs(self, path: tuple) -> str:
+        """A cluster's label and style: dashed grey, or its health status colour."""
+        title = self.model.names.scope_label(self.model.path_label[path])
+        name = self.module_name(path)
+        h = self.health.get(name) if name is not None else None
+        if not h:
+            return f'label={_q([title])} style="rounded,dashed" color="#7f7f7f" fontsize=10'
+        status = h.get("status", "ok")
+        colour = STATUS_COLOURS.get(status, "#7f7f7f")
+        if status != "ok":
+            title += f" [{status}]"
+        return (f'label={_q([title])} style="rounded,filled" color="{colour}" penwidth=2 '
+                f'fillcolor="{pale(colour, 0.15)}" fontsize=10 '
+                f'tooltip={_q(health_tip(name, h, self.step))}')
+
     def clusters(self) -> list:
         """The node statements nested in `subgraph cluster_i { ... }` by path (a loop)."""
-        stmts, m = self.stmts, self.model
+        stmts = self.stmts
         for path in list(stmts):
             for i in range(len(path)):
                 stmts.setdefault(path[:i], [])
@@ -203,8 +316,7 @@ class _Dot:
             if path:
                 cid = cluster_ids.setdefault(path, f"cluster_{len(cluster_ids)}")
                 body.append(f"subgraph {cid} {{")
-                body.append(f'label={_q([m.names.scope_label(m.path_label[path])])} '
-                            f'style="rounded,dashed" color="#7f7f7f" fontsize=10')
+                body.append(self.cluster_attrs(path))
                 stack.append((path, False))
             body.extend(stmts[path])
             for child in reversed(children.get(path, [])):
@@ -214,81 +326,19 @@ class _Dot:
 
 def _node_attrs(node: Node, names: _Names, tensor: Tensor | None, show_data: bool,
                 show_grad: bool, default_dtype: np.dtype) -> tuple:
-    is_leaf = type(node) is LeafNode
-    shape = str(tuple(node.shape))
-    if is_leaf:
-        name = names.leaf(node)
-        lines = [name, shape] if name else [shape]
-        title = f"leaf {name}" if name else "leaf"
-    else:
-        lines = [node.name, shape]
-        title = node.name
-    if node.dtype != default_dtype:
-        lines.append(str(node.dtype))
-    if tensor is not None:
-        lines.insert(0, f"output: {tensor.name}" if tensor.name and not is_leaf else "output")
-    value = _value_stats(node, tensor)
-    if show_data and value is not None:
-        summary = _value_summary(value)
-        if summary:
-            lines.append(summary)
-    fill = _NO_GRAD_FILL
-    grad = _grad_stats(node, tensor) if show_grad else None
-    if grad is not None and "norm" in grad:
-        band = grad_band(grad["norm"])
-        fill = _BAND_COLOUR[band]
-        lines.append(f"grad {_fmt(grad['norm'])}")
-    tip = [title]
-    if value is not None:
-        tip += _stats_lines("value", value)
-    if grad is not None:
-        band = f" [{grad_band(grad['norm'])}]" if "norm" in grad else ""
-        tip += _stats_lines(f"gradient{band}", grad)
-    if not is_leaf and node.scope:
-        tip.append("scope: " + " > ".join(names.scope_label(s) for s in node.scope))
-    if is_leaf:
+    lines, fill, tip, _, has_grad = node_view(node, names, tensor, show_data, show_grad,
+                                              default_dtype)
+    if type(node) is LeafNode:
         shape_attr = 'shape=ellipse style=filled'
     else:
         shape_attr = 'shape=box style="rounded,filled"'
     out = f'label={_q(lines)} {shape_attr} fillcolor="{fill}" tooltip={_q(tip)}'
     if tensor is not None:
         out += " peripheries=2 penwidth=2"
-    return out, grad is not None
+    return out, has_grad
 
 
 def _group_attrs(name: str, label: Any, members: list, outs: list, show_grad: bool) -> tuple:
-    counts: dict = {}
-    n_ops = 0
-    leaf_params = 0
-    for m in members:
-        if type(m) is LeafNode:
-            leaf_params += int(np.prod(m.shape))
-        else:
-            n_ops += 1
-            counts[m.name] = counts.get(m.name, 0) + 1
-    if hasattr(label, "parameters"):
-        n_params = sum(int(np.prod(p.shape)) for p in label.parameters())
-    else:
-        n_params = leaf_params
-    lines = [name, f"{n_ops} op" + ("s" if n_ops != 1 else "")]
-    if n_params:
-        lines.append(f"{n_params:,} params")
-    tip = [f"collapsed: {n_ops} operations"] + [f"  {k} x{v}" for k, v in counts.items()]
-    fill = _NO_GRAD_FILL
-    has_grad = False
-    if show_grad:
-        grads = [m.meta["grad"] for m in members if m.meta and "norm" in m.meta.get("grad", {})]
-        out_grads = [m.meta["grad"] for m in outs if m.meta and "norm" in m.meta.get("grad", {})]
-        if out_grads:
-            norm = out_grads[0]["norm"]
-            if any(not g.get("finite", True) for g in grads):
-                norm = math.nan
-            fill = _BAND_COLOUR[grad_band(norm)]
-            lines.append(f"grad {_fmt(norm)}")
-            has_grad = True
-        if grads:
-            norms = [g["norm"] for g in grads]
-            tip.append(f"gradient norms inside: min {_fmt(min(norms))}  max {_fmt(max(norms))}")
+    lines, fill, tip, norm = group_view(name, label, members, outs, show_grad)
     return (f'label={_q(lines)} shape=box3d style=filled fillcolor="{fill}" '
-            f'tooltip={_q(tip)}'), has_grad
-
+            f'tooltip={_q(tip)}'), norm is not None

@@ -155,23 +155,94 @@ class GraphModel:
         deep = any(len(keys) >= 2 for keys in self.path_of.values())
         return 1 if len(firsts) == 1 and deep else 0
 
-    def collapse(self, depth: int) -> tuple:
-        """Nodes deeper than `depth` replaced by one group per scope path `[:depth + 1]`.
+    def outputs(self, members: list) -> list:
+        """The members that are outputs or feed a node outside `members`."""
+        inside = set(members)
+        return [x for x in members if x in self.root_tensor
+                or any(c not in inside for c in self.consumers.get(x, ()))]
+
+    def tree(self) -> dict:
+        """{cluster path: (child paths, in order of first use), every node under it}."""
+        under: dict = {}
+        children: dict = {(): []}
+        for node in reversed(self.nodes):           # roughly forward order
+            keys = self.path_of.get(node, ())
+            for i in range(1, len(keys) + 1):
+                p = keys[:i]
+                if p not in under:
+                    under[p] = []
+                    children.setdefault(p, [])
+                    children[p[:-1]].append(p)
+                under[p].append(node)
+        first = {p: min(n.seq for n in ns) for p, ns in under.items()}
+        return {p: (sorted(kids, key=first.__getitem__), under.get(p, []))
+                for p, kids in children.items()}
+
+    def runs(self, tree: dict | None = None) -> list:
+        """Runs of two or more sibling modules used one after another that have the same class
+        and structure (operations, shapes, parameters): the blocks `roll_up` draws as one."""
+        from .views import describe_module
+        tree = self.tree() if tree is None else tree
+
+        def signature(p: tuple) -> tuple:
+            ops, leaves = [], []
+            for n in sorted(tree[p][1], key=lambda n: n.seq):
+                if type(n) is LeafNode:
+                    leaves.append(tuple(n.shape))
+                    continue
+                k = self.path_of[n]
+                inner = tuple(type(self.path_label[k[:j + 1]]).__name__ for j in range(len(p), len(k)))
+                ops.append((inner, n.name, tuple(n.shape)))
+            return describe_module(self.path_label[p]), tuple(ops), tuple(sorted(leaves))
+        out = []
+        for kids, _ in tree.values():
+            run: list = []
+            for p in kids + [None]:
+                if run and p is not None and signature(p) == signature(run[0]):
+                    run.append(p)
+                    continue
+                if len(run) >= 2:
+                    out.append(run)
+                run = [p] if p is not None else []
+        return out
+
+    def collapse(self, depth: int | None, runs: list = ()) -> tuple:
+        """Nodes deeper than `depth` replaced by one group per scope path `[:depth + 1]`; the
+        modules of each run in `runs` (see `runs()`) by one group for the run, keyed
+        `parent + (("run", first member),)`.
 
         Returns (group_of: node -> group path, path_of: a copy where a parameter whose owner
         was collapsed but which is also used outside it sits beside the group)."""
         path_of = dict(self.path_of)
         group_of: dict = {}
-        for node, keys in path_of.items():
-            if type(node) is not LeafNode and len(keys) > depth:
-                group_of[node] = keys[:depth + 1]
+        if depth is not None:
+            for node, keys in path_of.items():
+                if type(node) is not LeafNode and len(keys) > depth:
+                    group_of[node] = keys[:depth + 1]
+        run_of: dict = {}                   # member path -> run key
+        for run in sorted(runs, key=lambda r: len(r[0])):
+            parent = run[0][:-1]
+            if (depth is not None and len(parent) > depth) or any(
+                    parent[:i] in run_of for i in range(1, len(parent) + 1)):
+                continue                    # inside a collapsed module or an outer run
+            for p in run:
+                run_of[p] = parent + (("run", run[0]),)
+        if run_of:
+            for node, keys in path_of.items():
+                for i in range(1, len(keys) + 1):
+                    if keys[:i] in run_of:
+                        if type(node) is not LeafNode:
+                            group_of[node] = run_of[keys[:i]]
+                        else:
+                            path_of[node] = keys[:i - 1]
+                        break
         for node in self.nodes:             # leaves used only inside one group disappear into it
             if type(node) is LeafNode and node not in self.root_tensor:
                 gs = {group_of.get(c) for c in self.consumers.get(node, ())}
                 if len(gs) == 1 and None not in gs:
                     group_of[node] = gs.pop()
-                elif len(path_of.get(node, ())) > depth:    # owner collapsed: sit beside it
-                    path_of[node] = path_of[node][:depth]
+                elif depth is not None and len(path_of.get(node, ())) > depth:
+                    path_of[node] = path_of[node][:depth]   # owner collapsed: sit beside it
         return group_of, path_of
 
 
