@@ -15,12 +15,15 @@ By concern:
     dot.py       draw_graph: the DOT text, in phases (nodes, edges, clusters)
     drawing.py   GraphDrawing: the returned graphviz.Digraph, with install advice
     explain.py   explain_backward
+    views.py     what each drawn thing shows (labels, fills, tooltips, module health)
+    explorer.py  explore: the interactive HTML page (explorer.js draws it)
 """
 
 # every name autograd.graph had when it was one file stays importable from here
 from .dot import _Dot, _esc, _group_attrs, _legend_lines, _node_attrs, _q, _range_text, draw_graph  # noqa: F401
 from .drawing import _INSTALL_ADVICE, GraphDrawing, GraphvizNotInstalled, _with_advice  # noqa: F401
 from .explain import Explanation, _incoming, _norm, _symbols, explain_backward  # noqa: F401
+from .explorer import GraphExplorer, explore  # noqa: F401
 from .model import GraphModel, _as_roots, _grad_stats, _key, _Names, _value_stats, _walk  # noqa: F401
 from .stats import (  # noqa: F401
     _BAND_COLOUR,
@@ -40,4 +43,4 @@ from .stats import (  # noqa: F401
 )
 
 __all__ = ["draw_graph", "explain_backward", "record_grad_norms", "record_values", "grad_band",
-           "GRAD_BANDS", "NONFINITE_COLOUR", "GraphDrawing"]
+           "GRAD_BANDS", "NONFINITE_COLOUR", "GraphDrawing", "explore", "GraphExplorer"]
