@@ -80,3 +80,22 @@ def test_monitor_steps_and_health_reach_the_page():
     assert data["health"][1][str(j)][1][0] == "health of 2 at step 5: exploding"
     with pytest.raises(TypeError, match="monitor must be"):
         ag.explore(loss, monitor=[1, 2])
+
+
+def test_the_examples_in_docs_explorer_md_run():
+    from pathlib import Path
+    text = (Path(__file__).parent.parent / "docs" / "explorer.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 3
+    for block in blocks:
+        exec(compile(block, "docs/explorer.md", "exec"), {"__name__": "docs_explorer"})
+
+
+def test_bad_arguments_are_refused():
+    model, loss = small_model()
+    with pytest.raises(ValueError, match="depth must be None or an int"):
+        ag.explore(loss, params=model, depth=-1)
+    with pytest.raises(TypeError, match="root must be a Tensor"):
+        ag.explore(np.ones(3))
+    with pytest.raises(TypeError, match="params must be"):
+        ag.explore(loss, params=[1])

@@ -238,6 +238,11 @@
   }
 
   // ---- interaction
+  function settle(t0) {                            // time of the work, and to the painted frame
+    st.lastActionMs = performance.now() - t0;
+    st.lastPaintMs = null;
+    requestAnimationFrame(() => setTimeout(() => { st.lastPaintMs = performance.now() - t0; }, 0));
+  }
   function relayout(keepKey) {
     const t0 = performance.now();
     const before = keepKey && L.items.get(keepKey) ? [L.items.get(keepKey).x, L.items.get(keepKey).y] : null;
@@ -247,7 +252,7 @@
       if (it) { view.x += (before[0] - it.x) * view.s; view.y += (before[1] - it.y) * view.s; }
     }
     draw();
-    st.lastActionMs = performance.now() - t0;
+    settle(t0);
   }
   function firstMember(key) { return key[0] === "r" ? "C" + R[+key.slice(1)].members[0] : key; }
   function keyAt(e) { const g = e.target.closest && e.target.closest(".item"); return g ? g.getAttribute("data-key") : null; }
@@ -319,7 +324,7 @@
     layout();
     const key = t === "n" ? rep(i) : (open[i] ? "C" + i : "c" + i);
     st.highlight = key; centreOn(key); draw();
-    st.lastActionMs = performance.now() - t0;
+    settle(t0);
     document.getElementById("found").textContent = `${st.match + 1} of ${st.matches.length}`;
   }
   const box = document.getElementById("search");
@@ -333,14 +338,14 @@
     slider.max = D.steps.length - 1; slider.value = st.step;
     const show = () => { document.getElementById("steplabel").textContent = "step " + D.steps[st.step]; };
     show();
-    slider.addEventListener("input", () => { const t0 = performance.now(); st.step = +slider.value; show(); draw(); st.lastActionMs = performance.now() - t0; });
+    slider.addEventListener("input", () => { const t0 = performance.now(); st.step = +slider.value; show(); draw(); settle(t0); });
     mode.addEventListener("change", () => { st.mode = mode.value; draw(); });
   } else {
     document.getElementById("steps").style.display = "none";
   }
   layout(); fit();
-  st.firstRenderMs = performance.now() - T0;
-  st.loadedMs = performance.now();
+  st.firstRenderMs = performance.now();            // since navigation started: parse, layout, draw
+  st.scriptMs = performance.now() - T0;
   function keyOf(text) {                         // the first laid-out item whose title starts so
     for (const key of L.items.keys()) {
       const t = key[0], i = +key.slice(1);
@@ -351,5 +356,8 @@
   }
   window.explorer = {state: st, keyOf: keyOf, view: view, open: open, runOpen: runOpen, layout: () => L, search: search,
                      centreOn: k => { centreOn(k); draw(); }, draw: draw};
-  document.body.setAttribute("data-ready", "1");
+  requestAnimationFrame(() => setTimeout(() => {  // the first frame is on screen
+    st.firstPaintMs = performance.now();
+    document.body.setAttribute("data-ready", "1");
+  }, 0));
 })();

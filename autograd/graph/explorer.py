@@ -63,6 +63,10 @@ def explore(root: Tensor | tuple, params: Any = None, *, monitor: Any = None,
     `nn.Monitor`: `steps`, `module_health(step)`) a slider walks its steps and recolours the
     modules by health status (or by gradient norm). `path`: also write the page there.
     """
+    if depth is not None and not (isinstance(depth, int) and not isinstance(depth, bool)
+                                  and depth >= 0):
+        raise ValueError(f"depth must be None or an int >= 0 (modules deeper start collapsed), "
+                         f"got {depth!r}")
     model = GraphModel(root, params)
     data = _graph_data(model, depth, roll_up, show_data)
     data["steps"], data["health"] = _health_data(model, monitor)
