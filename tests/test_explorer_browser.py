@@ -161,7 +161,13 @@ def test_twenty_layer_model_renders_expands_hovers_searches_and_recolours(browse
     assert tip.startswith("affine+relu") and "value: shape (6, 32)" in tip and "gradient [" in tip
     assert "scope: Sequential > 5 (Dense)" in tip
     assert cluster5.is_displayed()
+    hover(browser, op[0])
     screenshot(browser, tmp_path, "model_expanded")
+    # a click on the open module's title closes it again
+    ms3 = click(browser, cluster5.find_element("css selector", ".cluster-head"))
+    assert browser.execute_script("return window.explorer.keyOf('5 (Dense)')")[0] == "c"
+    box5 = item_by_text(browser, ".item.box.module", "5 (Dense)")
+    click(browser, box5)
     # the slider walks the monitor's steps: at step 0 no module is dead
     box7 = item_by_text(browser, ".item.box.module", "7 (Dense)")
     assert fill_of(box7) == ag.graph.views.STATUS_COLOURS["dead"]
@@ -189,7 +195,8 @@ def test_twenty_layer_model_renders_expands_hovers_searches_and_recolours(browse
     assert len(hit) == 1 and "12.weight" in hit[0].text
     screenshot(browser, tmp_path, "model_search")
     print(f"\n20-layer model: {page_time(browser)}; open the run {ms:.1f} ms, "
-          f"open a module {ms2:.1f} ms, move the slider {slider_ms:.1f} ms (to the painted frame)")
+          f"open a module {ms2:.1f} ms, close it {ms3:.1f} ms, move the slider "
+          f"{slider_ms:.1f} ms (to the painted frame)")
 
 
 def page_time(driver) -> str:
@@ -216,6 +223,23 @@ def test_10k_operation_chain_opens_and_responds(browser, tmp_path):
     assert drawn[0].text.startswith("x")                           # the top: the input leaf
     tip = hover(browser, drawn[1])
     assert tip.startswith("multiply") and "gradient [" in tip
+    # drag to pan: the nodes further down are drawn; the wheel zooms
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+    canvas = browser.find_element("id", "canvas")
+    top = browser.execute_script("return window.explorer.view.y")
+    ActionChains(browser).move_to_element_with_offset(canvas, 300, 250).click_and_hold() \
+        .move_by_offset(0, -250).move_by_offset(0, -250).release().perform()
+    assert browser.execute_script("return window.explorer.view.y") == pytest.approx(top - 500, abs=2)
+    time.sleep(0.2)
+    keys = [e.get_attribute("data-key") for e in items(browser, ".item.node")]
+    assert "n0" not in keys and len(keys) > 10                     # the top left the view
+    scale = browser.execute_script("return window.explorer.view.s")
+    ActionChains(browser).scroll_from_origin(ScrollOrigin.from_element(canvas), 0, 300).perform()
+    time.sleep(0.2)
+    zoomed = browser.execute_script("return window.explorer.view.s")
+    assert zoomed < scale * 0.8                                    # scrolling down zooms out
+    assert len(items(browser, ".item.node")) > len(keys)           # so more nodes are in view
     box = browser.find_element("id", "search")
     box.send_keys("sum")
     assert browser.find_element("id", "found").text == "1 of 1"

@@ -122,14 +122,31 @@
       }
       queue = next;
     }
-    const rows = [];
+    // sources sit by their use: a leaf beside the operation it feeds, other sources just above
+    const side = new Array(n).fill(false);
+    for (let i = 0; i < n; i++) {
+      if (pred[i].length || !succ[i].length) continue;
+      let r = Infinity; for (const j of succ[i]) r = Math.min(r, rank[j]);
+      const k = keys[i];
+      if (k[0] === "n" && N[+k.slice(1)].k === "leaf" && succ[i].every(j => rank[j] === r)) { rank[i] = r; side[i] = true; }
+      else rank[i] = Math.max(0, r - 1);
+    }
+    let rows = [];
     for (let i = 0; i < n; i++) (rows[rank[i]] = rows[rank[i]] || []).push(i);
+    rows = rows.filter(Boolean);
     const pos = new Array(n).fill(0);
     let width = 0, y = 0;
-    for (const row of rows) {
-      if (!row) continue;
+    for (let r = 0; r < rows.length; r++) {
+      let row = rows[r];
       for (const i of row) if (pred[i].length) pos[i] = pred[i].reduce((s, p) => s + pos[p], 0) / pred[i].length;
-      row.sort((a, b) => pos[a] - pos[b] || a - b);
+      const main = row.filter(i => !side[i]).sort((a, b) => pos[a] - pos[b] || a - b);
+      const beside = new Map();
+      for (const i of row) if (side[i]) { const c = succ[i][0]; if (!beside.has(c)) beside.set(c, []); beside.get(c).push(i); }
+      row = rows[r] = [];
+      for (const i of main) {
+        const b = beside.get(i) || [];
+        row.push(...b.filter((_, k) => k % 2 === 1).reverse(), i, ...b.filter((_, k) => k % 2 === 0));
+      }
       let x = 0, h = 0;
       for (const i of row) { const it = items.get(keys[i]); pos[i] = x + it.w / 2; x += it.w + 24; h = Math.max(h, it.h); }
       width = Math.max(width, x - 24);
@@ -138,7 +155,6 @@
       row.w = x - 24;
     }
     for (const row of rows) {                     // centre each row
-      if (!row) continue;
       const shift = (width - row.w) / 2;
       for (const i of row) { const it = items.get(keys[i]); it.x = pos[i] - it.w / 2 + shift; pos[i] += shift; }
     }
@@ -209,7 +225,8 @@
                     "stroke-width": h ? 2 : 1, "stroke-dasharray": h ? "" : "5,3", class: "cluster-box"}, g);
         const head = el("g", {class: "cluster-head"}, g);
         el("rect", {x: it.x, y: it.y, width: it.w, height: 22, fill: "transparent"}, head);
-        text(head, ["\u25be " + C[i].n + (h && h[0] !== "ok" ? " [" + h[0] + "]" : "")], it.x + it.w / 2, it.y + 15);
+        const title = el("text", {x: it.x + 8, y: it.y + 15}, head);
+        title.textContent = "\u25be " + C[i].n + (h && h[0] !== "ok" ? " [" + h[0] + "]" : "");
         g.setAttribute("class", "item cluster");
       } else if (t === "n") {
         const nd = N[i], cls = "item node " + nd.k;
@@ -229,9 +246,16 @@
     for (const [u, v] of L.edges) {
       const a = L.items.get(u), b = L.items.get(v);
       if (!(inView(a) || inView(b))) continue;
-      const sx = a.x + a.w / 2, sy = a.y + a.h, tx = b.x + b.w / 2, ty = b.y;
-      const dy = Math.max(20, Math.abs(ty - sy) / 2);
-      el("path", {d: `M${sx},${sy} C${sx},${sy + dy} ${tx},${ty - dy} ${tx},${ty - 4}`, class: "edge", "marker-end": "url(#arrow)"}, layerE);
+      let d;
+      if (a.y < b.y + b.h && b.y < a.y + a.h) {    // side by side: into the side of the target
+        const right = a.x < b.x, sx = right ? a.x + a.w : a.x, tx = right ? b.x - 4 : b.x + b.w + 4;
+        d = `M${sx},${a.y + a.h / 2} L${tx},${b.y + b.h / 2}`;
+      } else {
+        const sx = a.x + a.w / 2, sy = a.y + a.h, tx = b.x + b.w / 2, ty = b.y;
+        const dy = Math.max(20, Math.abs(ty - sy) / 2);
+        d = `M${sx},${sy} C${sx},${sy + dy} ${tx},${ty - dy} ${tx},${ty - 4}`;
+      }
+      el("path", {d: d, class: "edge", "marker-end": "url(#arrow)"}, layerE);
     }
     st.renders++;
     return performance.now() - t0;

@@ -222,7 +222,7 @@ body {{ display: flex; flex-direction: column; }}
 #canvas {{ display: block; width: 100%; height: 100%; cursor: grab; background: #fff; }}
 #canvas text {{ font-size: 10px; pointer-events: none; }}
 .item.box, .cluster-head {{ cursor: pointer; }}
-.edge {{ fill: none; stroke: #444; stroke-width: 1; }}
+.edge {{ fill: none; stroke: #444; stroke-width: 1; pointer-events: none; }}
 .item.hit .shape, .item.hit .cluster-box {{ stroke: #d00; stroke-width: 4; }}
 #tip {{ position: absolute; display: none; white-space: pre; background: #ffffe8; border: 1px solid #888;
         padding: 4px 6px; font: 11px monospace; pointer-events: none; max-width: 560px; z-index: 2; }}
