@@ -277,3 +277,29 @@ def test_10k_operations_in_100_blocks_expand_by_click(browser, tmp_path):
     screenshot(browser, tmp_path, "blocks_expanded")
     print(f"\n10k ops in 100 blocks: {page_time(browser)}; open the run "
           f"{ms_run:.1f} ms, open a block {ms_block:.1f} ms (to the painted frame)")
+
+
+def test_the_jupyter_inline_form_renders_inside_its_iframe(browser, tmp_path):
+    x = ag.tensor([1.0, 2.0], requires_grad=True, name="x")
+    with ag.scope("block"):
+        y = ag.tanh(x * 3.0)
+    loss = y.sum()
+    with ag.record_grad_norms():
+        loss.backward()
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text("<html><body><p>cell output:</p>" + ag.explore(loss)._repr_html_()
+                        + "</body></html>")
+    browser.get(notebook.as_uri())
+    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
+    try:
+        for _ in range(100):
+            if browser.execute_script("return document.body.getAttribute('data-ready')") == "1":
+                break
+            time.sleep(0.05)
+        box = item_by_text(browser, ".item.box.module", "block")
+        assert "2 ops" in box.text
+        click(browser, box)
+        labels = [e.text.split("\n")[0] for e in items(browser, ".item.node")]
+        assert {"x", "multiply", "tanh"} <= set(labels)
+    finally:
+        browser.switch_to.default_content()

@@ -145,3 +145,48 @@ def test_bad_monitor_and_step_are_refused():
     mon = FakeMonitor(["", "0"], [0, 10], {})
     with pytest.raises(ValueError, match="step 3 was not recorded.*0, 10"):
         ag.draw_graph(loss, params=model, monitor=mon, step=3)
+
+
+class Block(nn.Module):
+    """Two Dense layers: a block with sub-modules, repeated below."""
+
+    def __init__(self, width: int, seed: int) -> None:
+        super().__init__()
+        self.up = nn.Dense(width, 2 * width, activation="relu", rng=seed)
+        self.down = nn.Dense(2 * width, width, rng=seed + 1)
+
+    def forward(self, x):
+        return x + self.down(self.up(x))
+
+
+def block_model(n: int = 4):
+    model = nn.Sequential(*[Block(4, 10 * i) for i in range(n)])
+    loss = (model(ag.tensor(np.ones((2, 4)))) ** 2).sum()
+    with ag.record_grad_norms():
+        loss.backward()
+    return model, loss
+
+
+def test_roll_up_of_blocks_with_sub_modules_works_with_collapsing():
+    model, loss = block_model(4)
+    rolled = dot_nodes(ag.draw_graph(loss, params=model, roll_up=True, collapse_modules=True).source)
+    boxes = [label(a) for k, a in rolled.items() if k.startswith("m")]
+    assert [b[:3] for b in boxes] == [["Block x 4", "12 ops", f"{4 * (4 * 8 + 8 + 8 * 4 + 4):,} params"]]
+    plain = dot_nodes(ag.draw_graph(loss, params=model, collapse_modules=True).source)
+    assert sorted(label(a)[0] for k, a in plain.items() if k.startswith("m")) == [
+        f"{i} (Block)" for i in range(4)]
+    # collapsing deeper than the blocks still rolls them up; collapsing above them wins
+    deep = dot_nodes(ag.draw_graph(loss, params=model, roll_up=True, collapse_modules=2).source)
+    assert [label(a)[0] for k, a in deep.items() if k.startswith("m")] == ["Block x 4"]
+    top = dot_nodes(ag.draw_graph(loss, params=model, roll_up=True, collapse_modules=0).source)
+    assert [label(a)[0] for k, a in top.items() if k.startswith("m")] == ["Sequential"]
+
+
+def test_a_run_inside_an_open_module_is_rolled_up_on_its_own():
+    model = nn.Sequential(nn.Dense(4, 4, rng=0),
+                          nn.Sequential(*[nn.Dense(4, 4, activation="tanh", rng=i) for i in range(3)]))
+    loss = model(ag.tensor(np.ones((2, 4)))).sum()
+    nodes = dot_nodes(ag.draw_graph(loss, params=model, roll_up=True).source)
+    runs = [label(a)[0] for a in nodes.values() if " x " in label(a)[0]]
+    assert runs == ["Dense(4, 4, activation='tanh') x 3"]
+    assert "0.weight" in [label(a)[0] for a in nodes.values()]      # the first Dense stays open

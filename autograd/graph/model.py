@@ -184,7 +184,11 @@ class GraphModel:
         from .views import describe_module
         tree = self.tree() if tree is None else tree
 
+        memo: dict = {}
+
         def signature(p: tuple) -> tuple:
+            if p in memo:
+                return memo[p]
             ops, leaves = [], []
             for n in sorted(tree[p][1], key=lambda n: n.seq):
                 if type(n) is LeafNode:
@@ -193,7 +197,8 @@ class GraphModel:
                 k = self.path_of[n]
                 inner = tuple(type(self.path_label[k[:j + 1]]).__name__ for j in range(len(p), len(k)))
                 ops.append((inner, n.name, tuple(n.shape)))
-            return describe_module(self.path_label[p]), tuple(ops), tuple(sorted(leaves))
+            memo[p] = describe_module(self.path_label[p]), tuple(ops), tuple(sorted(leaves))
+            return memo[p]
         out = []
         for kids, _ in tree.values():
             run: list = []
