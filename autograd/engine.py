@@ -147,6 +147,8 @@ class LeafNode(Node):
         Node.__init__(self, "leaf", (), (), (), (), None, t._data.shape, t._data.dtype)
         self.tensor = weakref.ref(t)
         self.scope = ()
+        if t.name:              # draw_graph still names the leaf once the tensor is gone
+            self.meta = {"name": t.name}
 
     def check_saved(self) -> None:
         pass

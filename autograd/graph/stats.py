@@ -1,0 +1,214 @@
+"""Gradient colour bands, tensor statistics, and the contexts that record them on the graph.
+
+`record_grad_norms` (around a backward) and `record_values` (around a forward) write into
+`node.meta` ("grad", "value", "constants") through the observer hooks `STATE.recorder` and
+`STATE.on_record`; everything else here is pure functions of arrays.
+
+Gradient colours (decade bands of the gradient norm, `GRAD_BANDS`):
+
+    vanishing   norm < 1e-6              blue        #6fa8dc
+    small       1e-6 <= norm < 1e-2      light blue  #cfe2f3
+    healthy     1e-2 <= norm <= 1e1      green       #b6d7a8
+    large       1e1 < norm <= 1e3        orange      #f9cb9c
+    exploding   norm > 1e3               red         #e06666
+    nonfinite   NaN or Inf anywhere      magenta     #ff00ff
+    (white: no gradient known for that node)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..engine import LeafNode, Node
+from ..tensor import STATE, Tensor
+
+# (name, lower bound inclusive, upper bound, fill colour); the upper bound of "healthy" is
+# inclusive, as written in the module docstring.
+GRAD_BANDS: tuple = (
+    ("vanishing", 0.0, 1e-6, "#6fa8dc"),
+    ("small", 1e-6, 1e-2, "#cfe2f3"),
+    ("healthy", 1e-2, 1e1, "#b6d7a8"),
+    ("large", 1e1, 1e3, "#f9cb9c"),
+    ("exploding", 1e3, math.inf, "#e06666"),
+)
+NONFINITE_COLOUR = "#ff00ff"
+_NO_GRAD_FILL = "#ffffff"
+_BAND_COLOUR = {name: colour for name, _, _, colour in GRAD_BANDS}
+_BAND_COLOUR["nonfinite"] = NONFINITE_COLOUR
+_SMALL = 6                  # tensors with at most this many elements show their values
+
+
+def grad_band(norm: float) -> str:
+    """The colour band of a gradient norm: 'vanishing', 'small', 'healthy', 'large',
+    'exploding' or 'nonfinite' (thresholds in `GRAD_BANDS`)."""
+    if not math.isfinite(norm):
+        return "nonfinite"
+    if norm < 1e-6:
+        return "vanishing"
+    if norm < 1e-2:
+        return "small"
+    if norm <= 1e1:
+        return "healthy"
+    if norm <= 1e3:
+        return "large"
+    return "exploding"
+
+
+# ---------------------------------------------------------------- statistics
+
+def _array(x: Any) -> np.ndarray:
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
+
+
+_DTYPE_NAMES: dict = {}        # str(dtype) is slow; cache it
+
+
+def _stats(a: np.ndarray, keep_small: bool = False, exact: bool = False) -> dict:
+    """shape, dtype, norm, min, max, mean, std of `a`.
+
+    Cheap: min, max, sum and sum of squares (std from the second moment, or from a second pass
+    when the mean is so large next to the spread that the moment would lose it); `exact`
+    always takes the second pass.
+    """
+    dt = a.dtype
+    st: dict = {"shape": a.shape, "dtype": _DTYPE_NAMES.get(dt) or _DTYPE_NAMES.setdefault(dt, str(dt))}
+    n = a.size
+    kind = a.dtype.kind
+    if n == 0 or kind not in "fiub":
+        if n and kind == "c":
+            st["norm"] = float(np.linalg.norm(a))
+        return st
+    if keep_small and n <= _SMALL:
+        st["values"] = np.array(a, copy=True)
+    if n <= 16:                                 # small: Python floats beat four reductions
+        vals = [float(v) for v in a.reshape(-1).tolist()]
+        total = math.fsum(vals)
+        if math.isfinite(total):
+            mean = total / n
+            sq = math.fsum(v * v for v in vals)
+            var = math.fsum((v - mean) ** 2 for v in vals) / n
+            st.update(norm=math.sqrt(sq), min=min(vals), max=max(vals), mean=mean,
+                      std=math.sqrt(var), finite=True)
+            return st
+    flat = (a if kind == "f" else a.astype(np.float64)).reshape(-1)
+    mn, mx = float(flat.min()), float(flat.max())
+    total = float(flat.sum(dtype=np.float64))
+    with np.errstate(over="ignore", under="ignore"):
+        sq = float(np.dot(flat, flat))
+    finite = math.isfinite(mn) and math.isfinite(mx)
+    if finite:
+        m = max(abs(mn), abs(mx))
+        if m > 0 and not 1e-30 < sq < math.inf:   # rare: squares under- or overflowed
+            scaled = flat / m
+            norm = math.sqrt(float(np.dot(scaled, scaled))) * m
+            sq = norm * norm
+        else:
+            norm = math.sqrt(sq)
+        mean = total / n
+        var = sq / n - mean * mean
+        # the second moment loses the spread to rounding when the mean dominates it
+        # (sum of squares accurate to about eps * sq): then a second pass
+        if exact or not var > 1e4 * float(np.finfo(flat.dtype).eps) * (sq / n):
+            std = float(flat.std(dtype=np.float64))
+        else:
+            std = math.sqrt(var)
+    else:
+        norm = math.nan if (math.isnan(mn) or math.isnan(mx)) else math.inf
+        mean = std = math.nan
+    st.update(norm=norm, min=mn, max=mx, mean=mean, std=std, finite=finite)
+    return st
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _stats_lines(head: str, st: dict) -> list:
+    """Tooltip lines: 'value: shape (4,), float64' then 'norm .., min .., max ..', 'mean .., std ..'."""
+    lines = [f"{head}: shape {st['shape']}, {st['dtype']}"]
+    if "min" in st:
+        lines.append(f"norm {_fmt(st['norm'])}, min {_fmt(st['min'])}, max {_fmt(st['max'])}")
+        lines.append(f"mean {_fmt(st['mean'])}, std {_fmt(st['std'])}")
+    elif "norm" in st:
+        lines.append(f"norm {_fmt(st['norm'])}")
+    return lines
+
+
+def _value_summary(st: dict) -> str | None:
+    """A one-line value summary for labels: the values of small tensors, else min..max."""
+    if "values" in st:
+        v = st["values"]
+        if v.ndim == 0:
+            return _fmt(v.item())
+        text = np.array2string(v, separator=", ", max_line_width=10_000,
+                               formatter={"float_kind": _fmt})
+        return text if len(text) <= 60 else text[:57] + "..."
+    if "min" in st:
+        return f"[{_fmt(st['min'])} .. {_fmt(st['max'])}] mean {_fmt(st['mean'])}"
+    return None
+
+
+# ---------------------------------------------------------------- recording contexts
+
+class record_grad_norms:
+    """Store on every node the statistics of the gradient that flows through it.
+
+    Use around a backward: `with ag.record_grad_norms(): loss.backward()`. Each node reached
+    gets `node.meta["grad"] = {"shape", "dtype", "norm", "min", "max", "mean", "std", "finite"}`
+    (the gradient arriving at its output; for leaves the gradient they receive in this pass).
+    `draw_graph` then shows the norm on every operation and colours it (see `GRAD_BANDS`).
+    Chains to a recorder already installed. Cost: four reductions per node's gradient.
+    """
+
+    def __enter__(self) -> record_grad_norms:
+        self._prev = prev = STATE.recorder
+
+        def recorder(node: Node, g: Any, grads: Any) -> None:
+            if prev is not None:
+                prev(node, g, grads)
+            if g is not None:
+                node.set_meta("grad", _stats(_array(g)))
+        STATE.recorder = recorder
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.recorder = self._prev
+
+
+class record_values:
+    """Store value statistics of every operation recorded inside (a forward-pass context).
+
+    `with ag.record_values(): loss = model(x)` keeps `node.meta["value"]` (shape, dtype, min,
+    max, mean, std, norm; the values themselves for tensors of at most 6 elements), so
+    `draw_graph` can show them in tooltips and, with `show_data=True`, in labels, even for
+    operations that do not keep their output; and the arrays that entered without a gradient
+    (the data batch, say), which `draw_graph` then draws as input nodes. Chains to an
+    `on_record` hook already installed.
+    """
+
+    def __enter__(self) -> record_values:
+        self._prev = prev = STATE.on_record
+
+        def on_record(node: Node, out: np.ndarray, inputs: tuple) -> None:
+            if prev is not None:
+                prev(node, out, inputs)
+            node.set_meta("value", _stats(out, keep_small=True, exact=True))
+            for x, p in zip(inputs, node.parents):      # leaves: their value at first use
+                if type(p) is LeafNode and not (p.meta and "value" in p.meta):
+                    p.set_meta("value", _stats(_array(x), keep_small=True, exact=True))
+                    if isinstance(x, Tensor) and x.name:
+                        p.set_meta("name", x.name)
+            constants = [(i, x.name if isinstance(x, Tensor) else None, np.shape(x))
+                         for i, (x, p) in enumerate(zip(inputs, node.parents))
+                         if p is None and isinstance(x, (Tensor, np.ndarray)) and np.ndim(x)]
+            if constants:               # data fed in without gradient: drawn as input nodes
+                node.set_meta("constants", constants)
+        STATE.on_record = on_record
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.on_record = self._prev
+
