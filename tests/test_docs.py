@@ -177,3 +177,24 @@ def test_link_checker_sees_a_link_outside(tmp_path: Path) -> None:
                     "`[not](code.md)`\n```\n[nor](fenced.md)\n```\n")
     assert links(page) == ["../shared/API.md", "pic.png", "other.md#x"]
     assert slug("Backward and `ag.grad`") == "backward-and-aggrad"
+
+
+# ---------------------------------------------------------------- README claims
+
+def test_readme_momentum_story_is_what_the_example_computes(tmp_path: Path) -> None:
+    """The gallery's account of the momentum figure: steps to f < 1e-6, the step after which
+    the steep coordinate stays below 0.01, and the overshoot past the minimum."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("example_momentum", ROOT / "examples" / "momentum.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    r = module.main(["--quick", "--out", str(tmp_path)])
+    assert r["quadratic_steps"] == {"plain SGD": 346, "momentum 0.9": 114, "Nesterov 0.9": 96}
+    assert r["steep_settled"] == {"plain SGD": 4, "momentum 0.9": 98, "Nesterov 0.9": 21}
+    assert r["overshoot"] == {"plain SGD": 0.0, "momentum 0.9": 3.08, "Nesterov 0.9": 2.35}
+    readme = " ".join(ROOT.joinpath("README.md").read_text().split())
+    for claim in ("plain SGD needs **346** steps", "momentum 0.9 needs 114 and Nesterov 96",
+                  "p1 is below 0.01 from step 4 on", "p1 swings until step 98",
+                  "overshoots the minimum to 3.1", "settles p1 by step 21 (overshoot 2.35)"):
+        assert claim in readme, claim
