@@ -1,6 +1,9 @@
 """Deep and wide graphs, and the cost of in-place write protection.
 
-    python bench/graphs.py
+    python bench/graphs.py                  # everything (about a minute)
+    python bench/graphs.py --part deep      # only the deep and wide graphs (and draw_graph)
+    python bench/graphs.py --part protection
+    python bench/graphs.py --case deep-1m   # one graph case, in this process
 
 1. a 1,000,000-node chain: forward and backward time, peak traced memory, memory left after;
 2. one tensor feeding 100,000 operations: the same numbers;
@@ -14,6 +17,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import argparse  # noqa: E402
 import gc  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
@@ -117,10 +121,20 @@ CASES = {
 }
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--case":
-        measure(*CASES[sys.argv[2]])
-        return
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Deep and wide graphs (time and memory), and the cost of the write protection.")
+    parser.add_argument("--part", choices=("all", "deep", "protection"), default="all",
+                        help="deep: the graph cases and draw_graph; protection: the W1 step with "
+                             "and without locking (default: %(default)s)")
+    parser.add_argument("--case", choices=sorted(CASES),
+                        help="measure one graph case in this process and stop (the benchmark runs "
+                             "each case this way, in a fresh process)")
+    return parser.parse_args(argv)
+
+
+def graphs() -> None:
+    """Each graph case in a fresh process, then draw_graph's DOT text of a long chain."""
     print("Deep and wide graphs (float64, shape (1,)), each in a fresh process; memory is RSS")
     for case in CASES:
         subprocess.run([sys.executable, __file__, "--case", case], check=True)
@@ -136,6 +150,9 @@ def main() -> None:
     print(f"\ndraw_graph of a 10,000-operation chain with gradient norms: DOT text in "
           f"{time.perf_counter() - t0:.3f} s ({source.count(' -> ')} edges)")
 
+
+def protection() -> None:
+    """The W1 step with and without locking, and the cost of reading `.data`."""
     print("\nWrite protection: W1 step (MLP 784-256-256-10) with and without locking saved arrays")
     for batch in (32, 256):
         a, b = protection_cost(batch)
@@ -151,6 +168,17 @@ def main() -> None:
             _ = t.data
         print(f"  reading .data of {what}: {(time.perf_counter() - t0) / n * 1e9:.0f} ns")
     del z
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.case:
+        measure(*CASES[args.case])
+        return
+    if args.part in ("all", "deep"):
+        graphs()
+    if args.part in ("all", "protection"):
+        protection()
 
 
 if __name__ == "__main__":
