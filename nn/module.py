@@ -328,7 +328,7 @@ class Module:
 
 def _as_buffer(value: Any, where: str) -> ag.Tensor | None:
     """A buffer's value as a Tensor that does not require grad (an ndarray is wrapped, not
-    copied); None stays None."""
+    copied; a NumPy scalar becomes a 0-d array); None stays None."""
     if value is None:
         return None
     if isinstance(value, Parameter):
@@ -340,6 +340,8 @@ def _as_buffer(value: Any, where: str) -> ag.Tensor | None:
         return value
     if isinstance(value, np.ndarray):
         return ag.Tensor(value)
+    if isinstance(value, np.generic):           # what arithmetic on a 0-d array gives
+        return ag.Tensor(np.asarray(value))
     raise TypeError(f"{where} is a buffer: assign a Tensor, an ndarray or None, "
                     f"got {type(value).__name__}")
 

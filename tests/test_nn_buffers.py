@@ -45,6 +45,9 @@ def test_assigning_a_new_array_keeps_it_a_buffer():
     m.total = None                                           # a None buffer is left out
     assert "total" not in m.state_dict() and "total" not in dict(m.named_buffers())
     m.total = np.full(3, 7.0)
+    m.register_buffer("count", np.zeros((), np.int64))
+    m.count = m.count.data + 1                               # a NumPy scalar: a 0-d buffer
+    assert m.state_dict()["count"].shape == () and m.state_dict()["count"] == 1
     np.testing.assert_array_equal(m.state_dict()["total"], [7, 7, 7])
 
 
