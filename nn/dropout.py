@@ -29,11 +29,12 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> a
     x = x if isinstance(x, ag.Tensor) else ag.tensor(x)
     if not training or p == 0:
         return x
+    if x.dtype.kind in "biu":                             # integers, bools: the default float dtype
+        x = ag.astype(x, ag.get_default_dtype())
     if p == 1:
         return x * 0.0
     keep = ag.get_rng(rng).random(x.shape) >= p          # True with probability 1 - p
-    dtype = x.dtype if x.dtype.kind == "f" else ag.get_default_dtype()
-    return x * (keep.astype(dtype) / dtype.type(1 - p))
+    return x * (keep.astype(x.dtype) / x.dtype.type(1 - p))
 
 
 class Dropout(Module):

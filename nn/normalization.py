@@ -20,7 +20,9 @@ __all__ = ["batch_norm", "layer_norm", "BatchNorm1d", "LayerNorm"]
 
 
 def _tensor(x: Any) -> ag.Tensor:
-    return x if isinstance(x, ag.Tensor) else ag.tensor(x)
+    """`x` as a Tensor; integers and bools become the default float dtype (as softmax does)."""
+    x = x if isinstance(x, ag.Tensor) else ag.tensor(x)
+    return x if x.dtype.kind in "fc" else ag.astype(x, ag.get_default_dtype())
 
 
 def _affine(x_hat: ag.Tensor, weight: Any, bias: Any, shape: tuple) -> ag.Tensor:
@@ -87,7 +89,7 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None, 
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when not "
                              "training; pass them, or training=True to use batch statistics")
-        dtype = x.dtype if x.dtype.kind == "f" else ag.get_default_dtype()
+        dtype = x.dtype
         rm = _check_stat("running_mean", running_mean, channels).astype(dtype).reshape(shape)
         rv = _check_stat("running_var", running_var, channels).astype(dtype).reshape(shape)
         x_hat = (x - rm) / np.sqrt(rv + dtype.type(eps))
@@ -106,7 +108,7 @@ def layer_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None
     x = _tensor(x)
     shape = _normalized_shape(normalized_shape)
     k = len(shape)
-    if k == 0 or x.shape[x.ndim - k:] != shape or x.ndim < k:
+    if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != shape:
         raise ValueError(f"layer_norm: the input's last {k} axes must have shape {shape}, got "
                          f"input of shape {x.shape}")
     axes = tuple(range(x.ndim - k, x.ndim))

@@ -199,3 +199,19 @@ def test_layer_norm_module():
     with pytest.raises(ValueError, match=r"last 2 axes must have shape \(3, 4\), got input of shape"):
         ln(np.ones((2, 4, 3)))
     assert repr(nn.LayerNorm(4)).startswith("LayerNorm((4,), eps=1e-05, elementwise_affine=True)")
+
+
+def test_integer_inputs_become_the_default_float_dtype():
+    x = np.arange(12).reshape(4, 3)
+    bn = nn.BatchNorm1d(3)
+    out = bn(x)
+    assert out.dtype == np.float32 and bn.running_mean.dtype == np.float32
+    np.testing.assert_allclose(out.data, bn_by_hand(x.astype(np.float64), np.ones(3), np.zeros(3)), rtol=1e-5)
+    assert nn.LayerNorm(3)(x).dtype == np.float32
+    assert F.dropout(x, 0.5, rng=0).dtype == np.float32
+
+
+def test_layer_norm_second_order_gradcheck():
+    x = ag.tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+    w = ag.tensor(RNG.standard_normal(4), requires_grad=True)
+    assert ag.gradgradcheck(lambda x, w: F.layer_norm(x, 4, w), (x, w))
