@@ -28,10 +28,16 @@ def _tensor(x: Any) -> ag.Tensor:
 def _affine(x_hat: ag.Tensor, weight: Any, bias: Any, shape: tuple) -> ag.Tensor:
     """`x_hat * weight + bias`, each reshaped to `shape` to broadcast; None ones left out."""
     if weight is not None:
-        x_hat = x_hat * ag.reshape(_tensor(weight), shape)
+        x_hat = x_hat * _shaped(weight, shape)
     if bias is not None:
-        x_hat = x_hat + ag.reshape(_tensor(bias), shape)
+        x_hat = x_hat + _shaped(bias, shape)
     return x_hat
+
+
+def _shaped(t: Any, shape: tuple) -> Any:
+    """`t` reshaped to `shape`; as it is (no graph node) when it has that shape already."""
+    own = t.shape if isinstance(t, ag.Tensor) else np.shape(t)
+    return t if own == shape else ag.reshape(_tensor(t), shape)
 
 
 def _write(buffer: Any, value: np.ndarray) -> None:
@@ -42,6 +48,15 @@ def _write(buffer: Any, value: np.ndarray) -> None:
         buffer.data = np.asarray(value, dtype=arr.dtype).reshape(arr.shape)
     else:
         arr[...] = np.reshape(value, arr.shape)
+
+
+def _normalise(x: ag.Tensor, axes: tuple, eps: float) -> tuple[ag.Tensor, ag.Tensor, ag.Tensor]:
+    """`(x - mean) / sqrt(var + eps)` over `axes` (biased variance), with the mean and variance
+    (kept dims). Five graph nodes besides the two means: centring once serves both."""
+    mean = ag.mean(x, axis=axes, keepdims=True)
+    centred = x - mean
+    var = ag.mean(centred * centred, axis=axes, keepdims=True)
+    return centred * (var + eps) ** -0.5, mean, var
 
 
 def _check_stat(name: str, stat: Any, channels: int) -> np.ndarray:
@@ -75,9 +90,7 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None, 
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                              f"got input of shape {x.shape}; use a bigger batch or eval mode")
-        mean = ag.mean(x, axis=axes, keepdims=True)
-        var = ag.var(x, axis=axes, keepdims=True)
-        x_hat = (x - mean) / ag.sqrt(var + eps)
+        x_hat, mean, var = _normalise(x, axes, eps)
         if running_mean is not None:
             rm = _check_stat("running_mean", running_mean, channels)
             _write(running_mean, (1 - momentum) * rm + momentum * mean.data.reshape(rm.shape))
@@ -112,9 +125,7 @@ def layer_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None
         raise ValueError(f"layer_norm: the input's last {k} axes must have shape {shape}, got "
                          f"input of shape {x.shape}")
     axes = tuple(range(x.ndim - k, x.ndim))
-    mean = ag.mean(x, axis=axes, keepdims=True)
-    var = ag.var(x, axis=axes, keepdims=True)
-    return _affine((x - mean) / ag.sqrt(var + eps), weight, bias, shape)
+    return _affine(_normalise(x, axes, eps)[0], weight, bias, shape)
 
 
 class BatchNorm1d(Module):
