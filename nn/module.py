@@ -110,8 +110,8 @@ class Module:
 
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
         """Register `tensor` (a Tensor, an ndarray, or None) as buffer `name`: state that is not
-        learnt, such as BatchNorm's running statistics. It is kept as a Tensor that does not
-        require grad, read as `self.name`; it is in `state_dict()` (unless `persistent=False`
+        learnt, such as BatchNorm's running statistics. It is kept as a Tensor (an ndarray is
+        wrapped, not copied), read as `self.name`; it is in `state_dict()` (unless `persistent=False`
         or it is None) and so in `nn.save`, never in `parameters()`. Assigning a new value to
         `self.name` later keeps it a buffer."""
         if not isinstance(name, str) or not name or "." in name:
@@ -327,8 +327,9 @@ class Module:
 
 
 def _as_buffer(value: Any, where: str) -> ag.Tensor | None:
-    """A buffer's value as a Tensor that does not require grad (an ndarray is wrapped, not
-    copied; a NumPy scalar becomes a 0-d array); None stays None."""
+    """A buffer's value as a Tensor: a Tensor as it is (but not the output of a recorded
+    operation, which would keep its graph alive), an ndarray wrapped without a copy, a NumPy
+    scalar as a 0-d array; None stays None."""
     if value is None:
         return None
     if isinstance(value, Parameter):
