@@ -22,14 +22,18 @@ except importlib.metadata.PackageNotFoundError:     # a checkout that is not ins
     __version__ = "0+unknown"
 
 from . import data, datasets, functional, init, utils
+from .dropout import Dropout, Flatten
+from .embedding import Embedding
 from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
+from .normalization import BatchNorm1d, LayerNorm
 from .serialization import load, save
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "LoadResult",
     "Dense", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax",
+    "Embedding", "BatchNorm1d", "LayerNorm", "Dropout", "Flatten",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
     "save", "load",
     "functional", "init", "data", "utils", "datasets",

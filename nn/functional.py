@@ -15,6 +15,7 @@ import autograd as ag
 __all__ = [
     "relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax",
     "mse_loss", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "one_hot", "embedding", "dropout", "batch_norm", "layer_norm",
 ]
 
 # ---------------------------------------------------------------- activations
@@ -159,3 +160,10 @@ def binary_cross_entropy_with_logits(input: Any, target: Any,  # noqa: A002
     _check_targets("binary_cross_entropy_with_logits", target)
     x, y = _value(input), _target(target, input)
     return _reduce(ag.softplus(x) - x * y, reduction)
+
+
+# ---------------------------------------------------------------- layers (defined beside their modules)
+
+from .dropout import dropout  # noqa: E402
+from .embedding import embedding, one_hot  # noqa: E402
+from .normalization import batch_norm, layer_norm  # noqa: E402

@@ -49,6 +49,8 @@ class Module:
         d = self.__dict__
         d.setdefault("_parameters", {})
         d.setdefault("_modules", {})
+        d.setdefault("_buffers", {})
+        d.setdefault("_non_persistent", set())
         d.setdefault("training", True)
 
     # -- registration --------------------------------------------------------------------
@@ -58,16 +60,21 @@ class Module:
         if "_parameters" not in d:
             Module.__init__(self)
         params, modules = d["_parameters"], d["_modules"]
+        buffers = d.setdefault("_buffers", {})
         # a name lives in one place; re-assigning within a registry keeps its position
         # registered values are also kept as plain attributes, so reading them is fast
         if isinstance(value, Parameter):
             modules.pop(name, None)
+            self._drop_buffer(name)
             params[name] = value
             d[name] = value
         elif isinstance(value, Module):
             params.pop(name, None)
+            self._drop_buffer(name)
             modules[name] = value
             d[name] = value
+        elif name in buffers:               # a new value for a buffer keeps it a buffer
+            buffers[name] = d[name] = _as_buffer(value, f"{type(self).__name__}.{name}")
         else:
             params.pop(name, None)
             modules.pop(name, None)
@@ -80,22 +87,83 @@ class Module:
     def __getattr__(self, name: str) -> Any:
         # only called when normal lookup fails: look in the registries
         d = self.__dict__
-        for registry in ("_parameters", "_modules"):
+        for registry in ("_parameters", "_modules", "_buffers"):
             if registry in d and name in d[registry]:
                 return d[registry][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
         d = self.__dict__
-        for registry in ("_parameters", "_modules"):
+        for registry in ("_parameters", "_modules", "_buffers"):
             if name in d.get(registry, {}):
                 del d[registry][name]
+                d.get("_non_persistent", set()).discard(name)
                 d.pop(name, None)
                 return
         object.__delattr__(self, name)
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules)
+                      | set(self._buffers))
+
+    # -- buffers -------------------------------------------------------------------------
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Register `tensor` (a Tensor, an ndarray, or None) as buffer `name`: state that is not
+        learnt, such as BatchNorm's running statistics. It is kept as a Tensor (an ndarray is
+        wrapped, not copied), read as `self.name`; it is in `state_dict()` (unless `persistent=False`
+        or it is None) and so in `nn.save`, never in `parameters()`. Assigning a new value to
+        `self.name` later keeps it a buffer."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: the name must be a non-empty string without '.', "
+                           f"got {name!r}")
+        d = self.__dict__
+        if "_parameters" not in d:
+            Module.__init__(self)
+        if name in self._parameters or name in self._modules or (
+                name in d and name not in self._buffers) or (
+                name not in d and hasattr(type(self), name)):
+            raise KeyError(f"register_buffer: attribute {name!r} already exists on "
+                           f"{type(self).__name__}; pick another name or delete it first")
+        self._buffers[name] = d[name] = _as_buffer(tensor, f"{type(self).__name__}.{name}")
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    def _drop_buffer(self, name: str) -> None:
+        d = self.__dict__
+        if name in d.get("_buffers", {}):
+            del d["_buffers"][name]
+            d["_non_persistent"].discard(name)
+
+    def named_buffers(self, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, ag.Tensor]]:
+        """Every buffer in the tree (None ones left out) with its dotted name
+        (`0.running_mean`); a buffer reached twice is yielded once unless `remove_duplicate=False`."""
+        seen: set[int] = set()
+        for mname, module in self.named_modules(prefix, remove_duplicate=remove_duplicate):
+            for bname, b in module.__dict__.get("_buffers", {}).items():
+                if b is None or (remove_duplicate and id(b) in seen):
+                    continue
+                seen.add(id(b))
+                yield (f"{mname}.{bname}" if mname else bname), b
+
+    def buffers(self) -> Iterator[ag.Tensor]:
+        """Every buffer in the tree, each once."""
+        for _, b in self.named_buffers():
+            yield b
+
+    def _named_state(self) -> Iterator[tuple[str, ag.Tensor]]:
+        """What `state_dict()` holds, as PyTorch orders it: each module's Parameters, then its
+        persistent buffers, module by module; shared ones under every name."""
+        for mname, module in self.named_modules(remove_duplicate=False):
+            skip = module.__dict__.get("_non_persistent", set())
+            entries = list(module._parameters.items()) + [
+                (k, b) for k, b in module.__dict__.get("_buffers", {}).items()
+                if b is not None and k not in skip]
+            for name, t in entries:
+                yield (f"{mname}.{name}" if mname else name), t
 
     # -- running -------------------------------------------------------------------------
 
@@ -187,14 +255,13 @@ class Module:
     # -- state ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every Parameter's value, by dotted name. A Parameter shared under several
-        names (tied weights, a module registered twice) is listed under each of them, as in
-        PyTorch; `named_parameters()` lists it once."""
-        return {name: np.array(p.data, copy=True)
-                for name, p in self.named_parameters(remove_duplicate=False)}
+        """A copy of every Parameter's and persistent buffer's value, by dotted name. A
+        Parameter shared under several names (tied weights, a module registered twice) is
+        listed under each of them, as in PyTorch; `named_parameters()` lists it once."""
+        return {name: np.array(p.data, copy=True) for name, p in self._named_state()}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> LoadResult:
-        """Copy `state` into the Parameters (cast to each Parameter's dtype).
+        """Copy `state` into the Parameters and persistent buffers (cast to each one's dtype).
 
         Every name of a shared Parameter is a key, as in `state_dict()`; if several of them are
         given they must hold the same value. Everything is checked before anything is written:
@@ -202,7 +269,7 @@ class Module:
         one shared Parameter raise one RuntimeError listing all of them, and the module is left
         unchanged.
         """
-        own = dict(self.named_parameters(remove_duplicate=False))
+        own = dict(self._named_state())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         problems = []
@@ -257,6 +324,27 @@ class Module:
             lines.extend("  " + line for line in sub[1:])
         lines.append(")")
         return lines
+
+
+def _as_buffer(value: Any, where: str) -> ag.Tensor | None:
+    """A buffer's value as a Tensor: a Tensor as it is (but not the output of a recorded
+    operation, which would keep its graph alive), an ndarray wrapped without a copy, a NumPy
+    scalar as a 0-d array; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, Parameter):
+        raise TypeError(f"{where}: a Parameter cannot be a buffer; assign it as a Parameter")
+    if isinstance(value, ag.Tensor):
+        if value.requires_grad and not value.is_leaf:
+            raise TypeError(f"{where}: a buffer must not be the output of a recorded operation; "
+                            f"give it .detach()")
+        return value
+    if isinstance(value, np.ndarray):
+        return ag.Tensor(value)
+    if isinstance(value, np.generic):           # what arithmetic on a 0-d array gives
+        return ag.Tensor(np.asarray(value))
+    raise TypeError(f"{where} is a buffer: assign a Tensor, an ndarray or None, "
+                    f"got {type(value).__name__}")
 
 
 class Sequential(Module):
