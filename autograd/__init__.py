@@ -6,7 +6,7 @@
     x.grad            # tensor([2., 4.])
 """
 
-from . import functional
+from . import functional, onnx
 from ._dist import __version__  # noqa: F401  (importing it refuses a mix with HIPS autograd)
 from .engine import RemovableHandle, backward, detect_anomaly, grad
 from .function import Function, FunctionCtx
@@ -101,7 +101,7 @@ __all__ = [
     "rand", "manual_seed", "get_rng", "set_default_dtype", "get_default_dtype",
     "no_grad", "enable_grad", "is_grad_enabled", "scope", "backward", "grad", "detect_anomaly",
     "RemovableHandle", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "GradcheckError",
-    "functional", "draw_graph", "explain_backward", "explore", "record_grad_norms", "record_values",
+    "functional", "onnx", "draw_graph", "explain_backward", "explore", "record_grad_norms", "record_values",
     "add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power", "negative",
     "matmul", "affine", "abs", "sign",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",

@@ -179,13 +179,14 @@ def _describe(t: Tensor) -> str:
 # ---------------------------------------------------------------- recording an operation
 
 def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = (),
-           keep_ans: bool = False) -> Tensor:
+           keep_ans: bool = False, attrs: dict | None = None) -> Tensor:
     """Wrap `out` in a Tensor; if grad mode is on and an input requires grad, record a Node.
 
     `inputs` are the operands (Tensors or constants), `vjps` one rule per input (or, for a
     fused operation, one callable giving all inputs' gradients: see `JointNode`), `saved` the
     operands the rules read (passed after `g` and `ans`), `keep_ans` whether the rules read
-    the output value.
+    the output value. `attrs` (axis, shape, key, ...) are passed only to an `on_record` hook
+    that sets `takes_attrs` (the ONNX tracer); nothing keeps them.
     """
     mode = STATE.recording
     if mode <= 0:
@@ -230,7 +231,7 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
     if cls is not Node:
         node.locked = locked
     if mode == OBSERVED:
-        observed(node, out, inputs)
+        observed(node, out, inputs, attrs)
     return _new(out, node)
 
 
@@ -263,11 +264,15 @@ def unrecorded(name: str, out: np.ndarray, mode: int) -> Tensor:
     return _new(out)
 
 
-def observed(node: Node, out: np.ndarray, inputs: tuple) -> None:
+def observed(node: Node, out: np.ndarray, inputs: tuple, attrs: dict | None = None) -> None:
     """What a node recorded inside `ag.scope` or under an `on_record` hook also gets."""
     node.scope = STATE.scope
-    if STATE.on_record is not None:
-        STATE.on_record(node, out, inputs)
+    hook = STATE.on_record
+    if hook is not None:
+        if attrs is not None and getattr(hook, "takes_attrs", False):
+            hook(node, out, inputs, attrs)
+        else:
+            hook(node, out, inputs)
 
 
 # ---------------------------------------------------------------- in-place write protection

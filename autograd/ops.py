@@ -395,7 +395,7 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
         return np.where(x > 0, g, g * negative_slope)
-    return record("leaky_relu", _out(out), (x,), (vjp,), (x,))
+    return record("leaky_relu", _out(out), (x,), (vjp,), (x,), attrs={"negative_slope": negative_slope})
 
 
 def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
@@ -457,7 +457,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     except ValueError as err:
         raise ValueError(f"where: shapes {c.shape}, {np.shape(ad)} and {np.shape(bd)} are not "
                          f"compatible ({err})") from None
-    return record("where", _out(out), (None, a, b), (None, _where_a, _where_b), (c,))
+    return record("where", _out(out), (None, a, b), (None, _where_a, _where_b), (c,), attrs={"cond": c})
 
 
 def _where_a(g: Any, ans: Any, c: Any) -> Any:
@@ -510,7 +510,7 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
 
     def vjp(g: Any, ans: Any) -> Any:
         return _bcast(g.reshape(kept), shape)
-    return record("sum", out, (x,), (vjp,))
+    return record("sum", out, (x,), (vjp,), attrs={"axis": axes, "keepdims": keepdims})
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -521,7 +521,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
     def vjp(g: Any, ans: Any) -> Any:
         return _bcast(g.reshape(kept) / n, shape)
-    return record("mean", out, (x,), (vjp,))
+    return record("mean", out, (x,), (vjp,), attrs={"axis": axes, "keepdims": keepdims})
 
 
 def _extremum(name: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
@@ -532,7 +532,7 @@ def _extremum(name: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
         # ties share the gradient evenly, as PyTorch does for reductions
         hit = (x == ans.reshape(kept)).astype(g.dtype)
         return hit * (g.reshape(kept) / hit.sum(axis=axes, keepdims=True))
-    return record(name, out, (x,), (vjp,), (x,), keep_ans=True)
+    return record(name, out, (x,), (vjp,), (x,), keep_ans=True, attrs={"axis": axes, "keepdims": keepdims})
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -562,7 +562,8 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
         return g.reshape(kept) * np.exp(x - ans.reshape(kept))
-    return record("logsumexp", out, (x,), (vjp,), (x,), keep_ans=True)
+    return record("logsumexp", out, (x,), (vjp,), (x,), keep_ans=True,
+                  attrs={"axis": axes, "keepdims": keepdims})
 
 
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
@@ -575,7 +576,7 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
     def vjp(g: Any, ans: Any, x: Any) -> Any:
         centred = x - x.mean(axis=axes, keepdims=True)
         return g.reshape(kept) * centred * scale
-    return record("var", out, (x,), (vjp,), (x,))
+    return record("var", out, (x,), (vjp,), (x,), attrs={"axis": axes, "keepdims": keepdims, "ddof": ddof})
 
 
 def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -594,7 +595,7 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 
     def vjp(g: Any, ans: Any) -> Any:
         return ans * (g - (g * ans).sum(axis=axis, keepdims=True))
-    return record("softmax", e, (x,), (vjp,), keep_ans=True)
+    return record("softmax", e, (x,), (vjp,), keep_ans=True, attrs={"axis": axis})
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
@@ -605,7 +606,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 
     def vjp(g: Any, ans: Any) -> Any:
         return g - np.exp(ans) * g.sum(axis=axis, keepdims=True)
-    return record("log_softmax", out, (x,), (vjp,), keep_ans=True)
+    return record("log_softmax", out, (x,), (vjp,), keep_ans=True, attrs={"axis": axis})
 
 
 def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> Tensor:
@@ -724,13 +725,14 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
 
     def vjp(g: Any, ans: Any) -> Any:
         return g.transpose(inverse)
-    return record("transpose", xd.transpose(axes), (x,), (vjp,))
+    return record("transpose", xd.transpose(axes), (x,), (vjp,), attrs={"axes": axes})
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     def vjp(g: Any, ans: Any) -> Any:
         return g.swapaxes(axis1, axis2)
-    return record("swapaxes", np.asarray(_val(x, "swapaxes")).swapaxes(axis1, axis2), (x,), (vjp,))
+    return record("swapaxes", np.asarray(_val(x, "swapaxes")).swapaxes(axis1, axis2), (x,), (vjp,),
+                  attrs={"axis1": axis1, "axis2": axis2})
 
 
 def _reshape_op(name: str, x: Any, out: np.ndarray, in_shape: tuple) -> Tensor:
@@ -778,7 +780,7 @@ def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
         idx = (slice(None),) * ax + (slice(start, start + a.shape[ax]),)
         start += a.shape[ax]
         vjps.append(_index_vjp(idx))
-    return record("concatenate", out, tuple(seq), tuple(vjps))
+    return record("concatenate", out, tuple(seq), tuple(vjps), attrs={"axis": ax})
 
 
 def _index_vjp(idx: tuple) -> Any:
@@ -796,7 +798,7 @@ def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
                          f"{[np.shape(a) for a in arrays]} ({err})") from None
     ax = axis % out.ndim
     vjps = tuple(_index_vjp((slice(None),) * ax + (i,)) for i in range(len(arrays)))
-    return record("stack", out, tuple(seq), vjps)
+    return record("stack", out, tuple(seq), vjps, attrs={"axis": ax})
 
 
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
@@ -847,7 +849,7 @@ def getitem(x: Any, key: Any) -> Tensor:
 
     def vjp(g: Any, ans: Any) -> Any:
         return index_add(g, key, shape, int_arrays, dtype)
-    return record("getitem", out, (x,), (vjp,))
+    return record("getitem", out, (x,), (vjp,), attrs={"key": key})
 
 
 def index_add(g: Any, key: tuple, shape: tuple, accumulate: bool = True, dtype: Any = None) -> Any:
@@ -1002,7 +1004,8 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
             if sizes.get(c, 1) == 1:        # a size-1 axis broadcasts; 0 is a real size
                 sizes[c] = n
     vjps = tuple(_einsum_vjp(i, ins, outs, sizes, a.shape) for i, a in enumerate(arrays))
-    return record("einsum", _out(out), tuple(operands), vjps, tuple(operands))
+    return record("einsum", _out(out), tuple(operands), vjps, tuple(operands),
+                  attrs={"subscripts": subscripts})
 
 
 def _explicit_dims(s: str, shape: tuple) -> tuple:

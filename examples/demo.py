@@ -8,11 +8,14 @@
 2. Print the test accuracy.
 3. Check the gradient of the model's loss against central finite differences (in float64).
 4. Draw the model's graph coloured by gradient norm (SVG) and the loss curve (PNG).
+5. If onnx and onnxruntime are installed, export the model to ONNX and print ONNX Runtime's
+   test accuracy next to chainrule's (`pip install onnx onnxruntime`; skipped otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 from pathlib import Path
 
@@ -133,6 +136,28 @@ def check_gradients(model: nn.Module, X: np.ndarray, y: np.ndarray) -> dict:  # 
             "worst_param": worst_name, "n_checked": n_weights}
 
 
+def run_in_onnxruntime(model: nn.Module, X_test: np.ndarray, y_test: np.ndarray,  # noqa: N803
+                       path: Path) -> dict:
+    """Export the model to ONNX and classify the test set with ONNX Runtime (if installed)."""
+    if not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")):
+        print("ONNX export skipped: pip install onnx onnxruntime to run the model in ONNX Runtime")
+        return {}
+    import onnxruntime
+    nn.export_onnx(model, X_test[:32], path)     # traced in eval mode, dynamic batch axis
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits = session.run(None, {"input": X_test.astype(np.float32)})[0]
+    with ag.no_grad():
+        ours = model(X_test).numpy()
+    same = int((logits.argmax(axis=1) == ours.argmax(axis=1)).sum())
+    acc = float((logits.argmax(axis=1) == y_test).mean())
+    diff = float(np.abs(logits - ours).max())
+    print(f"ONNX Runtime ({path}): test accuracy {acc:.2%} (chainrule "
+          f"{float((ours.argmax(axis=1) == y_test).mean()):.2%}); the same prediction for {same} "
+          f"of {len(y_test)} test images; largest logit difference {diff:.1e}")
+    return {"onnx_test_accuracy": acc, "onnx_same_predictions": same, "onnx_images": len(y_test),
+            "onnx_max_abs_diff": diff, "onnx_path": str(path)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv, "demo")
     out = Path(args.out)
@@ -159,6 +184,9 @@ def main(argv: list[str] | None = None) -> dict:
     train_acc, test_acc = accuracy(model, X_train, y_train), accuracy(model, X_test, y_test)
     print(f"after {epochs} epochs ({train_time:.1f} s): final loss {history[-1]:.4f}, "
           f"train accuracy {train_acc:.2%}, test accuracy {test_acc:.2%}")
+
+    # -- the same model in ONNX Runtime (optional: needs onnx and onnxruntime)
+    onnx_result = run_in_onnxruntime(model, X_test, y_test, out / "digits.onnx")
 
     # -- gradient check on a small batch
     n_check = 4 if args.quick else 8
@@ -196,7 +224,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"figures in {out}/ ; total {wall:.1f} s")
     return {"test_accuracy": test_acc, "train_accuracy": train_acc, "final_loss": history[-1],
             "losses": history, **check, "graph": graph_path, "loss_png": str(out / "loss.png"),
-            "seconds": wall}
+            "seconds": wall, **onnx_result}
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
 from .normalization import BatchNorm1d, LayerNorm
+from .onnx_export import export_onnx
 from .serialization import load, save
 
 __all__ = [
@@ -35,6 +36,6 @@ __all__ = [
     "Dense", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax",
     "Embedding", "BatchNorm1d", "LayerNorm", "Dropout", "Flatten",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
-    "save", "load",
+    "save", "load", "export_onnx",
     "functional", "init", "data", "utils", "datasets",
 ]

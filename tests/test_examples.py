@@ -64,6 +64,9 @@ def test_demo_quick_learns_digits_and_passes_gradcheck(tmp_path):
     if can_render():
         assert "gradient norm" in (tmp_path / "graph.svg").read_text()     # the colour legend
     assert_png(tmp_path / "loss.png")
+    if "onnx_test_accuracy" in r:           # onnx and onnxruntime (the dev extra): the same model
+        assert r["onnx_same_predictions"] == r["onnx_images"] == 450    # the whole test set
+        assert r["onnx_test_accuracy"] == r["test_accuracy"] and r["onnx_max_abs_diff"] < 1e-4
 
 
 def test_chain_rule_hand_derivative_equals_autograd(tmp_path, capsys):

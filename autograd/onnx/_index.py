@@ -1,0 +1,97 @@
+"""`x[key]` as ONNX: basic indexing (ints, slices with any step, None, ...) as Slice, Gather
+and Unsqueeze; one integer array or 1-D boolean mask on one axis (the other entries full
+slices) as Gather. The integer input of the graph as an index (an Embedding lookup) stays an
+input; any other index array must be the same at both traced batch sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from ._builder import INT_MAX, INT_MIN, Builder
+
+
+def _expand(key: tuple, ndim: int) -> list:
+    """`key` with the Ellipsis replaced by full slices; missing trailing axes are left out."""
+    used = sum(k.ndim if isinstance(k, np.ndarray) and k.dtype == bool else 0 if k is None
+               or k is Ellipsis else 1 for k in key)
+    out: list = []
+    for k in key:
+        if k is Ellipsis:
+            out.extend([slice(None)] * (ndim - used))
+        else:
+            out.append(k)
+    return out
+
+
+def _graph_input(b: Builder, k: np.ndarray) -> str | None:
+    """The name of the integer graph input `k` is (an Embedding's indices), else None."""
+    for t in b.trace.inputs:
+        a = t._data
+        if k is a or (k.shape == a.shape and np.shares_memory(k, a)):
+            return b.values[id(t)]
+    return None
+
+
+def _array_index(b: Builder, x: str, axis: int, k: np.ndarray, position: int) -> str:
+    r = b.record
+    assert r is not None
+    name = _graph_input(b, k) if k.dtype.kind in "iu" else None
+    if name is None:
+        twin = b.twin_record()
+        twin_key = None if twin is None else [e for e in _expand(twin.attrs["key"], twin.inputs[0].ndim)
+                                              ][position]
+        b.check_constant(k, twin_key, "its index array")
+        if k.dtype == bool:
+            if k.ndim != 1:
+                raise b.error(f"a boolean mask of {k.ndim} dimensions has no ONNX mapping here",
+                              "Index with a 1-D mask or with integer indices")
+            k = np.flatnonzero(k)
+        name = b.const(k.astype(np.int64), f"{r.name}_index")
+    return b.add("Gather", [x, name], axis=axis)
+
+
+def convert_getitem(b: Builder) -> str:
+    r = b.record
+    assert r is not None
+    src = r.inputs[0]
+    ndim = src.ndim if isinstance(src, Tensor) else np.ndim(src)
+    key = _expand(r.attrs["key"], ndim)
+    x = b.operand(0)
+    arrays = [i for i, k in enumerate(key) if isinstance(k, np.ndarray)]
+    if arrays:
+        i = arrays[0]
+        if len(arrays) > 1 or any(not (isinstance(k, slice) and k == slice(None))
+                                  for j, k in enumerate(key) if j != i):
+            raise b.error("indexing with an index array combined with other indices has no ONNX "
+                          "mapping", "Index in two steps: the array alone, then the rest")
+        return _array_index(b, x, i, key[i], i)
+    starts, ends, axes, steps, gathers, unsqueeze = [], [], [], [], [], []
+    axis = out_axis = 0
+    for k in key:
+        if k is None:
+            unsqueeze.append(out_axis)
+            out_axis += 1
+        elif isinstance(k, slice):
+            if k != slice(None):
+                step = 1 if k.step is None else int(k.step)
+                starts.append((0 if step > 0 else -1) if k.start is None else int(k.start))
+                ends.append((INT_MAX if step > 0 else INT_MIN) if k.stop is None else int(k.stop))
+                axes.append(axis)
+                steps.append(step)
+            axis += 1
+            out_axis += 1
+        else:                                   # an integer: that axis goes away
+            gathers.append((axis, int(k)))
+            axis += 1
+    if starts:
+        x = b.add("Slice", [x, b.ints(starts), b.ints(ends), b.ints(axes), b.ints(steps)],
+                  base=f"{r.name}_slice")
+    for ax, i in reversed(gathers):             # the last axis first: the others keep their numbers
+        x = b.add("Gather", [x, b.const(np.asarray(i, np.int64), "index")], axis=ax,
+                  base=f"{r.name}_take")
+    if unsqueeze:
+        x = b.add("Unsqueeze", [x, b.ints(unsqueeze)])
+    if x == b.values.get(id(src)) or x == b.values.get(getattr(src, "_node", None)):
+        x = b.add("Identity", [x])              # x[...] or x[:]: still a value of its own
+    return x

@@ -1,0 +1,100 @@
+"""Tracing: run a function once on example inputs and keep every operation it records.
+
+The tracer is an `on_record` hook that asks for the operations' attributes (`takes_attrs`):
+ops.py passes them (axis, keepdims, key, ...) only to such a hook, and nothing keeps them
+otherwise. Float inputs are made to require grad so that every operation that depends on an
+input is recorded; integer inputs (indices) are found where an operation reads them (a
+`getitem` key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..engine import Node
+from ..tensor import STATE, Tensor, enable_grad, tensor
+
+
+class ExportError(RuntimeError):
+    """The traced function cannot be written as ONNX: the message names the operation, the
+    module it ran in, and what to change."""
+
+
+@dataclass
+class Record:
+    """One recorded operation: its node, output value, operands and attributes."""
+
+    node: Node
+    out: np.ndarray
+    inputs: tuple
+    attrs: dict = field(default_factory=dict)
+    scope: tuple = ()
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+
+@dataclass
+class Trace:
+    """What one run of the function recorded."""
+
+    inputs: list[Tensor]
+    records: list[Record]
+    outputs: list[Tensor]
+
+
+def as_array(x: Any) -> np.ndarray:
+    """An example input as an ndarray (Python floats become the default float dtype)."""
+    return np.array(x.data if isinstance(x, Tensor) else tensor(x).data)
+
+
+def run(fn: Callable, arrays: Sequence[np.ndarray]) -> Trace:
+    """Call `fn` on Tensors holding `arrays` (floats requiring grad) and record every operation."""
+    inputs = [Tensor(a.copy(), requires_grad=a.dtype.kind in "fc") for a in arrays]
+    records: list[Record] = []
+    prev = STATE.on_record
+
+    def hook(node: Node, out: np.ndarray, ins: tuple, attrs: dict | None = None) -> None:
+        if prev is not None:
+            prev(node, out, ins)
+        records.append(Record(node, out, ins, attrs or {}, node.scope))
+    hook.takes_attrs = True     # type: ignore[attr-defined]
+
+    STATE.on_record = hook
+    try:
+        with enable_grad():
+            result = fn(*inputs)
+    finally:
+        STATE.on_record = prev
+    outputs = list(result) if isinstance(result, (list, tuple)) else [result]
+    for i, o in enumerate(outputs):
+        if not isinstance(o, Tensor):
+            raise ExportError(f"ONNX export: the function returned a {type(o).__name__} as output "
+                              f"{i}; it must return a Tensor or a tuple of Tensors")
+    return Trace(inputs, records, outputs)
+
+
+def grown(a: np.ndarray) -> np.ndarray:
+    """`a` with one more sample on axis 0 (its first repeated): a second batch size to trace."""
+    if a.ndim == 0:
+        raise ExportError("ONNX export: a 0-d example input has no batch axis; pass "
+                          "dynamic_batch=False")
+    return np.concatenate([a, a[:1]], axis=0)
+
+
+def align(first: Trace, second: Trace, sizes: tuple[int, int]) -> None:
+    """Check that two traces at different batch sizes recorded the same operations."""
+    a = [r.name for r in first.records]
+    b = [r.name for r in second.records]
+    if a != b or len(first.outputs) != len(second.outputs):
+        where = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        raise ExportError(
+            f"ONNX export: the function records different operations at batch sizes {sizes[0]} "
+            f"and {sizes[1]} (first difference at operation {where}: "
+            f"{a[where] if where < len(a) else 'end'} vs {b[where] if where < len(b) else 'end'}); "
+            f"its graph depends on the batch size, so it cannot have a dynamic batch axis. "
+            f"Pass dynamic_batch=False to export it for the example's batch size only")
