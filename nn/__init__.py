@@ -29,6 +29,7 @@ from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
 from .normalization import BatchNorm1d, LayerNorm
 from .onnx_export import export_onnx
+from .safetensors_io import load_torch_state_dict, torch_state_dict
 from .serialization import load, save
 
 __all__ = [
@@ -36,6 +37,6 @@ __all__ = [
     "Dense", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax",
     "Embedding", "BatchNorm1d", "LayerNorm", "Dropout", "Flatten",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
-    "save", "load", "export_onnx",
+    "save", "load", "export_onnx", "torch_state_dict", "load_torch_state_dict",
     "functional", "init", "data", "utils", "datasets",
 ]

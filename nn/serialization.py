@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .module import Module
+from .safetensors_io import is_safetensors, load_safetensors, save_safetensors
 
 __all__ = ["save", "load"]
 
@@ -17,7 +18,8 @@ _RESERVED = ("file", "allow_pickle")
 
 
 def save(state_or_module: dict[str, Any] | Module, path: str | os.PathLike) -> None:
-    """Write a Module's `state_dict()` (or a `{name: array}` dict) to `path` as an `.npz` file.
+    """Write a Module's `state_dict()` (or a `{name: array}` dict) to `path` as an `.npz` file
+    (a safetensors file if `path` ends in `.safetensors`).
 
     The file is written at exactly `path` (no `.npz` is appended). Arrays of Python objects
     are refused, since they would need pickle.
@@ -28,6 +30,8 @@ def save(state_or_module: dict[str, Any] | Module, path: str | os.PathLike) -> N
         state = state_or_module
     else:
         raise TypeError(f"nn.save takes a Module or a dict of arrays, got {type(state_or_module).__name__}")
+    if is_safetensors(path):                # a path ending in .safetensors: that format
+        return save_safetensors(state, path)
     arrays: dict[str, Any] = {}     # Any: mypy would match a dict of arrays to allow_pickle
     for k, v in state.items():
         if not isinstance(k, str):
@@ -45,10 +49,12 @@ def save(state_or_module: dict[str, Any] | Module, path: str | os.PathLike) -> N
 
 
 def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read an `.npz` file written by `save` into a `{name: ndarray}` dict.
+    """Read an `.npz` file written by `save` (or a `.safetensors` file) into a `{name: ndarray}` dict.
 
     Files holding pickled objects are refused: chainrule never loads pickle.
     """
+    if is_safetensors(path):
+        return load_safetensors(path)
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):

@@ -1,0 +1,163 @@
+"""safetensors through nn.save / nn.load, and PyTorch's names and layouts, checked against
+files PyTorch wrote (tests/data/, made by tests/data/make_torch_safetensors.py; CI needs no
+PyTorch: safetensors is in the `dev` extra, so these tests run there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import autograd as ag
+import nn
+
+safetensors_numpy = pytest.importorskip("safetensors.numpy")
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+class Net(nn.Module):
+    """chainrule's twin of the `Net` in make_torch_safetensors.py (same names, same modules)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(10, 6)
+        self.body = nn.Sequential(nn.Dense(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.LayerNorm(8),
+                                  nn.Dense(8, 3))
+
+    def forward(self, idx):
+        return self.body(self.emb(idx).mean(axis=1))
+
+
+def _mlp() -> nn.Sequential:
+    """The torch MLP with the activations fused into Dense: layers 0, 1, 2 (PyTorch: 0, 2, 4)."""
+    return nn.Sequential(nn.Dense(64, 32, activation="relu"), nn.Dense(32, 16, activation="relu"),
+                         nn.Dense(16, 10))
+
+
+def _outputs() -> dict:
+    return nn.load(DATA / "torch_outputs.safetensors")
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = Net()
+    model.body[1].running_mean.data = np.arange(8, dtype=np.float32)
+    path = tmp_path / "net.safetensors"
+    nn.save(model, path)
+    assert path.read_bytes()[8:9] == b"{"          # the safetensors header (JSON), not a zip
+    state = nn.load(path)
+    assert set(state) == set(model.state_dict())       # (safetensors does not keep the order)
+    for k, v in model.state_dict().items():
+        assert state[k].dtype == v.dtype and state[k].shape == v.shape
+        np.testing.assert_array_equal(state[k], v)
+    assert state["body.1.num_batches_tracked"].shape == ()        # 0-d stays 0-d
+    state["emb.weight"][0, 0] = 5.0                                # writable copies
+    fresh = Net()
+    fresh.load_state_dict(nn.load(path))
+    np.testing.assert_array_equal(fresh.body[0].weight.data, model.body[0].weight.data)
+
+
+def test_a_dict_of_arrays_and_the_npz_path_unchanged(tmp_path):
+    arrays = {"a": np.arange(6, dtype=np.int64).reshape(2, 3), "b": np.array([True, False]),
+              "c": np.float64(2.5)}
+    nn.save(arrays, tmp_path / "d.safetensors")
+    back = nn.load(tmp_path / "d.safetensors")
+    assert back["a"].dtype == np.int64 and back["b"].dtype == bool and back["c"] == 2.5
+    nn.save(arrays, tmp_path / "d.npz")
+    assert (tmp_path / "d.npz").read_bytes()[:2] == b"PK"          # other suffixes: .npz as before
+
+
+def test_refused_dtypes_and_bad_files(tmp_path):
+    with pytest.raises(ValueError, match="'z' has dtype complex128"):
+        nn.save({"z": np.ones(2, complex)}, tmp_path / "z.safetensors")
+    assert not list(tmp_path.iterdir())                            # nothing written, no temp file
+    (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json")
+    with pytest.raises(ValueError, match="is not a valid safetensors file"):
+        nn.load(tmp_path / "bad.safetensors")
+    with pytest.raises(FileNotFoundError):
+        nn.load(tmp_path / "missing.safetensors")
+
+
+def test_a_refused_save_keeps_the_old_file(tmp_path):
+    path = tmp_path / "keep.safetensors"
+    nn.save({"w": np.ones(3, np.float32)}, path)
+    with pytest.raises(ValueError):
+        nn.save({"w": np.ones(3, np.float32), "o": np.array([None])}, path)
+    np.testing.assert_array_equal(nn.load(path)["w"], np.ones(3, np.float32))
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+
+
+def test_pytorch_file_loads_and_gives_the_same_logits():
+    state = nn.load(DATA / "torch_net.safetensors")
+    assert state["body.0.weight"].shape == (8, 6)                  # torch.nn.Linear: (out, in)
+    model = Net()
+    nn.load_torch_state_dict(model, state)
+    assert model.body[0].weight.shape == (6, 8)                    # Dense: (in, out)
+    np.testing.assert_array_equal(model.body[0].weight.data, state["body.0.weight"].T)
+    np.testing.assert_array_equal(model.body[1].running_var.data, state["body.1.running_var"])
+    assert int(model.body[1].num_batches_tracked.item()) == 5
+    out = _outputs()
+    model.eval()
+    with ag.no_grad():
+        logits = model(out["net_input"]).numpy()
+    np.testing.assert_allclose(logits, out["net_logits"], rtol=1e-5, atol=1e-6)
+
+
+def test_pytorch_mlp_pairs_its_layers_in_order():
+    state = nn.load(DATA / "torch_mlp.safetensors")
+    assert set(state) == {"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"}
+    model = _mlp()
+    nn.load_torch_state_dict(model, state)
+    np.testing.assert_array_equal(model[1].weight.data, state["2.weight"].T)
+    out = _outputs()
+    with ag.no_grad():
+        logits = model(out["mlp_input"]).numpy()
+    np.testing.assert_allclose(logits, out["mlp_logits"], rtol=1e-5, atol=1e-5)
+
+
+def test_the_other_way_round_gives_pytorchs_file(tmp_path):
+    """chainrule -> PyTorch: the same keys, shapes, dtypes and values as PyTorch's own file."""
+    for name, model in (("torch_net", Net()), ("torch_mlp", _mlp())):
+        theirs = nn.load(DATA / f"{name}.safetensors")
+        nn.load_torch_state_dict(model, theirs)
+        nn.save(nn.torch_state_dict(model, keys=list(theirs)), tmp_path / f"{name}.safetensors")
+        ours = nn.load(tmp_path / f"{name}.safetensors")
+        assert set(ours) == set(theirs)
+        for k in theirs:
+            assert ours[k].dtype == theirs[k].dtype, k
+            np.testing.assert_array_equal(ours[k], theirs[k], err_msg=k)
+
+
+def test_mismatches_are_listed_and_nothing_is_loaded():
+    state = nn.load(DATA / "torch_mlp.safetensors")
+    model = nn.Sequential(nn.Dense(64, 32, activation="relu"), nn.Dense(32, 10))
+    before = model.state_dict()
+    with pytest.raises(RuntimeError, match="unexpected key: 4.weight"):
+        nn.load_torch_state_dict(model, state)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+    wrong = _mlp()
+    state["2.weight"] = state["2.weight"].T                        # (in, out): not PyTorch's layout
+    with pytest.raises(RuntimeError, match=r"1.weight: shape \(16, 32\) in the state, \(32, 16\)"):
+        nn.load_torch_state_dict(wrong, state)
+    with pytest.raises(ValueError, match="do not pair"):
+        nn.torch_state_dict(wrong, keys=["0.weight", "2.weight"])
+
+
+def test_loads_into_pytorch_when_installed(tmp_path):
+    """Where PyTorch is installed (not in CI), the file chainrule writes loads into torch."""
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+    model = _mlp()
+    model.load_state_dict({k: v * 0.5 for k, v in model.state_dict().items()})
+    nn.save(nn.torch_state_dict(model, keys=["0.weight", "0.bias", "2.weight", "2.bias",
+                                             "4.weight", "4.bias"]), tmp_path / "m.safetensors")
+    twin = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 16),
+                               torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    twin.load_state_dict(load_file(tmp_path / "m.safetensors"))
+    x = np.random.default_rng(0).standard_normal((5, 64)).astype(np.float32)
+    with torch.no_grad():
+        want = twin(torch.from_numpy(x)).numpy()
+    with ag.no_grad():
+        np.testing.assert_allclose(model(x).numpy(), want, rtol=1e-5, atol=1e-5)
