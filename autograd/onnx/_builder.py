@@ -62,6 +62,12 @@ class Builder:
         label = f"'{name}'" if name else "(root)" if name == "" else "<unnamed>"
         return f"in module {label} ({type(m).__name__})"
 
+    def prefix(self) -> str:
+        """'0/' for a value made inside module 0 (Netron shows the module in the name)."""
+        r = self.record
+        name = self.module_names.get(id(r.scope[-1])) if r is not None and r.scope else None
+        return f"{name}/" if name else ""
+
     def error(self, what: str, hint: str = "") -> ExportError:
         r = self.record
         head = f"ONNX export: operation '{r.name}' {self.where()}" if r else "ONNX export"
@@ -71,7 +77,7 @@ class Builder:
 
     def add(self, op: str, inputs: list[str], base: str | None = None, **attrs: Any) -> str:
         """An ONNX node with one output; returns the output's name."""
-        out = self.fresh(base or (self.record.name if self.record else op))
+        out = self.fresh(self.prefix() + (base or (self.record.name if self.record else op)))
         self.nodes.append(helper.make_node(op, inputs, [out], name=self.fresh(f"{op}_{out}"),
                                            **attrs))
         return out
@@ -86,8 +92,11 @@ class Builder:
             self.initializers.append(numpy_helper.from_array(np.array(arr, order="C"), name))
         return name
 
-    def ints(self, values: Any) -> str:
-        return self.const(np.asarray(values, np.int64).reshape(-1), "ints")
+    def ints(self, values: Any, what: str = "ints") -> str:
+        """A 1-D int64 constant (axes, shapes, slice bounds), named after the operation."""
+        r = self.record
+        base = f"{self.prefix()}{r.name}_{what}" if r is not None else what
+        return self.const(np.asarray(values, np.int64).reshape(-1), base)
 
     # -- operands ------------------------------------------------------------------------
 
@@ -154,7 +163,7 @@ class Builder:
                         np.array_equal(b._data.reshape(-1).astype(arr.dtype), arr.reshape(-1)):
                     prefix = self.module_names.get(id(m))
                     return f"{prefix}.{bname}" if prefix else bname
-        return f"{r.name}_const" if r else "const"
+        return f"{self.prefix()}{r.name}_const" if r else "const"
 
     def dynamic(self, shape: tuple[int, ...], twin_shape: tuple[int, ...] | None) -> list[int]:
         """The axes whose size differs between the traces (the batch-dependent ones)."""
@@ -173,7 +182,7 @@ class Builder:
             raise self.error(f"its output shape {shape} has {len(dyn)} batch-dependent axes; "
                              f"ONNX's Reshape can infer only one",
                              "Export with dynamic_batch=False")
-        return self.ints([fill if i in dyn else n for i, n in enumerate(shape)])
+        return self.ints([fill if i in dyn else n for i, n in enumerate(shape)], "shape")
 
 
 def _plain(x: Any) -> np.ndarray:

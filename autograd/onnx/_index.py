@@ -85,13 +85,14 @@ def convert_getitem(b: Builder) -> str:
             gathers.append((axis, int(k)))
             axis += 1
     if starts:
-        x = b.add("Slice", [x, b.ints(starts), b.ints(ends), b.ints(axes), b.ints(steps)],
+        x = b.add("Slice", [x, b.ints(starts, "starts"), b.ints(ends, "ends"), b.ints(axes, "axes"),
+                            b.ints(steps, "steps")],
                   base=f"{r.name}_slice")
     for ax, i in reversed(gathers):             # the last axis first: the others keep their numbers
         x = b.add("Gather", [x, b.const(np.asarray(i, np.int64), "index")], axis=ax,
                   base=f"{r.name}_take")
     if unsqueeze:
-        x = b.add("Unsqueeze", [x, b.ints(unsqueeze)])
+        x = b.add("Unsqueeze", [x, b.ints(unsqueeze, "new_axes")])
     if x == b.values.get(id(src)) or x == b.values.get(getattr(src, "_node", None)):
         x = b.add("Identity", [x])              # x[...] or x[:]: still a value of its own
     return x

@@ -80,7 +80,7 @@ _REDUCE = {"sum": "ReduceSum", "mean": "ReduceMean", "max": "ReduceMax", "min": 
 def _reduce(b: Builder, op: str, x: str, axes: Any, keepdims: bool, base: str | None = None) -> str:
     if axes is not None and len(axes) == 0:         # axis=(): nothing is reduced
         return b.add("Identity", [x], base=base)
-    inputs = [x] if axes is None else [x, b.ints(axes)]
+    inputs = [x] if axes is None else [x, b.ints(axes, "axes")]
     return b.add(op, inputs, base=base, keepdims=int(bool(keepdims)))
 
 
@@ -149,7 +149,7 @@ def _concatenate(b: Builder) -> str:
 def _stack(b: Builder) -> str:
     r = _rec(b)
     axis = int(r.attrs["axis"])
-    parts = [b.add("Unsqueeze", [b.operand(i, r.out.dtype), b.ints([axis])], base=f"{r.name}_part")
+    parts = [b.add("Unsqueeze", [b.operand(i, r.out.dtype), b.ints([axis], "axis")], base=f"{r.name}_part")
              for i in range(len(r.inputs))]
     return b.add("Concat", parts, axis=axis)
 
