@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import dtypes as _dtypes
 from .engine import record, record_unary
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
@@ -77,16 +78,24 @@ def _constant(value: float, like: np.ndarray) -> Any:
     return c
 
 
-def _binary(op: str, fn: Any, a: Any, b: Any) -> tuple:
+def _binary(op: str, fn: Any, a: Any, b: Any, promote: bool = True) -> tuple:
     """`fn` on the operands' values: (result, a, b), a Python number among the operands
-    replaced by the cached 0-d array it converts to (see `_constant`)."""
+    replaced by the cached 0-d array it converts to (see `_constant`). Operands of mixed
+    dtypes follow the rule of `dtypes.py` (`promote=False`, for comparisons: NumPy's, exact)."""
     ad = a._data if type(a) is Tensor else _val(a, op)
     bd = b._data if type(b) is Tensor else _val(b, op)
-    if type(bd) in _NUMBERS:
-        if type(ad) is np.ndarray:
+    if type(ad) is np.ndarray:
+        if type(bd) is np.ndarray:
+            if ad.dtype is not bd.dtype and (not ad.ndim or not bd.ndim) and promote:
+                (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
+        elif type(bd) in _NUMBERS and ad.dtype.kind == "f":
             b = bd = _constant(bd, ad)
-    elif type(ad) in _NUMBERS and type(bd) is np.ndarray:
+        elif promote:
+            (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
+    elif type(ad) in _NUMBERS and type(bd) is np.ndarray and bd.dtype.kind == "f":
         a = ad = _constant(ad, bd)
+    elif promote:
+        (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
     try:
         out = fn(ad, bd)
     except ValueError as err:
@@ -236,7 +245,7 @@ def _compare(op: str, fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
         if a is None or b is None:      # NumPy compares with None elementwise (t == None: False)
             return _new(_out(fn(_plain(a), _plain(b))))
-        return _new(_binary(op, fn, a, b)[0])
+        return _new(_binary(op, fn, a, b, promote=False)[0])
     compare.__name__ = op
     compare.__doc__ = f"Elementwise `{op}` (no gradient)."
     return compare
@@ -391,6 +400,9 @@ _SOFTPLUS = (_softplus,)
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     xd = _val(x, "leaky_relu")
+    if isinstance(negative_slope, (np.ndarray, np.generic)) and np.ndim(negative_slope) == 0:
+        # a NumPy number acts as a Python number: it keeps x's dtype
+        negative_slope = negative_slope.item()
     out = np.where(xd > 0, xd, xd * negative_slope)
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
@@ -410,6 +422,8 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
         raise ValueError("clip: give at least one of a_min and a_max")
     lo = None if a_min is None else _val(a_min, "clip")
     hi = None if a_max is None else _val(a_max, "clip")
+    if not (_same_dtype(xd, lo) and _same_dtype(xd, hi)):
+        (xd, lo, hi), (x, a_min, a_max) = _dtypes.promote([xd, lo, hi], [x, a_min, a_max])
     try:
         out = _out(np.clip(xd, lo, hi))
     except ValueError as err:
@@ -447,11 +461,18 @@ def _max_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return np.where(a == b, g * 0.5, np.where(a < b, g, 0))
 
 
+def _same_dtype(a: Any, b: Any) -> bool:
+    """Whether `a` and `b` (b may be None) are ndarrays of one dtype: no dtype rule needed."""
+    return b is None or (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype)
+
+
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """`a` where `cond` is true, else `b`; the gradient goes to the chosen side."""
     c = np.asarray(_val(cond, "where"), dtype=bool)
     ad = _val(a, "where")
     bd = _val(b, "where")
+    if not _same_dtype(ad, bd):
+        (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
     try:
         out = np.where(c, ad, bd)
     except ValueError as err:
@@ -517,6 +538,8 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     xd, axes, total = _reduce("mean", np.add.reduce, x, axis, keepdims)
     n = builtins.max(xd.size // builtins.max(total.size, 1), 1) if xd.size else 1
     out = _out(total / _constant(n, total)) if xd.size else _out(np.mean(xd, axis=axes, keepdims=keepdims))
+    if xd.dtype.kind in "biu":
+        out = _to_default_float(out)
     shape, kept = xd.shape, _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any) -> Any:
@@ -565,8 +588,17 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return record("logsumexp", out, (x,), (vjp,), (x,), keep_ans=True)
 
 
+def _to_default_float(out: np.ndarray) -> np.ndarray:
+    """A float result of reducing integers or bools (computed in float64) in the default dtype."""
+    return out.astype(get_default_dtype(), copy=False)
+
+
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Variance over `axis`, NumPy's: divides by N - ddof with ddof=0 by default (the biased
+    variance). torch.var divides by N - 1 by default: pass ddof=1 (or correction=1) for that."""
     xd, axes, out = _reduce("var", np.var, x, axis, keepdims, ddof=ddof)
+    if xd.dtype.kind in "biu":
+        out = _to_default_float(out)
     kept = _kept_shape(xd.shape, axes)
     n = xd.size // builtins.max(out.size, 1) if xd.size else 0
 
