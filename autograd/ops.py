@@ -19,6 +19,7 @@ import numpy as np
 
 from . import dtypes as _dtypes
 from .engine import record, record_unary
+from .keywords import torch_keywords
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
 AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25
@@ -294,6 +295,28 @@ def _log(g: Any, ans: Any, x: Any) -> Any:
 
 
 _LOG = (_log,)
+_LN10, _LN2 = float(np.log(10)), float(np.log(2))
+
+
+def log10(x: Any) -> Tensor:
+    """Elementwise base-10 logarithm; gradient 1 / (x ln 10)."""
+    return _unary("log10", np.log10, x, _LOG10, True, False)
+
+
+def _log10(g: Any, ans: Any, x: Any) -> Any:
+    return g / (x * _LN10)
+
+
+def log2(x: Any) -> Tensor:
+    """Elementwise base-2 logarithm; gradient 1 / (x ln 2)."""
+    return _unary("log2", np.log2, x, _LOG2, True, False)
+
+
+def _log2(g: Any, ans: Any, x: Any) -> Any:
+    return g / (x * _LN2)
+
+
+_LOG10, _LOG2 = (_log10,), (_log2,)
 
 
 def sqrt(x: Any) -> Tensor:
@@ -608,6 +631,24 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
         centred = x - x.mean(axis=axes, keepdims=True)
         return g.reshape(kept) * centred * scale
     return record("var", out, (x,), (vjp,), (x,))
+
+
+def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Standard deviation over `axis`, NumPy's: sqrt of the variance divided by N - ddof, with
+    ddof=0 by default. torch.std divides by N - 1 by default: pass ddof=1 (or correction=1).
+    The gradient (x - mean) / (std (N - ddof)) is NaN where std is 0, as PyTorch's."""
+    xd, axes, out = _reduce("std", np.std, x, axis, keepdims, ddof=ddof)
+    if xd.dtype.kind in "biu":
+        out = _to_default_float(out)
+    kept = _kept_shape(xd.shape, axes)
+    n = xd.size // builtins.max(out.size, 1) if xd.size else 0
+    scale = 1.0 / (n - ddof) if n > ddof else np.inf
+
+    def vjp(g: Any, ans: Any, x: Any) -> Any:
+        centred = x - x.mean(axis=axes, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):    # std 0: NaN, as PyTorch
+            return g.reshape(kept) * centred * scale / ans.reshape(kept)
+    return record("std", out, (x,), (vjp,), (x,), keep_ans=True)
 
 
 def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -1105,14 +1146,23 @@ def _einsum_place(r: Any, lead: str, present: str, uniq: str, target: str, missi
     return np.einsum(spec, r, *mats)
 
 
+# ================================================================ PyTorch's keyword names
+
+# dim, keepdim and correction accepted beside axis, keepdims and ddof (see keywords.py); the
+# wrapped function is the one `ag` exports and the Tensor method. (split is not wrapped: its
+# sections argument means something else in PyTorch, see docs/pytorch.md.)
+(sum, mean, max, min, logsumexp, var, std, argmax, argmin,  # noqa: A001
+ softmax, log_softmax, expand_dims, squeeze, concatenate, stack) = map(torch_keywords, (
+    sum, mean, max, min, logsumexp, var, std, argmax, argmin,
+    softmax, log_softmax, expand_dims, squeeze, concatenate, stack))
+
+
 # ================================================================ Tensor methods and NumPy protocols
 
 def _method(fn: Any) -> Any:
-    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
-        return fn(self, *args, **kwargs)
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
+    """The Tensor method of an operation is the function itself (`t.exp()` calls `exp(t)`), so
+    `help()` and `inspect.signature` show its parameters and docstring."""
+    return fn
 
 
 def _reflected(fn: Any) -> Any:
@@ -1122,12 +1172,15 @@ def _reflected(fn: Any) -> Any:
 
 
 def _reshape_method(self: Tensor, *shape: Any) -> Tensor:
+    """The same values in a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`; one size may be -1."""
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = shape[0]
     return reshape(self, tuple(shape) if not isinstance(shape, int) else shape)
 
 
 def _transpose_method(self: Tensor, *axes: Any) -> Tensor:
+    """NumPy's transpose: axes reversed, or permuted as given (`t.transpose(1, 0, 2)` or
+    `t.transpose((1, 0, 2))`). To swap two axes, as PyTorch's transpose(d0, d1): `t.swapaxes(d0, d1)`."""
     if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
         axes = axes[0]
     return transpose(self, axes if axes != () else None)
@@ -1176,7 +1229,7 @@ _METHODS = {
     "reshape": _reshape_method, "transpose": _transpose_method,
 }
 for _fn in (exp, log, sqrt, sin, cos, tanh, sigmoid, relu, softplus, leaky_relu, clip, abs,
-            sum, mean, max, min, logsumexp, var, argmax, argmin, softmax, log_softmax,
+            log10, log2, std, sum, mean, max, min, logsumexp, var, argmax, argmin, softmax, log_softmax,
             swapaxes, expand_dims, squeeze, flatten, broadcast_to, matmul, dot, astype, affine,
             maximum, minimum, split):
     _METHODS.setdefault(_fn.__name__, _method(_fn))
@@ -1190,6 +1243,7 @@ _UFUNCS = {
     np.power: power, np.floor_divide: floor_divide, np.remainder: remainder,
     np.negative: negative, np.matmul: matmul, np.absolute: abs,
     np.exp: exp, np.log: log, np.sqrt: sqrt, np.sin: sin, np.cos: cos, np.tanh: tanh,
+    np.log10: log10, np.log2: log2,
     np.maximum: maximum, np.minimum: minimum, np.sign: sign, np.less: less,
     np.less_equal: less_equal, np.greater: greater, np.greater_equal: greater_equal,
     np.equal: equal, np.not_equal: not_equal, np.logical_and: logical_and,
@@ -1198,7 +1252,7 @@ _UFUNCS = {
 
 _FUNCTIONS = {
     np.sum: sum, np.mean: mean, np.max: max, np.min: min, np.amax: max, np.amin: min,
-    np.var: var, np.argmax: argmax, np.argmin: argmin, np.reshape: reshape,
+    np.var: var, np.std: std, np.argmax: argmax, np.argmin: argmin, np.reshape: reshape,
     np.transpose: transpose, np.swapaxes: swapaxes, np.expand_dims: expand_dims,
     np.squeeze: squeeze, np.broadcast_to: broadcast_to, np.concatenate: concatenate,
     np.stack: stack, np.split: split, np.where: where, np.dot: dot, np.einsum: einsum,
