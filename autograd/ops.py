@@ -25,6 +25,7 @@ from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25
 _SCALARS = (int, float, bool, complex, np.generic)
 _NUMBERS = (float, int)     # Python numbers that binary ops turn into cached arrays
+_F64 = np.dtype(np.float64)
 
 
 def _val(x: Any, op: str) -> Any:
@@ -174,6 +175,8 @@ _MULTIPLY = (_mul_a, _mul_b)
 
 def divide(a: Any, b: Any) -> Tensor:
     out, a, b = _binary("divide", np.true_divide, a, b)
+    if out.dtype is _F64 and np.asarray(_val(a, "divide")).dtype.kind in "biu":   # int / int
+        out = _float_result(_val(b, "divide"), out)
     return record("divide", out, (a, b), (_div_a, _div_b), (a if _needs(b) else None, b))
 
 
@@ -271,8 +274,19 @@ def logical_not(x: Any) -> Tensor:
 def _unary(name: str, fn: Any, x: Any, vjps: tuple, save_input: bool, keep_ans: bool) -> Tensor:
     """An elementwise NumPy function of one operand, recorded with its rule (`vjps`: a tuple
     of the one rule, built once)."""
-    out = fn(x._data if type(x) is Tensor else _val(x, name))
-    return record_unary(name, _out(out), x, vjps, save_input, keep_ans)
+    xd = x._data if type(x) is Tensor else _val(x, name)
+    out = fn(xd)
+    if type(out) is not np.ndarray or out.dtype is not xd.dtype:
+        out = _float_result(xd, _out(out))
+    return record_unary(name, out, x, vjps, save_input, keep_ans)
+
+
+def _float_result(xd: Any, out: np.ndarray) -> np.ndarray:
+    """`out` in the default float dtype if it is a float computed from integers, bools or
+    Python numbers (which NumPy computes in float64), else as it is."""
+    if out.dtype.kind == "f" and (type(xd) in _NUMBERS or np.asarray(xd).dtype.kind in "biu"):
+        return out.astype(get_default_dtype(), copy=False)
+    return out
 
 
 def exp(x: Any) -> Tensor:
