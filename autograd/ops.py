@@ -142,11 +142,13 @@ _ADD, _SUBTRACT, _NEGATIVE = (_g, _g), (_g, _neg_g), (_neg_g,)     # rule tuples
 
 
 def add(a: Any, b: Any) -> Tensor:
+    """Elementwise `a + b` with broadcasting; the gradient of each operand is summed back to its shape."""
     out, a, b = _binary("add", np.add, a, b)
     return record("add", out, (a, b), _ADD)
 
 
 def subtract(a: Any, b: Any) -> Tensor:
+    """Elementwise `a - b` with broadcasting; gradients 1 and -1."""
     out, a, b = _binary("subtract", np.subtract, a, b)
     return record("subtract", out, (a, b), _SUBTRACT)
 
@@ -156,6 +158,7 @@ def _needs(x: Any) -> bool:
 
 
 def multiply(a: Any, b: Any) -> Tensor:
+    """Elementwise `a * b` with broadcasting; gradients `b` and `a`."""
     # each rule reads only the other operand: keep an operand alive only if the other needs it
     out, a, b = _binary("multiply", np.multiply, a, b)
     return record("multiply", out, (a, b), _MULTIPLY,
@@ -174,6 +177,8 @@ _MULTIPLY = (_mul_a, _mul_b)
 
 
 def divide(a: Any, b: Any) -> Tensor:
+    """Elementwise true division `a / b` (integers give the default float dtype); gradients
+    `1 / b` and `-a / b**2`."""
     out, a, b = _binary("divide", np.true_divide, a, b)
     if out.dtype is _F64 and np.asarray(_val(a, "divide")).dtype.kind in "biu":   # int / int
         out = _float_result(_val(b, "divide"), out)
@@ -189,6 +194,8 @@ def _div_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def power(a: Any, b: Any) -> Tensor:
+    """Elementwise `a ** b`; gradients `b * a**(b-1)` (0 where a = b = 0) and `a**b * log(a)`
+    (0 where a = 0 and b >= 0), as PyTorch."""
     out, a, b = _binary("power", np.power, a, b)
     return record("power", out, (a, b),
                   (_pow_a, _pow_b), (a, b), keep_ans=True)
@@ -210,10 +217,12 @@ def _pow_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def negative(x: Any) -> Tensor:
+    """Elementwise `-x`."""
     return _unary("negative", np.negative, x, _NEGATIVE, False, False)
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
+    """Elementwise absolute value; gradient `sign(x)`, so 0 at x = 0 (as PyTorch)."""
     return _unary("abs", np.abs, x, _ABS, True, False)
 
 
@@ -266,6 +275,7 @@ logical_or = _compare("logical_or", np.logical_or)
 
 
 def logical_not(x: Any) -> Tensor:
+    """Elementwise logical not, a bool tensor (no gradient)."""
     return _new(_out(np.logical_not(_val(x, "logical_not"))))
 
 
@@ -290,6 +300,7 @@ def _float_result(xd: Any, out: np.ndarray) -> np.ndarray:
 
 
 def exp(x: Any) -> Tensor:
+    """Elementwise `e ** x`; gradient `exp(x)`."""
     return _unary("exp", np.exp, x, _EXP, False, True)
 
 
@@ -301,6 +312,7 @@ _EXP = (_exp,)
 
 
 def log(x: Any) -> Tensor:
+    """Elementwise natural logarithm; gradient `1 / x`."""
     return _unary("log", np.log, x, _LOG, True, False)
 
 
@@ -334,6 +346,7 @@ _LOG10, _LOG2 = (_log10,), (_log2,)
 
 
 def sqrt(x: Any) -> Tensor:
+    """Elementwise square root; gradient `1 / (2 sqrt(x))`."""
     return _unary("sqrt", np.sqrt, x, _SQRT, False, True)
 
 
@@ -345,6 +358,7 @@ _SQRT = (_sqrt,)
 
 
 def sin(x: Any) -> Tensor:
+    """Elementwise sine; gradient `cos(x)`."""
     return _unary("sin", np.sin, x, _SIN, True, False)
 
 
@@ -356,6 +370,7 @@ _SIN = (_sin,)
 
 
 def cos(x: Any) -> Tensor:
+    """Elementwise cosine; gradient `-sin(x)`."""
     return _unary("cos", np.cos, x, _COS, True, False)
 
 
@@ -367,6 +382,7 @@ _COS = (_cos,)
 
 
 def tanh(x: Any) -> Tensor:
+    """Elementwise hyperbolic tangent; gradient `1 - tanh(x)**2`."""
     return _unary("tanh", np.tanh, x, _TANH, False, True)
 
 
@@ -385,6 +401,7 @@ def _np_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(x: Any) -> Tensor:
+    """Elementwise logistic function `1 / (1 + exp(-x))`, stable for large |x|; gradient `s (1 - s)`."""
     return _unary("sigmoid", _float_sigmoid, x, _SIGMOID, False, True)
 
 
@@ -406,6 +423,7 @@ _SIGMOID = (_sigmoid,)
 
 
 def relu(x: Any) -> Tensor:
+    """Elementwise `max(x, 0)`; gradient 1 where x > 0, else 0 (relu'(0) = 0, as PyTorch)."""
     return _unary("relu", _np_relu, x, _RELU, False, True)
 
 
@@ -421,6 +439,7 @@ _RELU = (_relu,)
 
 
 def softplus(x: Any) -> Tensor:
+    """Elementwise `log(1 + exp(x))`, stable for large |x|; gradient `sigmoid(x)`."""
     return _unary("softplus", _np_softplus, x, _SOFTPLUS, True, False)
 
 
@@ -436,6 +455,7 @@ _SOFTPLUS = (_softplus,)
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """Elementwise `x` where x > 0, else `negative_slope * x`; gradient 1 or `negative_slope`."""
     xd = _val(x, "leaky_relu")
     if isinstance(negative_slope, (np.ndarray, np.generic)) and np.ndim(negative_slope) == 0:
         # a NumPy number acts as a Python number: it keeps x's dtype
@@ -563,6 +583,8 @@ def _reduce(name: str, fn: Any, x: Any, axis: Any, keepdims: bool, **kw: Any) ->
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over `axis` (None: all; an int or a tuple), keeping reduced axes as size 1 with
+    `keepdims`. Bools and integers sum to integers."""
     xd, axes, out = _reduce("sum", np.add.reduce, x, axis, keepdims)
     shape, kept = xd.shape, _kept_shape(xd.shape, axes)
 
@@ -572,6 +594,8 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over `axis` (None: all; an int or a tuple), keeping reduced axes with `keepdims`;
+    integers and bools give the default float dtype."""
     xd, axes, total = _reduce("mean", np.add.reduce, x, axis, keepdims)
     n = builtins.max(xd.size // builtins.max(total.size, 1), 1) if xd.size else 1
     out = _out(total / _constant(n, total)) if xd.size else _out(np.mean(xd, axis=axes, keepdims=keepdims))
@@ -596,10 +620,14 @@ def _extremum(name: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Largest value over `axis` (values only, also with `dim`: no indices, use argmax); tied
+    elements share the gradient evenly, as PyTorch."""
     return _extremum("max", np.maximum.reduce, x, axis, keepdims)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Smallest value over `axis` (values only, also with `dim`: no indices, use argmin); tied
+    elements share the gradient evenly, as PyTorch."""
     return _extremum("min", np.minimum.reduce, x, axis, keepdims)
 
 
@@ -666,10 +694,12 @@ def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
 
 
 def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Indices of the largest values over `axis` (None: of the flattened tensor); no gradient."""
     return _new(_out(np.argmax(_val(x, "argmax"), axis=axis, keepdims=keepdims)))
 
 
 def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Indices of the smallest values over `axis` (None: of the flattened tensor); no gradient."""
     return _new(_out(np.argmin(_val(x, "argmin"), axis=axis, keepdims=keepdims)))
 
 
@@ -789,6 +819,7 @@ def _bce_y(g: Any, ans: Any, p: Any, y: Any) -> Any:
 # ================================================================ shape
 
 def reshape(x: Any, shape: Any) -> Tensor:
+    """The same values in `shape` (a tuple; one size may be -1); the gradient is reshaped back."""
     xd = _val(x, "reshape")
     in_shape = np.shape(xd)
     try:
@@ -803,6 +834,7 @@ def reshape(x: Any, shape: Any) -> Tensor:
 
 
 def transpose(x: Any, axes: Any = None) -> Tensor:
+    """Axes permuted by `axes` (reversed when None), as `np.transpose`."""
     xd = np.asarray(_val(x, "transpose"))
     if axes is None:
         axes = tuple(range(xd.ndim))[::-1]
@@ -815,6 +847,7 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    """Axes `axis1` and `axis2` exchanged (PyTorch's `transpose(d0, d1)`)."""
     def vjp(g: Any, ans: Any) -> Any:
         return g.swapaxes(axis1, axis2)
     return record("swapaxes", np.asarray(_val(x, "swapaxes")).swapaxes(axis1, axis2), (x,), (vjp,))
@@ -827,21 +860,25 @@ def _reshape_op(name: str, x: Any, out: np.ndarray, in_shape: tuple) -> Tensor:
 
 
 def expand_dims(x: Any, axis: Any) -> Tensor:
+    """A new axis of size 1 inserted at `axis` (PyTorch's unsqueeze)."""
     xd = np.asarray(_val(x, "expand_dims"))
     return _reshape_op("expand_dims", x, np.expand_dims(xd, axis), xd.shape)
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
+    """Axes of size 1 removed: all of them, or those in `axis`."""
     xd = np.asarray(_val(x, "squeeze"))
     return _reshape_op("squeeze", x, np.squeeze(xd, axis), xd.shape)
 
 
 def flatten(x: Any) -> Tensor:
+    """The values as a 1-D tensor (a copy when the layout needs one)."""
     xd = np.asarray(_val(x, "flatten"))
     return _reshape_op("flatten", x, xd.reshape(-1), xd.shape)
 
 
 def broadcast_to(x: Any, shape: Any) -> Tensor:
+    """`x` broadcast to `shape` as `np.broadcast_to`; the gradient is summed back to x's shape."""
     xd = _val(x, "broadcast_to")
     try:
         out = np.broadcast_to(xd, shape)
@@ -852,6 +889,8 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
 
 
 def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
+    """The tensors of `seq` joined along an existing `axis` (PyTorch's cat); each gets its
+    slice of the gradient."""
     arrays = [np.asarray(_val(t, "concatenate")) for t in seq]
     try:
         out = np.concatenate(arrays, axis=axis)
@@ -875,6 +914,8 @@ def _index_vjp(idx: tuple) -> Any:
 
 
 def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
+    """The tensors of `seq` (all one shape) stacked along a new `axis`; each gets its slice of
+    the gradient."""
     arrays = [_val(t, "stack") for t in seq]
     try:
         out = np.stack(arrays, axis=axis)
@@ -955,6 +996,7 @@ def index_add(g: Any, key: tuple, shape: tuple, accumulate: bool = True, dtype: 
 # ================================================================ linear algebra
 
 def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product `a @ b` as `np.matmul`: 1-D operands are vectors, batch dimensions broadcast."""
     ad = _val(a, "matmul")
     bd = _val(b, "matmul")
     if np.ndim(ad) == 0 or np.ndim(bd) == 0:
