@@ -1215,12 +1215,6 @@ def _einsum_place(r: Any, lead: str, present: str, uniq: str, target: str, missi
 
 # ================================================================ Tensor methods and NumPy protocols
 
-def _method(fn: Any) -> Any:
-    """The Tensor method of an operation is the function itself (`t.exp()` calls `exp(t)`), so
-    `help()` and `inspect.signature` show its parameters and docstring."""
-    return fn
-
-
 def _reflected(fn: Any) -> Any:
     def method(self: Tensor, other: Any) -> Tensor:
         return fn(other, self)
@@ -1284,11 +1278,13 @@ _METHODS = {
     "__getitem__": getitem, "__setitem__": _no_setitem,
     "reshape": _reshape_method, "transpose": _transpose_method,
 }
+# a method is the function itself (t.exp() is exp(t)): help() and inspect.signature show its
+# parameters and docstring
 for _fn in (exp, log, sqrt, sin, cos, tanh, sigmoid, relu, softplus, leaky_relu, clip, abs,
             log10, log2, std, sum, mean, max, min, logsumexp, var, argmax, argmin, softmax, log_softmax,
             swapaxes, expand_dims, squeeze, flatten, broadcast_to, matmul, dot, astype, affine,
             maximum, minimum, split):
-    _METHODS.setdefault(_fn.__name__, _method(_fn))
+    _METHODS.setdefault(_fn.__name__, _fn)
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.T = property(lambda self: transpose(self), doc="The transpose (axes reversed).")

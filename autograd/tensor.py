@@ -530,12 +530,11 @@ def _random_dtype(dtype: Any) -> np.dtype:
     return dtype
 
 
-def _factory_args(what: str, args: tuple, dtype: Any, requires_grad: bool) -> tuple:
-    """(shape, dtype, requires_grad) of `zeros(*args, ...)`: the shape as integers
-    (`zeros(2, 3)`) or one sequence (`zeros((2, 3))`), followed positionally by the dtype and
-    requires_grad of the signature `zeros(shape, dtype=None, requires_grad=False)`."""
-    if not args:
-        raise TypeError(f"{what}() needs a shape: {what}(2, 3) or {what}((2, 3))")
+def _factory_args(what: str, shape: Any, sizes: tuple, dtype: Any, requires_grad: bool) -> tuple:
+    """(shape, dtype, requires_grad) of `zeros(shape, *sizes, ...)`: the shape as integers
+    (`zeros(2, 3)`) or one sequence (`zeros((2, 3))`), which the documented signature
+    `zeros(shape, dtype=None, requires_grad=False)` may follow positionally."""
+    args = (shape, *sizes)
     n = 0
     while n < len(args) and isinstance(args[n], (int, np.integer)) and not isinstance(args[n], bool):
         n += 1
@@ -550,24 +549,24 @@ def _factory_args(what: str, args: tuple, dtype: Any, requires_grad: bool) -> tu
     return _shape(shape), _float_dtype(dtype), requires_grad
 
 
-def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(shape: Any, *sizes: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: `ag.zeros(2, 3)` or `ag.zeros((2, 3))`, the default float dtype
     unless `dtype` is given."""
-    shape, dtype, requires_grad = _factory_args("zeros", shape, dtype, requires_grad)
+    shape, dtype, requires_grad = _factory_args("zeros", shape, sizes, dtype, requires_grad)
     return Tensor(np.zeros(shape, dtype), requires_grad=requires_grad)
 
 
-def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(shape: Any, *sizes: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones: `ag.ones(2, 3)` or `ag.ones((2, 3))`, the default float dtype unless
     `dtype` is given."""
-    shape, dtype, requires_grad = _factory_args("ones", shape, dtype, requires_grad)
+    shape, dtype, requires_grad = _factory_args("ones", shape, sizes, dtype, requires_grad)
     return Tensor(np.ones(shape, dtype), requires_grad=requires_grad)
 
 
-def empty(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def empty(shape: Any, *sizes: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor whose values are whatever the memory held (as np.empty and torch.empty):
     `ag.empty(2, 3)` or `ag.empty((2, 3))`, the default float dtype unless `dtype` is given."""
-    shape, dtype, requires_grad = _factory_args("empty", shape, dtype, requires_grad)
+    shape, dtype, requires_grad = _factory_args("empty", shape, sizes, dtype, requires_grad)
     return Tensor(np.empty(shape, dtype), requires_grad=requires_grad)
 
 

@@ -70,6 +70,6 @@ def test_help_of_var_shows_ddof_and_the_pytorch_difference():
 def test_help_of_a_method_shows_its_parameters():
     assert list(inspect.signature(ag.Tensor.leaky_relu).parameters) == ["x", "negative_slope"]
     assert "negative_slope" in pydoc.render_doc(ag.Tensor.leaky_relu, renderer=pydoc.plaintext)
-    assert list(inspect.signature(ag.zeros).parameters) == ["shape", "dtype", "requires_grad"]
+    assert list(inspect.signature(ag.zeros).parameters) == ["shape", "sizes", "dtype", "requires_grad"]
     assert list(inspect.signature(ag.functional.hvp).parameters) == [
         "func", "inputs", "v", "create_graph", "strict"]
