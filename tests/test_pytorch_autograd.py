@@ -32,6 +32,17 @@ def test_retain_grad_keeps_a_non_leafs_gradient_and_accumulates():
     np.testing.assert_allclose(h.grad.data, [3.0, 3.0, 3.0])
 
 
+def test_ag_grad_fills_retained_gradients_too_as_pytorch():
+    x = f64([1.0, 2.0])
+    h = x * 3
+    h.retain_grad()
+    y = (h * h).sum()
+    ag.grad(y, x, retain_graph=True)
+    np.testing.assert_allclose(h.grad.data, [6.0, 12.0])
+    y.backward()
+    np.testing.assert_allclose(h.grad.data, [12.0, 24.0])
+
+
 def test_retain_grad_is_idempotent_and_a_no_op_on_leaves():
     x = f64([1.0, 2.0])
     x.retain_grad()
