@@ -9,12 +9,12 @@ from . import data, datasets, functional, init, utils
 from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
-from .serialization import load, save
+from .serialization import CheckpointError, load, save
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "LoadResult",
     "Dense", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
-    "save", "load",
+    "save", "load", "CheckpointError",
     "functional", "init", "data", "utils", "datasets",
 ]
