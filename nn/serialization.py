@@ -12,6 +12,7 @@ previous checkpoint or the new one, whole. The format is described in `nn/_codec
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import struct
@@ -75,6 +76,10 @@ def load(path: str | os.PathLike) -> dict[Any, Any]:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError, IndexError,
                 TypeError, OverflowError, MemoryError, struct.error, zlib.error,
                 NotImplementedError) as err:
+            raise CheckpointError(path, f"{type(err).__name__}: {err}") from err
+        except OSError as err:      # zipfile seeking to an offset a damaged header gave
+            if err.errno not in (None, errno.EINVAL):
+                raise               # a real I/O error stays what it is
             raise CheckpointError(path, f"{type(err).__name__}: {err}") from err
 
 
