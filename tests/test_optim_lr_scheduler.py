@@ -99,7 +99,7 @@ def test_bad_scheduler_arguments_are_refused():
     opt = two_group_sgd()
     with pytest.raises(ValueError, match="step_size.*0"):
         StepLR(opt, step_size=0)
-    with pytest.raises(ValueError, match="step_size.*2.5"):
+    with pytest.raises(TypeError, match="step_size.*2.5"):       # a wrong type: TypeError
         StepLR(opt, step_size=2.5)
     with pytest.raises(ValueError, match="gamma.*-0.1"):
         ExponentialLR(opt, gamma=-0.1)
