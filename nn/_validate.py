@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["integer", "size", "real", "flag", "choice"]
+__all__ = ["integer", "size", "real", "flag", "choice", "rng"]
 
 
 def _kind(value: Any) -> str:
@@ -27,15 +27,29 @@ def _kind(value: Any) -> str:
 
 def integer(owner: str, name: str, value: Any, minimum: int | None = None) -> int:
     """`value` as an int: an int or NumPy integer (not a bool), at least `minimum` if given."""
+    what = {None: "an integer", 1: "a positive integer", 0: "a non-negative integer"}.get(
+        minimum, f"an integer >= {minimum}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         hint = ""
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
             hint = f"; write {int(value)}"
-        raise TypeError(f"{owner}: {name} must be an integer, got {value!r} ({_kind(value)}){hint}")
+        raise TypeError(f"{owner}: {name} must be {what} (int or NumPy integer), got {value!r} "
+                        f"({_kind(value)}){hint or _string_hint(value)}")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value}")
+        raise ValueError(f"{owner}: {name} must be {what}, got {value}")
     return value
+
+
+def _string_hint(value: Any) -> str:
+    """For a number written as a string: say to pass the number."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return f"; pass the number {value}, not a string"
+    return ""
 
 
 def size(owner: str, name: str, value: Any) -> int:
@@ -50,7 +64,7 @@ def real(owner: str, name: str, value: Any, lo: float = -math.inf, hi: float = m
     NaN is always refused; +-inf unless `allow_inf` (and the interval admits it)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}: {name} must be a real number (int or float), got {value!r} "
-                        f"({_kind(value)})")
+                        f"({_kind(value)}){_string_hint(value)}")
     x = float(value)
     if math.isnan(x):
         raise ValueError(f"{owner}: invalid {name}: {value!r} (must be a number, not NaN)")
@@ -84,3 +98,13 @@ def choice(owner: str, name: str, value: Any, options: Iterable[Any]) -> Any:
     if not any(type(value) is type(o) and value == o for o in options):
         raise ValueError(f"{owner}: {name} must be one of {', '.join(map(repr, options))}, got {value!r}")
     return value
+
+
+def rng(owner: str, value: Any) -> Any:
+    """None, a `numpy.random.Generator`, or a non-negative int seed (not a bool)."""
+    if value is None or isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return integer(owner, "rng (a seed)", value, minimum=0)
+    raise TypeError(f"{owner}: rng must be a numpy.random.Generator, an int seed or None, got "
+                    f"{value!r} ({_kind(value)})")

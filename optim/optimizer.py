@@ -178,6 +178,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: `.grad = None` (or fill it with zeros)."""
+        set_to_none = self._flag("set_to_none", set_to_none)
         for p in self._params():
             if set_to_none or p.grad is None:
                 p.grad = None
@@ -189,6 +190,9 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns `closure()` (recomputing the loss) if given."""
         loss = None
+        if closure is not None and not callable(closure):
+            raise TypeError(f"{type(self).__name__}.step: closure must be a function that recomputes "
+                            f"the loss, got a {type(closure).__name__}")
         if closure is not None:
             with ag.enable_grad():
                 loss = closure()
