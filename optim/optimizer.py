@@ -304,7 +304,7 @@ class Optimizer:
 def _check_layout(where: str, sd: Any) -> tuple[list[dict[str, Any]], dict[Any, Any]]:
     """The groups and state of a state_dict, after checking its shape: a dict with exactly
     'state' (a dict of dicts) and 'param_groups' (a list of dicts whose 'params' are ids)."""
-    fix = "pass what optimizer.state_dict() returned (e.g. nn.load(path)[...] of a saved one)"
+    fix = "pass what optimizer.state_dict() returned (e.g. nn.load(path)['optim'] if saved under 'optim')"
     if not isinstance(sd, dict):
         raise TypeError(f"{where}: expected a dict with 'state' and 'param_groups', got a "
                         f"{type(sd).__name__}; {fix}")
