@@ -13,11 +13,12 @@ Nothing is ever pickled, in either direction.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 import zipfile
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 import numpy as np
 
@@ -155,11 +156,11 @@ def read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
 
 
 class Decoder:
-    """Rebuilds the tree from a manifest, reading each referenced member once."""
+    """Rebuilds the tree from a manifest, reading each referenced member once; `members` maps
+    each member name to a function that reads that array."""
 
-    def __init__(self, zf: zipfile.ZipFile) -> None:
-        self.zf = zf
-        self.members = {i.filename: i for i in zf.infolist()}
+    def __init__(self, members: dict[str, Callable[[], np.ndarray]]) -> None:
+        self.members = members
         self.used: set[str] = set()
 
     def decode_root(self, manifest: Any) -> Any:
@@ -182,7 +183,7 @@ class Decoder:
         if name in self.used:
             raise DamagedError(f"the manifest names member {name!r} twice")
         self.used.add(name)
-        return read_array(self.zf, self.members[name])
+        return self.members[name]()
 
     def decode(self, node: Any) -> Any:
         if not isinstance(node, dict) or len(node) != 1:
@@ -232,7 +233,8 @@ def read_archive(f: IO[bytes]) -> dict[Any, Any]:
                 manifest = json.loads(zf.read(MANIFEST).decode("ascii"))
             except (UnicodeDecodeError, json.JSONDecodeError) as err:
                 raise DamagedError(f"its manifest is not valid JSON ({err})") from None
-            return Decoder(zf).decode_root(manifest)
+            readers = {i.filename: functools.partial(read_array, zf, i) for i in zf.infolist()}
+            return Decoder(readers).decode_root(manifest)
         out = {}
         for info in zf.infolist():
             if not info.filename.endswith(".npy"):

@@ -1,4 +1,5 @@
-"""Checkpoints: `.npz` archives of arrays and a JSON manifest, never pickle, written atomically.
+"""Checkpoints: `.npz` archives of arrays and a JSON manifest (or safetensors files, for a path
+ending in `.safetensors`), never pickle, written atomically.
 
     nn.save({"model": model.state_dict(), "optim": opt.state_dict(), "sched": sched.state_dict()},
             "ckpt.npz")
@@ -22,7 +23,7 @@ from typing import IO, Any, Callable
 
 import numpy as np
 
-from . import _codec
+from . import _codec, _safetensors
 from .module import Module
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -41,6 +42,8 @@ class CheckpointError(ValueError):
 def save(state_or_module: dict[Any, Any] | Module, path: str | os.PathLike) -> None:
     """Write a Module's `state_dict()`, or a dict, to `path` (exactly; no `.npz` is appended).
 
+    A path ending in `.safetensors` writes the safetensors format (arrays of bool, int, uint and
+    float dtypes only); any other path an `.npz` archive.
     The dict's values may be arrays (and Tensors, saved as arrays), NumPy scalars, numbers,
     strings, None, and lists, tuples and dicts of these (optimizer and scheduler state_dicts):
     `load` gives back the same tree, keys and types. The previous file at `path` stays whole
@@ -57,11 +60,16 @@ def save(state_or_module: dict[Any, Any] | Module, path: str | os.PathLike) -> N
     path = _fspath(path, "save")
     encoder = _codec.Encoder()
     manifest = encoder.encode_root(state)        # every value is checked before a file is touched
-    _replace_atomically(path, lambda f: _codec.write_archive(f, manifest, encoder.arrays))
+    if path.lower().endswith(".safetensors"):
+        _safetensors.check_dtypes(encoder.arrays)
+        _replace_atomically(path, lambda f: _safetensors.write(f, manifest, encoder.arrays))
+    else:
+        _replace_atomically(path, lambda f: _codec.write_archive(f, manifest, encoder.arrays))
 
 
 def load(path: str | os.PathLike) -> dict[Any, Any]:
-    """Read a checkpoint written by `save` (or an `.npz` of plain arrays) into the saved dict.
+    """Read a checkpoint written by `save` (or an `.npz` of plain arrays, or any safetensors
+    file: its format is recognised from the content) into the saved dict.
 
     A module's state loads as `{name: ndarray}`. Pickled data is never loaded. A file that is
     not a valid checkpoint raises `nn.CheckpointError` (a ValueError) naming the file and the
@@ -90,12 +98,14 @@ def _fspath(path: Any, what: str) -> str:
 
 
 def _read(f: IO[bytes]) -> dict[Any, Any]:
-    head = f.read(8)
+    head = f.read(9)
     f.seek(0)
     if zipfile.is_zipfile(f):
         f.seek(0)
         return _codec.read_archive(f)
     size = f.seek(0, os.SEEK_END)
+    if _safetensors.looks_like(head, size):
+        return _safetensors.read(f, size)
     if size == 0:
         raise _codec.DamagedError("the file is empty (0 bytes)")
     if head.startswith(b"\x93NUMPY"):

@@ -408,3 +408,85 @@ def test_save_with_the_arguments_swapped_says_so(tmp_path):
         nn.save(str(tmp_path / "x.npz"), {"w": np.ones(1)})
     with pytest.raises(TypeError, match="path must be a str"):
         nn.save({"w": np.ones(1)}, 3)
+
+
+# ---------------------------------------------------------------- safetensors
+
+ST_DTYPES = [np.float32, np.float64, np.float16, np.int8, np.int64, np.uint16, np.bool_]
+st_arrays = st.sampled_from(ST_DTYPES).flatmap(
+    lambda dt: st.lists(st.integers(0, 3), max_size=3).map(
+        lambda shape: (np.arange(math.prod(shape)) % 7).astype(dt).reshape(shape)))
+st_trees = st.recursive(st.none() | st.integers() | st.floats() | st.text(max_size=4) | st_arrays,
+                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+                        max_leaves=10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tree=st.dictionaries(st.text(max_size=5), st_trees, max_size=4))
+def test_safetensors_round_trips_any_tree(tmp_path_factory, tree):
+    got = round_trip(tmp_path_factory.mktemp("st"), tree, name="t.safetensors")
+    assert same(got, tree)
+
+
+def test_safetensors_files_are_read_and_written_by_the_safetensors_library(tmp_path):
+    stn = pytest.importorskip("safetensors.numpy")
+    model = nn.Sequential(nn.Dense(3, 4, rng=0), nn.Dense(4, 2, rng=1))
+    nn.save(model, tmp_path / "m.safetensors")
+    theirs = stn.load_file(str(tmp_path / "m.safetensors"))
+    assert sorted(theirs) == sorted(model.state_dict())
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(theirs[k], v)
+        assert theirs[k].dtype == v.dtype
+    stn.save_file({"a": np.arange(3.0), "b": np.ones((2, 2), np.int16)}, str(tmp_path / "x.safetensors"))
+    got = nn.load(tmp_path / "x.safetensors")
+    assert sorted(got) == ["a", "b"] and got["b"].dtype == np.int16
+    np.testing.assert_array_equal(got["a"], [0.0, 1.0, 2.0])
+
+
+def write_safetensors(path, header, data):
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+
+
+def test_safetensors_bfloat16_loads_as_exact_float32(tmp_path):
+    values = np.array([1.5, -2.0, 3.140625], np.float32)        # exactly representable in bfloat16
+    bf16 = (values.view(np.uint32) >> 16).astype("<u2")
+    write_safetensors(tmp_path / "b.safetensors",
+                      {"w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}}, bf16.tobytes())
+    got = nn.load(tmp_path / "b.safetensors")["w"]
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, values)
+
+
+def test_safetensors_refuses_what_it_cannot_hold_before_touching_the_file(tmp_path):
+    path = tmp_path / "c.safetensors"
+    nn.save(state(1.0), path)
+    for bad in ({"z": np.ones(2, np.complex64)}, {"s": np.array(["text"])}):
+        with pytest.raises(ValueError, match="safetensors cannot hold.*save to a path ending in .npz"):
+            nn.save(bad, path)
+    assert os.listdir(tmp_path) == ["c.safetensors"]
+    assert_state(nn.load(path), 1.0)
+
+
+def test_damaged_safetensors_files_are_checkpoint_errors_or_harmless(tmp_path):
+    path = tmp_path / "good.safetensors"
+    nn.save({"w": np.arange(6, dtype=np.float32).reshape(2, 3), "meta": {"step": 3}}, path)
+    data, good = path.read_bytes(), nn.load(path)
+    bad = tmp_path / "bad.safetensors"
+    for n in range(len(data)):
+        bad.write_bytes(data[:n])
+        with pytest.raises(nn.CheckpointError):
+            nn.load(bad)
+    for i in range(len(data)):
+        bad.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:])
+        try:
+            got = nn.load(bad)
+        except nn.CheckpointError:
+            continue
+        assert same(got, good), i
+    write_safetensors(bad, {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, b"\x00" * 8)
+    with pytest.raises(nn.CheckpointError, match="declares \\[2\\] of F32 \\(8 bytes\\) but spans 4"):
+        nn.load(bad)
+    write_safetensors(bad, {"w": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}, b"\x00")
+    with pytest.raises(nn.CheckpointError, match="F8_E4M3.*NumPy cannot hold"):
+        nn.load(bad)
