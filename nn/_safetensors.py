@@ -63,9 +63,10 @@ def write(f: IO[bytes], manifest: bytes, arrays: list[tuple[str, np.ndarray]]) -
         f.write(_le_bytes(arr))
 
 
-def _le_bytes(arr: np.ndarray) -> memoryview:
+def _le_bytes(arr: np.ndarray) -> np.ndarray:
+    """The array's bytes, little-endian, C order (a uint8 view, or a copy when needed)."""
     dt = arr.dtype.newbyteorder("<") if arr.dtype.itemsize > 1 else arr.dtype
-    return memoryview(np.ascontiguousarray(arr, dtype=dt)).cast("B")
+    return np.ascontiguousarray(arr, dtype=dt).reshape(-1).view(np.uint8)
 
 
 def looks_like(head: bytes, size: int) -> bool:

@@ -490,3 +490,13 @@ def test_damaged_safetensors_files_are_checkpoint_errors_or_harmless(tmp_path):
     write_safetensors(bad, {"w": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}, b"\x00")
     with pytest.raises(nn.CheckpointError, match="F8_E4M3.*NumPy cannot hold"):
         nn.load(bad)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_empty_and_zero_dimensional_arrays_round_trip(tmp_path, suffix):
+    tree = {"e": np.zeros((0, 3), np.float32), "ee": np.zeros((2, 0, 0), np.int64), "s": np.array(2.5),
+            "g": np.float32(1.25), "big_endian": np.arange(3, dtype=">i4")}
+    got = round_trip(tmp_path, tree, name="t" + suffix)
+    assert [got[k].shape for k in tree] == [(0, 3), (2, 0, 0), (), (), (3,)]
+    assert got["g"] == np.float32(1.25) and type(got["g"]) is np.float32
+    np.testing.assert_array_equal(got["big_endian"], [0, 1, 2])
