@@ -6,7 +6,7 @@ is a one-key object naming its type: `{"array": member}`, `{"scalar": member}` (
 `{"dict": [[key_node, value_node], ...]}`, `{"list": [...]}`, `{"tuple": [...]}`, `{"str": s}`,
 `{"int": n}`, `{"float": repr}` (exact, NaN and inf included), `{"complex": [repr, repr]}`,
 `{"bool": b}`, `{"none": null}`. Keys are never derived from member names: an array under a
-top-level key made only of `[A-Za-z0-9_.-]` (and not ending in `.npy`) is stored as
+top-level key made only of `[A-Za-z0-9_.-]` (not ending in `.npy`, not `__metadata__`) is stored as
 `<key>.npy`, so `np.load` finds it under its name; every other array is `__chainrule__/<n>.npy`.
 Nothing is ever pickled, in either direction.
 """
@@ -97,7 +97,7 @@ class Encoder:
                                         f"{type(k).__name__} ({k!r}); keys must be str, int, float, "
                                         f"bool or None")
                     plain = top and isinstance(k, str) and bool(_PLAIN.fullmatch(k)) \
-                        and not k.endswith(".npy")
+                        and not k.endswith(".npy") and k != "__metadata__"   # safetensors' header key
                     inner = f"{where}[{k!r}]" if where else repr(k)
                     items.append([self.encode(k, where),
                                   self.encode(v, inner, k + ".npy" if plain else None)])

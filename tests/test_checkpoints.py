@@ -233,12 +233,13 @@ def round_trip(tmp_path, obj, name="k.npz"):
 def test_keys_that_collide_as_npz_member_names_read_back_their_own_arrays(tmp_path):
     keys = ["a", "a.npy", "a.npy.npy", "", ".npy", "/", "x/../y", "a/b", "nul\x00byte", "名前",
             "emoji 🙂", "__chainrule__", "__chainrule__.json", "__chainrule__/0.npy", "file",
-            "allow_pickle", "A", "lone \ud800 surrogate", " ", "back\\slash"]
+            "allow_pickle", "A", "lone \ud800 surrogate", " ", "back\\slash", "__metadata__"]
     obj = {k: np.array([i], np.int64) for i, k in enumerate(keys)}
-    got = round_trip(tmp_path, obj)
-    assert list(got) == keys
-    for i, k in enumerate(keys):
-        assert got[k].tolist() == [i], k
+    for name in ("k.npz", "k.safetensors"):
+        got = round_trip(tmp_path, obj, name)
+        assert list(got) == keys
+        for i, k in enumerate(keys):
+            assert got[k].tolist() == [i], k
 
 
 @settings(max_examples=60, deadline=None)
@@ -246,11 +247,12 @@ def test_keys_that_collide_as_npz_member_names_read_back_their_own_arrays(tmp_pa
 def test_any_string_keys_round_trip_exactly(tmp_path_factory, keys):
     tmp_path = tmp_path_factory.mktemp("keys")
     obj = {k: np.full((i % 3, 2), i, np.float32) for i, k in enumerate(keys)}
-    got = round_trip(tmp_path, obj)
-    assert list(got) == keys
-    for i, k in enumerate(keys):
-        assert got[k].dtype == np.float32 and got[k].shape == (i % 3, 2)
-        assert np.all(got[k] == i)
+    for name in ("k.npz", "k.safetensors"):
+        got = round_trip(tmp_path, obj, name)
+        assert list(got) == keys
+        for i, k in enumerate(keys):
+            assert got[k].dtype == np.float32 and got[k].shape == (i % 3, 2)
+            assert np.all(got[k] == i)
 
 
 def test_plain_keys_stay_readable_by_np_load(tmp_path):
