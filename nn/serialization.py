@@ -158,6 +158,9 @@ def _create_temp(directory: str, base: str) -> tuple[int, str]:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
+        except OSError as err:      # name the directory, not the temporary file
+            raise OSError(err.errno, f"nn.save: cannot create a file in the directory of {base!r} "
+                                     f"({err.strerror})", directory) from None
 
 
 def _fsync_directory(directory: str) -> None:

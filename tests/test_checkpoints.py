@@ -502,3 +502,9 @@ def test_empty_and_zero_dimensional_arrays_round_trip(tmp_path, suffix):
     assert [got[k].shape for k in tree] == [(0, 3), (2, 0, 0), (), (), (3,)]
     assert got["g"] == np.float32(1.25) and type(got["g"]) is np.float32
     np.testing.assert_array_equal(got["big_endian"], [0, 1, 2])
+
+
+def test_a_missing_directory_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cannot create a file in the directory of 'x.npz'") as info:
+        nn.save(state(), tmp_path / "missing" / "x.npz")
+    assert info.value.filename == str(tmp_path / "missing")
