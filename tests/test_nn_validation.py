@@ -286,3 +286,20 @@ def test_a_wrong_type_is_a_type_error_and_a_bad_value_a_value_error():
         sgd().zero_grad(set_to_none="no")
     with pytest.raises(TypeError, match="closure must be a function"):
         sgd().step(closure=1.0)
+
+
+# ---------------------------------------------------------------- data that would train on nothing
+
+def test_standardizer_refuses_nan_and_inf_naming_the_features():
+    X = np.ones((4, 3))
+    X[1, 2] = np.nan
+    X[0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"NaN or infinite values in feature\(s\) \[0, 2\]; remove"):
+        nn.data.Standardizer().fit(X)
+
+
+def test_data_loader_refuses_empty_data_and_non_arrays():
+    with pytest.raises(ValueError, match="no samples"):
+        DataLoader(np.zeros((0, 2)), np.zeros(0))
+    with pytest.raises(TypeError, match="DataLoader: array 1 is not array data.*dict"):
+        DataLoader(X, {"y": 1})
