@@ -83,7 +83,7 @@ def load(path: str | os.PathLike) -> dict[Any, Any]:
             raise CheckpointError(path, str(err)) from None
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError, IndexError,
                 TypeError, OverflowError, MemoryError, struct.error, zlib.error,
-                NotImplementedError) as err:
+                NotImplementedError, RecursionError) as err:
             raise CheckpointError(path, f"{type(err).__name__}: {err}") from err
         except OSError as err:      # zipfile seeking to an offset a damaged header gave
             if err.errno not in (None, errno.EINVAL):

@@ -508,3 +508,19 @@ def test_a_missing_directory_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="cannot create a file in the directory of 'x.npz'") as info:
         nn.save(state(), tmp_path / "missing" / "x.npz")
     assert info.value.filename == str(tmp_path / "missing")
+
+
+def test_a_manifest_nested_beyond_the_recursion_limit_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / "deep.npz"
+    deep = '{"list": [' * 100_000 + "]}" * 100_000
+    manifest = '{"format": "chainrule-checkpoint", "version": 1, "root": {"dict": [[{"str": "x"}, '
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("__chainrule__.json", manifest + deep + "]]}}")
+    with pytest.raises(nn.CheckpointError, match="RecursionError"):
+        nn.load(path)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        nested = []
+        for _ in range(100_000):
+            nested = [nested]
+        nn.save({"x": nested}, tmp_path / "y.npz")
+    assert sorted(os.listdir(tmp_path)) == ["deep.npz"]
