@@ -142,8 +142,8 @@ def read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
         if info.file_size - m.tell() != nbytes:
             raise DamagedError(f"member {info.filename!r} declares {shape} of {dtype} ({nbytes} bytes) "
                           f"but holds {info.file_size - m.tell()} bytes")
-        buf = bytearray(nbytes)
-        view, got = memoryview(buf), 0
+        flat = np.empty(count, dtype)       # filled in place: no second copy of the data
+        view, got = (memoryview(flat.view(np.uint8)) if nbytes else memoryview(b"")), 0
         while got < nbytes:
             n = m.readinto(view[got:])
             if not n:
@@ -151,7 +151,6 @@ def read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
             got += n
         if m.read(1):       # also makes zipfile check the member's CRC
             raise DamagedError(f"member {info.filename!r} has data after its array")
-    flat = np.frombuffer(buf, dtype=dtype) if count and dtype.itemsize else np.empty(count, dtype)
     return flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
 
 
