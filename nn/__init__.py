@@ -28,13 +28,13 @@ from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
 from .normalization import BatchNorm1d, LayerNorm
-from .serialization import load, save
+from .serialization import CheckpointError, load, save
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "LoadResult",
     "Dense", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax",
     "Embedding", "BatchNorm1d", "LayerNorm", "Dropout", "Flatten",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
-    "save", "load",
+    "save", "load", "CheckpointError",
     "functional", "init", "data", "utils", "datasets",
 ]
