@@ -22,7 +22,7 @@ from ..layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from ..module import Module
 from ._diagnose import FLAG, KINDS, Diagnosis, Tracker, check_thresholds, sentence
 from ._history import History
-from ._stats import log10_ratio, moments, sample_slice, sq_sum
+from ._stats import group_std, log10_ratio, moments, sample_slice, sq_sum
 
 __all__ = ["Monitor", "MonitorWarning", "MODULE_KEYS", "PARAM_KEYS"]
 
@@ -32,6 +32,7 @@ PARAM_KEYS = ("grad_norm", "weight_norm", "update_ratio")
 _M = {k: i for i, k in enumerate(MODULE_KEYS)}
 _P = {k: i for i, k in enumerate(PARAM_KEYS)}
 _ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softmax")
+_G, _W, _U, _A, _AM, _AS, _S, _D, _DB, _OG, _NF, _F = range(len(MODULE_KEYS))
 _EMA = 0.2              # weight of the newest step in the averaged update:data ratio (~10 steps)
 _HIST_SAMPLE = 4096     # values kept per layer for the histograms of the last step
 
@@ -67,12 +68,15 @@ def describe(name: str, module: Module) -> str:
 class _Param:
     """One parameter's per-step state."""
 
-    __slots__ = ("name", "tensor", "col", "sl", "before", "wss", "gss", "finite", "has_grad", "ratio")
+    __slots__ = ("name", "tensor", "col", "sl", "whole", "index", "wss", "gss", "finite", "has_grad",
+                 "ratio", "hook_ss", "hook_calls")
 
-    def __init__(self, name: str, tensor: ag.Tensor, col: int, sample: int) -> None:
-        self.name, self.tensor, self.col = name, tensor, col
+    def __init__(self, name: str, tensor: ag.Tensor, col: int, sample: int, index: int) -> None:
+        self.name, self.tensor, self.col, self.index = name, tensor, col, index
         self.sl = sample_slice(tensor.shape, sample)
-        self.before: np.ndarray | None = None
+        self.whole = self.sl.step == 1                # the sample is the whole parameter
+        self.hook_ss = math.nan                       # its gradient's sum of squares, from backward
+        self.hook_calls = 0
         self.wss = self.gss = self.ratio = math.nan
         self.finite = self.has_grad = True
 
@@ -147,7 +151,8 @@ class Monitor:
         self.model, self.optimizer, self.every = model, optimizer, int(every)
         self.thresholds = check_thresholds(thresholds)
         self.warn = bool(warn)
-        self._params = [_Param(n, p, 0, int(sample)) for n, p in model.named_parameters()]
+        self._params = [_Param(n, p, 0, int(sample), i) for i, (n, p) in enumerate(model.named_parameters())]
+        self._large = [p for p in self._params if not p.whole]
         by_id = {id(p.tensor): p for p in self._params}
         self._mods = []
         for name, m in self._select(modules):
@@ -157,6 +162,14 @@ class Monitor:
         for j, p in enumerate(self._params):
             p.col = base + j * len(PARAM_KEYS)
         self._history = History(base + len(self._params) * len(PARAM_KEYS), history)
+        self._pcols = {k: np.array([p.col + j for p in self._params], np.intp)
+                       for j, k in enumerate(PARAM_KEYS)}
+        self._mcols = np.array([st.col for st in self._mods], np.intp)
+        self._has_params = np.array([bool(st.params) for st in self._mods])
+        self._active_kinds = [[False] * len(KINDS) for _ in self._mods]
+        self._before: np.ndarray | None = None
+        self._lens: list[int] = []
+        self._starts = np.zeros(0, np.intp)
         self._trackers = {(i, k): Tracker() for i in range(len(self._mods)) for k in KINDS}
         self._step = 0
         self._active = True
@@ -185,6 +198,9 @@ class Monitor:
 
     def _attach(self) -> None:
         self._handles.append(self.model.register_forward_pre_hook(self._make_pre_hook()))
+        for p in self._large:          # their gradient's norm is taken in backward, while in cache
+            if p.tensor.requires_grad:
+                self._handles.append(p.tensor.register_hook(self._make_param_hook(p)))
         for st in self._mods:
             st.on_grad = self._make_grad_hook(st)
             self._handles.append(st.module.register_forward_hook(self._make_forward_hook(st)))
@@ -221,6 +237,16 @@ class Monitor:
                     output.register_hook(st.on_grad)
         return forward_hook
 
+    def _make_param_hook(self, p: _Param) -> Callable:
+        def param_hook(grad: ag.Tensor) -> None:
+            if self._active:
+                if p.tensor.grad is not None:       # accumulating into an existing .grad
+                    p.hook_calls += 1
+                f = grad.data.reshape(-1)
+                p.hook_ss = float(np.dot(f, f))
+                p.hook_calls += 1
+        return param_hook
+
     def _make_grad_hook(self, st: _Module) -> Callable:
         def grad_hook(grad: ag.Tensor) -> None:
             a = grad.data
@@ -249,26 +275,37 @@ class Monitor:
     # -- measuring -----------------------------------------------------------------------
 
     def _snapshot(self) -> None:
-        """Copy the sampled elements of every parameter before the step changes them."""
-        for p in self._params:
-            p.before = p.tensor.data.reshape(-1)[p.sl].copy()
+        """Copy the sampled elements of every parameter, in one float64 array, before the step
+        changes them (a parameter of at most `sample` elements is copied whole)."""
+        self._before = np.concatenate([p.tensor.data.reshape(-1)[p.sl] for p in self._params]
+                                      ).astype(np.float64)
         self._snapped = True
 
     def _activation(self, st: _Module, h: np.ndarray) -> None:
         if h.dtype.kind != "f" or h.size == 0:
             return
-        st.mean, st.std, st.act_finite = moments(h)
-        st.act_sample = h.reshape(-1)[sample_slice(h.shape, _HIST_SAMPLE)].copy()
+        flat = h.reshape(-1)
+        n = flat.size
+        ss = float(np.dot(flat, flat))
+        mean = float(np.add.reduce(flat)) / n
+        var = ss / n - mean * mean
+        if not (var >= 1e-4 * mean * mean and math.isfinite(var)):   # NaN/Inf, or cancellation
+            mean, std, finite = moments(flat)
+        else:
+            std, finite = math.sqrt(var), True
+        st.mean, st.std, st.act_finite = mean, std, finite
+        # an operation's output is read-only (nothing writes into it): keep it, sample it if plotted
+        st.act_sample = h if not h.flags.writeable else flat[sample_slice(h.shape, _HIST_SAMPLE)].copy()
         st.hist_step = self._step
-        if not st.act_finite:
+        if not finite:
             return
-        act, th = st.act, self.thresholds
+        act = st.act
         if act == "relu":
             self._dead(st, h)
         elif act == "tanh":
-            st.sat = np.count_nonzero(np.abs(h) > th["tanh_saturation"]) / h.size
+            st.sat = np.count_nonzero(np.abs(flat) > self.thresholds["tanh_saturation"]) / n
         elif act == "sigmoid":
-            st.sat = np.count_nonzero(np.abs(h - 0.5) > th["sigmoid_saturation"] - 0.5) / h.size
+            st.sat = np.count_nonzero(np.abs(flat - 0.5) > self.thresholds["sigmoid_saturation"] - 0.5) / n
 
     def _dead(self, st: _Module, h: np.ndarray) -> None:
         """Units (last axis) with no positive value in the batch, and in the last dead_window steps."""
@@ -279,63 +316,114 @@ class Monitor:
             st.first_seen = self._step
             st.last_alive = np.full(units, self._step - 1, np.int64)
         st.dead_batch = 1.0 - np.count_nonzero(alive) / units
-        st.last_alive[alive] = self._step
+        np.putmask(st.last_alive, alive, self._step)
         cutoff = max(self._step - int(self.thresholds["dead_window"]) + 1, st.first_seen)
         st.dead = np.count_nonzero(st.last_alive < cutoff) / units
 
     def _parameters(self, row: np.ndarray) -> None:
-        for p in self._params:
-            t = p.tensor
-            w = t.data
-            p.wss, p.finite = sq_sum(w)
-            row[p.col + _P["weight_norm"]] = math.sqrt(p.wss) if p.finite else math.nan
-            g = t.grad
-            p.has_grad = g is not None
-            p.ratio = math.nan
-            if p.has_grad:
-                p.gss, gfinite = sq_sum(g.data)
-                p.finite &= gfinite
-                row[p.col + _P["grad_norm"]] = math.sqrt(p.gss) if gfinite else math.nan
-                before = p.before
-                if before is not None and w.size and before.size == w.reshape(-1)[p.sl].size:
-                    after = w.reshape(-1)[p.sl]
-                    p.ratio = log10_ratio(moments(after - before)[1], moments(before)[1])
-                    row[p.col + _P["update_ratio"]] = p.ratio
-            p.before = None
+        """Weight and gradient norms and update:data ratios of every parameter, in few NumPy
+        calls: the samples of all parameters sit in one array (a small parameter's sample is the
+        whole of it, so its sums give its norm); a large one gets its own dot products."""
+        params = self._params
+        parts = [p.tensor.data.reshape(-1)[p.sl] for p in params]
+        after = np.concatenate(parts).astype(np.float64)
+        lens = [a.size for a in parts]
+        if lens != self._lens:
+            self._lens = lens
+            self._starts = np.concatenate([[0], np.cumsum(lens[:-1])]).astype(np.intp)
+        starts = self._starts
+        wss = np.add.reduceat(after * after, starts).tolist()
+        for p in self._large:
+            f = p.tensor.data.reshape(-1)
+            wss[p.index] = float(np.dot(f, f))
+        small = [p for p in params if p.whole and p.tensor.grad is not None]
+        gss = [math.nan] * len(params)
+        if small:
+            g = np.concatenate([p.tensor.grad.data.reshape(-1) for p in small]).astype(np.float64)
+            gl = [p.tensor.size for p in small]
+            sums = np.add.reduceat(g * g, np.concatenate([[0], np.cumsum(gl[:-1])]).astype(np.intp))
+            for p, v in zip(small, sums.tolist()):
+                gss[p.index] = v
+        for p in self._large:
+            if p.tensor.grad is not None:
+                if p.hook_calls == 1:           # one backward, into an empty .grad: its norm
+                    gss[p.index] = p.hook_ss
+                else:
+                    f = p.tensor.grad.data.reshape(-1)
+                    gss[p.index] = float(np.dot(f, f))
+            p.hook_calls = 0
+        ratios = self._update_ratios(after, starts, lens)
+        for p, w, g, r in zip(params, wss, gss, ratios):
+            p.has_grad = p.tensor.grad is not None
+            p.wss, p.gss, p.finite = w, g, True
+            if not (math.isfinite(w) and (math.isfinite(g) or not p.has_grad)):
+                self._nonfinite(p)
+            p.ratio = r if p.has_grad else math.nan
+        for p in params:
+            c = p.col
+            row[c] = math.sqrt(p.gss) if p.gss >= 0 else math.nan
+            row[c + 1] = math.sqrt(p.wss) if p.wss >= 0 else math.nan
+            row[c + 2] = p.ratio
 
-    def _modules(self, row: np.ndarray) -> None:
+    def _nonfinite(self, p: _Param) -> None:
+        """Sort out a parameter whose sums are not finite: NaN / Inf, or squares that overflowed."""
+        p.wss, wfinite = sq_sum(p.tensor.data)
+        p.finite = wfinite
+        if not wfinite:
+            p.wss = math.nan
+        if p.has_grad:
+            p.gss, gfinite = sq_sum(p.tensor.grad.data)
+            p.finite &= gfinite
+            if not gfinite:
+                p.gss = math.nan
+
+    def _update_ratios(self, after: np.ndarray, starts: np.ndarray, lens: list[int]) -> list[float]:
+        """log10 std(update) / std(weight before) of each parameter, on its sampled elements."""
+        before, self._before = self._before, None
+        if before is None or before.size != after.size:     # no snapshot, or a .data reshaped
+            return [math.nan] * len(lens)
+        d = after - before
+        return [log10_ratio(a, b) for a, b in zip(group_std(d, starts, lens),
+                                                  group_std(before, starts, lens))]
+
+    def _modules(self, row: list[float]) -> None:
         for st in self._mods:
             c = st.col
             where = []
             if st.params:
-                with_grad = [p for p in st.params if p.has_grad]
-                if with_grad:
-                    row[c + _M["grad_norm"]] = math.sqrt(sum(p.gss for p in with_grad))
-                row[c + _M["weight_norm"]] = math.sqrt(sum(p.wss for p in st.params))
-                if not all(p.finite for p in st.params):
+                gss = wss = 0.0
+                grads = finite = True
+                for p in st.params:
+                    wss += p.wss
+                    gss += p.gss if p.has_grad else 0.0
+                    grads = grads and p.has_grad
+                    finite = finite and p.finite
+                if grads or any(p.has_grad for p in st.params):
+                    row[c + _G] = math.sqrt(gss)
+                row[c + _W] = math.sqrt(wss)
+                if not finite:
                     where.append("weights or their gradients")
                 r = st.main.ratio
-                if not math.isnan(r):
-                    row[c + _M["update_ratio"]] = r
+                if r == r:                                  # not NaN
+                    row[c + _U] = r
                     e = st.ema
-                    st.ema = r if (math.isnan(e) or math.isinf(e) or math.isinf(r)) else e + _EMA * (r - e)
-                row[c + _M["update_ratio_avg"]] = st.ema
+                    st.ema = r if (e != e or math.isinf(e) or math.isinf(r)) else e + _EMA * (r - e)
+                row[c + _A] = st.ema
             if not st.act_finite:
                 where.insert(0, "output")
             if not st.grad_finite:
                 where.append("output's gradient")
-            row[c + _M["act_mean"]], row[c + _M["act_std"]] = st.mean, st.std
-            row[c + _M["saturated"]], row[c + _M["dead"]] = st.sat, st.dead
-            row[c + _M["dead_batch"]] = st.dead_batch
+            row[c + _AM], row[c + _AS], row[c + _S], row[c + _D] = st.mean, st.std, st.sat, st.dead
+            row[c + _DB] = st.dead_batch
             if st.grad_seen:
-                row[c + _M["out_grad_norm"]] = math.sqrt(st.out_sq) if st.grad_finite else math.nan
-            row[c + _M["nonfinite"]] = 1.0 if where else 0.0
+                row[c + _OG] = math.sqrt(st.out_sq) if st.grad_finite else math.nan
+            row[c + _NF] = 1.0 if where else 0.0
             st.nonfinite_where = where
             st.reset()
 
     def _end_step(self) -> None:
         if self._active:
-            row = np.full(self._history.rows.shape[1], math.nan)
+            row = [math.nan] * self._history.rows.shape[1]
             self._parameters(row)
             self._modules(row)
             self._diagnose(row)
@@ -354,56 +442,61 @@ class Monitor:
 
     # -- diagnosing ----------------------------------------------------------------------
 
-    def _diagnose(self, row: np.ndarray) -> None:
+    def _diagnose(self, row: list[float]) -> None:
         step = self._step
-        found = [[self._condition(kind, i, row) for kind in KINDS] for i in range(len(self._mods))]
-        low = KINDS.index("update_low")
-        if any(held for conds in found for k, (held, _, _) in enumerate(conds) if k != low):
-            for conds in found:         # a small update has a cause already named: not the lr
-                conds[low] = (False,) + conds[low][1:]
+        held, values, top = self._conditions(row)
+        active = self._active_kinds
         for i, st in enumerate(self._mods):
             flags = 0
-            for kind, (held, value, extra) in zip(KINDS, found[i]):
+            for k, kind in enumerate(KINDS):
+                h = held[i][k]
+                if not (h or active[i][k]):
+                    continue
                 tr = self._trackers[(i, kind)]
-                onset = self._dead_onset(st) if (held and kind == "dead" and not tr.active) else None
-                began = tr.update(step, held, value, worse=kind != "vanishing", extra=extra,
-                                  onset=onset)
-                if held:
+                onset = self._dead_onset(st) if (h and kind == "dead" and not tr.active) else None
+                began = tr.update(step, h, values[i][k], worse=kind != "vanishing",
+                                  extra=self._extra(kind, i, top) if h else "", onset=onset)
+                if h:
                     flags |= FLAG[kind]
                 if began and self.warn and not tr.warned:
                     tr.warned = True
                     warnings.warn(self._message(i, kind, tr), MonitorWarning, stacklevel=4)
-            row[st.col + _M["flags"]] = flags
+            row[st.col + _F] = flags
+        self._active_kinds = held
 
-    def _condition(self, kind: str, i: int, row: np.ndarray) -> tuple[bool, float, str]:
-        """Whether module i shows `kind` in `row`, the value that says so and a detail."""
-        st, th = self._mods[i], self.thresholds
-        c = st.col
+    def _conditions(self, row: Any) -> tuple[list[list[bool]], list[list[float]], int]:
+        """For one row (a list or an array): per module, whether it shows each kind (in KINDS
+        order) and the value that says so; and the module with the largest gradient norm (-1: none)."""
+        th, r = self.thresholds, row if isinstance(row, list) else row.tolist()
+        cols = [st.col for st in self._mods]
+        grads = [r[c + _G] if st.params else math.nan for c, st in zip(cols, self._mods)]
+        positive = [(g, i) for i, g in enumerate(grads) if 0 < g < math.inf]
+        top_g, top = max(positive) if positive else (math.nan, -1)
+        held, values = [], []
+        any_other = False
+        for i, c in enumerate(cols):
+            g, dead, sat, avg = grads[i], r[c + _D], r[c + _S], r[c + _A]
+            ratio = g / top_g if top >= 0 and 0 <= g < math.inf else math.nan
+            h = [r[c + _NF] == 1.0, g > th["exploding"], dead > th["dead"], sat > th["saturated"],
+                 ratio < th["vanishing"] and i != top, avg > th["update_high"], avg < th["update_low"]]
+            any_other = any_other or any(h[:-1])
+            held.append(h)
+            values.append([1.0, g, dead, sat, ratio, avg, avg])
+        if any_other:                   # a small update has a cause already named: not the lr
+            for h in held:
+                h[-1] = False
+        return held, values, top
+
+    def _extra(self, kind: str, i: int, top: int) -> str:
+        st = self._mods[i]
         if kind == "nonfinite":
-            return row[c + _M["nonfinite"]] == 1.0, 1.0, " and ".join(st.nonfinite_where)
-        if kind == "exploding":
-            g = row[c + _M["grad_norm"]]
-            return bool(g > th["exploding"]), g, ""
-        if kind == "dead":
-            d = row[c + _M["dead"]]
-            return bool(d > th["dead"]), d, ""
-        if kind == "saturated":
-            s = row[c + _M["saturated"]]
-            t = th["tanh_saturation"] if st.act == "tanh" else th["sigmoid_saturation"]
-            what = f"|tanh| > {t:g}" if st.act == "tanh" else f"sigmoid < {1 - t:.2g} or > {t:g}"
-            return bool(s > th["saturated"]), s, what
+            return " and ".join(st.nonfinite_where) or "values or gradients"
         if kind == "vanishing":
-            norms = [(row[m.col + _M["grad_norm"]], j) for j, m in enumerate(self._mods) if m.params]
-            norms = [(g, j) for g, j in norms if g > 0 and math.isfinite(g)]
-            g = row[c + _M["grad_norm"]]
-            if not norms or not (g >= 0 and math.isfinite(g)):
-                return False, math.nan, ""
-            top, j = max(norms)
-            return bool(g / top < th["vanishing"]) and j != i, g / top, self._mods[j].label
-        e = row[c + _M["update_ratio_avg"]]
-        if kind == "update_high":
-            return bool(e > th["update_high"]), e, ""
-        return bool(e < th["update_low"]), e, ""
+            return self._mods[top].label
+        if kind == "saturated":
+            t = self.thresholds["tanh_saturation" if st.act == "tanh" else "sigmoid_saturation"]
+            return f"|tanh| > {t:g}" if st.act == "tanh" else f"sigmoid < {1 - t:.2g} or > {t:g}"
+        return ""
 
     def _dead_onset(self, st: _Module) -> int:
         """The step from which the dead share has been above the threshold, dating each dead
@@ -497,7 +590,7 @@ class Monitor:
         for st in self._mods:
             for a in (st.last_alive, st.act_sample, st.grad_sample):
                 n += 0 if a is None else a.nbytes
-        return n + sum(0 if p.before is None else p.before.nbytes for p in self._params)
+        return n + (0 if self._before is None else self._before.nbytes)
 
     def __repr__(self) -> str:
         return (f"Monitor({len(self._mods)} modules, {len(self._params)} parameters, every={self.every}, "

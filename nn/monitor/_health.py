@@ -33,17 +33,17 @@ def _onset(mon: Any, i: int, kind: str, r: int) -> int:
     return int(h.steps[start])
 
 
-def _problems(mon: Any, i: int, r: int, flags: int) -> list[str]:
+def _problems(mon: Any, i: int, r: int, held: np.ndarray, values: np.ndarray, top: int) -> list[str]:
     st = mon._mods[i]
-    row = mon._history.rows[r]
+    latest = r == mon._history.n - 1
     out = []
-    for kind in KINDS:
-        if flags & FLAG[kind]:
-            held, value, extra = mon._condition(kind, i, row)
-            if kind == "nonfinite" and r != mon._history.n - 1:
+    for k, kind in enumerate(KINDS):
+        if held[k]:
+            extra = mon._extra(kind, i, top)
+            if kind == "nonfinite" and not latest:
                 extra = "values or gradients"
-            out.append(sentence(kind, st.label, value, _onset(mon, i, kind, r), None, extra,
-                                window=int(mon.thresholds["dead_window"])))
+            out.append(sentence(kind, st.label, values[i][k], _onset(mon, i, kind, r), None,
+                                extra, window=int(mon.thresholds["dead_window"])))
     return out
 
 
@@ -51,9 +51,11 @@ def module_health(mon: Any, r: int) -> dict[str, dict]:
     row = mon._history.rows[r]
     M = mon._M
     health = {}
+    _, values, top = mon._conditions(row)
     for i, st in enumerate(mon._mods):
         c = st.col
         flags = int(row[c + M["flags"]])
+        held = [bool(flags & FLAG[k]) for k in KINDS]
         status = next((k for k in KINDS if flags & FLAG[k]), "ok")
         health[st.name] = {
             "label": st.label,
@@ -71,7 +73,7 @@ def module_health(mon: Any, r: int) -> dict[str, dict]:
             "out_grad_norm": _num(row[c + M["out_grad_norm"]]),
             "nonfinite": bool(row[c + M["nonfinite"]] == 1.0),
             "status": status,
-            "problems": _problems(mon, i, r, flags),
+            "problems": _problems(mon, i, r, held, values, top),
         }
     return health
 

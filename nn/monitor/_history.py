@@ -24,7 +24,7 @@ class History:
         self.pending = False      # the last row is off-stride: the next row replaces it
         self.count = 0            # steps recorded so far
 
-    def add(self, step: int, row: np.ndarray) -> None:
+    def add(self, step: int, row: np.ndarray | list[float]) -> None:
         k = self.count
         self.count += 1
         if not self.pending:

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ._stats import sample_slice
+
 __all__ = ["plot", "PANELS"]
 
 PANELS = ("gradient norm per layer", "update:data ratio (log10)", "dead and saturated units",
@@ -96,7 +98,9 @@ def _mark_problems(mon: Any, ax: Any) -> None:
 def _histograms(a: Any, mon: Any, attr: str, colours: dict) -> None:
     """One step-histogram per layer on shared bins (the middle 99% of all layers' values)."""
     samples = {st.name: getattr(st, attr) for st in mon._mods}
-    samples = {k: v[np.isfinite(v)] for k, v in samples.items() if v is not None and v.size}
+    samples = {k: v.reshape(-1)[sample_slice(v.shape, 4096)] for k, v in samples.items()
+               if v is not None and v.size}
+    samples = {k: v[np.isfinite(v)] for k, v in samples.items()}
     samples = {k: v for k, v in samples.items() if v.size}
     if not samples:
         a.text(0.5, 0.5, "nothing recorded", ha="center", transform=a.transAxes)

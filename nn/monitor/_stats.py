@@ -6,11 +6,12 @@ a NaN or an Inf is in the array (or the squares overflowed: then the array is ch
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-__all__ = ["sq_sum", "moments", "sample_slice", "log10_ratio", "coprime_stride"]
+__all__ = ["sq_sum", "moments", "group_std", "sample_slice", "log10_ratio", "coprime_stride"]
 
 
 def sq_sum(a: np.ndarray) -> tuple[float, bool]:
@@ -31,17 +32,36 @@ def sq_sum(a: np.ndarray) -> tuple[float, bool]:
 
 def moments(a: np.ndarray) -> tuple[float, float, bool]:
     """(mean, standard deviation, all finite) of all elements of `a` (population std, ddof=0)."""
-    n = a.size
+    flat = a.reshape(-1)
+    n = flat.size
     if n == 0:
         return math.nan, math.nan, True
-    ss, finite = sq_sum(a)
-    if not finite:
-        return math.nan, math.nan, False
-    mean = float(a.sum()) / n
+    ss = float(np.dot(flat, flat)) if flat.dtype.kind == "f" else math.nan
+    if not math.isfinite(ss):
+        ss, finite = sq_sum(flat)
+        if not finite:
+            return math.nan, math.nan, False
+    mean = float(np.add.reduce(flat)) / n
     var = ss / n - mean * mean
     if var < 1e-4 * mean * mean or not math.isfinite(var):   # cancellation: compute it directly
-        return float(np.mean(a, dtype=np.float64)), float(np.std(a, dtype=np.float64)), True
+        return float(np.mean(flat, dtype=np.float64)), float(np.std(flat, dtype=np.float64)), True
     return mean, math.sqrt(var), True
+
+
+def group_std(x: np.ndarray, starts: np.ndarray, lens: list[int]) -> list[float]:
+    """The population std of each consecutive group of `x` (groups of `lens` elements starting
+    at `starts`), from sums and sums of squares; a group where that loses precision (its mean
+    much larger than its std) is recomputed directly in float64."""
+    sums = np.add.reduceat(x, starts).tolist()
+    squares = np.add.reduceat(x * x, starts).tolist()
+    out = []
+    for i, (s, ss, n) in enumerate(zip(sums, squares, lens)):
+        mean = s / n
+        var = ss / n - mean * mean
+        if not var >= 1e-3 * mean * mean and math.isfinite(mean):
+            var = float(np.var(x[starts[i]:starts[i] + n], dtype=np.float64))
+        out.append(math.sqrt(var) if var >= 0 else math.nan)
+    return out
 
 
 def coprime_stride(n: int, last: int, k: int) -> int:
@@ -55,6 +75,7 @@ def coprime_stride(n: int, last: int, k: int) -> int:
     return s
 
 
+@functools.lru_cache(maxsize=256)
 def sample_slice(shape: tuple, k: int) -> slice:
     """A slice of the flattened array with at most about `k` elements spread over all columns."""
     n = int(np.prod(shape)) if shape else 1
