@@ -402,7 +402,7 @@ class Monitor:
                     row[c + _G] = math.sqrt(gss)
                 row[c + _W] = math.sqrt(wss)
                 if not finite:
-                    where.append("weights or their gradients")
+                    where.append("weights (or their gradients)")
                 r = st.main.ratio
                 if r == r:                                  # not NaN
                     row[c + _U] = r
@@ -490,7 +490,9 @@ class Monitor:
     def _extra(self, kind: str, i: int, top: int) -> str:
         st = self._mods[i]
         if kind == "nonfinite":
-            return " and ".join(st.nonfinite_where) or "values or gradients"
+            w = st.nonfinite_where
+            return (", ".join(w[:-1]) + " and " + w[-1]) if len(w) > 1 else (w[0] if w else
+                                                                              "values or gradients")
         if kind == "vanishing":
             return self._mods[top].label
         if kind == "saturated":

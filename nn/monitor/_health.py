@@ -89,7 +89,7 @@ def report(mon: Any) -> str:
     if h.n == 0:
         return "Monitor: no step recorded yet."
     last = int(h.steps[h.n - 1])
-    lines = [f"Monitor of {type(mon.model).__name__}: {len(mon._mods)} layers, steps 0 to {last} "
+    lines = [f"Monitor of {type(mon.model).__name__}: {len(mon._mods)} layers, recorded steps 0 to {last} "
              f"(every {mon.every}; {h.count} recorded, {h.n} kept)"]
     found = mon.diagnoses()
     now = [d for d in found if d.active]
