@@ -1,7 +1,7 @@
 """Sigmoid, tanh and ReLU side by side: derivatives, zero-centring, gradient flow, training speed.
 
     python examples/activations.py            # 15 epochs per network, ~1 min on 2 cores
-    python examples/activations.py --quick    # 3 epochs (used by the tests)
+    python examples/activations.py --quick    # 3 epochs (used by the tests); --out DIR for the figures
 
 1. The derivatives, by autograd on a grid: sigmoid's peaks at 0.25, tanh's at 1 (tanh(x) =
    2 sigmoid(2x) - 1), ReLU's is 0 or 1. Each sigmoid layer multiplies the backward signal by

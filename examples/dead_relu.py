@@ -1,7 +1,7 @@
 """Dying ReLU units, caught by nn.Monitor as they die.
 
     python examples/dead_relu.py            # 8 epochs per run, ~1 min on 2 cores
-    python examples/dead_relu.py --quick    # 2 epochs per run (used by the tests)
+    python examples/dead_relu.py --quick    # 2 epochs per run (used by the tests); --out DIR for the figures
 
 A ReLU unit whose pre-activation is negative for every input outputs 0 and gets no gradient, so
 nothing can bring it back: it is dead. A too-large step pushes units there. Three runs of a
@@ -138,8 +138,10 @@ def main(argv: list[str] | None = None) -> dict:
         monitors[name] = mon
         results[name] = {**summary(mon, losses), "losses": losses}
         r = results[name]
-        print(f"\n== {name}: last 50 steps' loss {r['loss_last_epoch']:.3f}, dead share at the end "
-              f"{ {k: f'{v:.0%}' for k, v in r['dead_final'].items()} }")
+        loss = (f"loss NaN from step {r['first_nan_loss']}" if r["first_nan_loss"] is not None
+                else f"mean loss of the last 50 steps {r['loss_last_epoch']:.3f}")
+        dead = ", ".join(f"layer {k} {v:.0%}" for k, v in r["dead_final"].items()) or "not applicable"
+        print(f"\n== {name}: {loss}; dead units at the end: {dead}")
         print(r["report"])
     png = figure(results, monitors, out)
     dashboard = monitors["ReLU, lr 0.2"].plot()

@@ -56,6 +56,9 @@ def plot(mon: Any) -> Any:
         _histograms(a, mon, attr, colours)
     th = mon.thresholds
     ax[0].set(yscale="log", xlabel="step", ylabel="L2 norm of the parameters' gradient")
+    shown = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in grad.values()] + [np.zeros(0)])
+    if shown.size:       # a gradient that (nearly) vanishes shows as a drop to the bottom edge
+        ax[0].set_ylim(bottom=max(shown.min(), shown.max() * 1e-10) / 2)
     ax[1].axhline(-3, color="k", ls=":", lw=1, label="1e-3 (healthy)")
     ax[1].axhline(th["update_high"], color="r", ls=":", lw=1, label="too high")
     ax[1].set(xlabel="step", ylabel="log10 std(update) / std(weight)")
