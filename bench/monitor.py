@@ -121,7 +121,7 @@ def main() -> None:
         goal = f"   (goal <= +{goals[name]:.0%}: {'met' if extra <= goals[name] else 'MISSED'})" \
             if name in goals else ""
         print(f"  {name:<16} {sec * 1e6:8.0f} us/step   {extra:+6.1%}{goal}")
-    steps = 2_000 if args.quick else 100_000
+    steps = 20_000 if args.quick else 100_000
     print(f"\nmemory over {steps:,} steps (64-32-16-10 on the digits, monitor recording every step, "
           f"history=1000): memory traced since the start")
     t0 = time.perf_counter()

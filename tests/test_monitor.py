@@ -90,7 +90,8 @@ def test_statistics_equal_hand_computed_values():
     assert l1["saturated"] >= 0.3
     assert l0["grad_norm"] == pytest.approx(norm(grads["0.weight"], grads["0.bias"]), **rel)
     assert l1["grad_norm"] == pytest.approx(norm(grads["1.weight"], grads["1.bias"]), **rel)
-    assert l0["weight_norm"] == pytest.approx(norm(after["0.weight"], after["0.bias"]), **rel)
+    # the weights the step's forward pass used (before the update)
+    assert l0["weight_norm"] == pytest.approx(norm(before["0.weight"], before["0.bias"]), **rel)
     assert l1["out_grad_norm"] == pytest.approx(norm(d1), **rel)
     assert l0["out_grad_norm"] == pytest.approx(norm(d0), rel=1e-4)
     for name in ("0", "1"):
@@ -105,19 +106,20 @@ def test_statistics_equal_hand_computed_values():
     assert b == pytest.approx(math.log10(np.std(after["0.bias"] - b0) / np.std(b0)), abs=1e-4)
 
 
-def test_update_ratio_of_a_large_parameter_is_sampled_within_002():
+@pytest.mark.parametrize("sample, tolerance", [(1024, 0.03), (4096, 0.02)])
+def test_update_ratio_of_a_large_parameter_is_sampled_within(sample, tolerance):
     ag.manual_seed(0)
     model = nn.Sequential(nn.Dense(300, 200, activation="relu"), nn.Dense(200, 10))
     opt = optim.SGD(model.parameters(), lr=0.05)
-    mon = nn.Monitor(model, opt, sample=4096)
+    mon = nn.Monitor(model, opt, sample=sample)
     w0 = model[0].weight.numpy().copy()
     X = np.random.default_rng(0).standard_normal((64, 300)).astype(np.float32)
     y = np.random.default_rng(0).integers(0, 10, 64)
     train(model, opt, X, y, 1, batch=64)
     full = math.log10(np.std(model[0].weight.numpy() - w0) / np.std(w0))
     sampled = mon.module_health()["0"]["update_ratio"]
-    assert abs(sampled - full) < 0.02
-    assert model[0].weight.size > 4096                 # it was a sample
+    assert abs(sampled - full) < tolerance
+    assert model[0].weight.size > sample                # it was a sample
 
 
 def test_every_records_only_those_steps_and_dead_window():

@@ -22,7 +22,7 @@ from ..layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from ..module import Module
 from ._diagnose import FLAG, KINDS, Diagnosis, Tracker, check_thresholds, sentence
 from ._history import History
-from ._stats import group_std, log10_ratio, moments, sample_slice, sq_sum
+from ._stats import log10_ratio, moments, sample_slice, sq_sum
 
 __all__ = ["Monitor", "MonitorWarning", "MODULE_KEYS", "PARAM_KEYS"]
 
@@ -35,6 +35,18 @@ _ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softmax")
 _G, _W, _U, _A, _AM, _AS, _S, _D, _DB, _OG, _NF, _F = range(len(MODULE_KEYS))
 _EMA = 0.2              # weight of the newest step in the averaged update:data ratio (~10 steps)
 _HIST_SAMPLE = 4096     # values kept per layer for the histograms of the last step
+
+
+def _std(total: float, squares: float, n: int, x: np.ndarray, start: int) -> float:
+    """The std of x[start:start + n] from its sum and sum of squares; computed directly when
+    that loses precision (the mean much larger than the std)."""
+    mean = total / n
+    var = squares / n - mean * mean
+    if not var >= 1e-3 * mean * mean:
+        if not math.isfinite(mean):
+            return math.nan
+        var = float(np.var(x[start:start + n]))
+    return math.sqrt(var)
 
 
 class MonitorWarning(UserWarning):
@@ -129,7 +141,7 @@ class Monitor:
     - `warn`: issue a `MonitorWarning` the first time each layer shows each kind of problem.
     - `history`: how many recorded steps to keep; a longer run keeps every 2nd, 4th, ... step.
     - `sample`: the update:data ratio of a parameter with more elements is measured on this many
-      of them, spread over all columns (its log10 is then within about 0.02 of the full one).
+      of them, spread over all columns (its log10 is then within about 0.03 of the full one).
 
     The statistics of a step come from the last forward pass run with gradients enabled before
     the step ends (a pass under `ag.no_grad()`, e.g. an evaluation, is ignored), the gradients
@@ -141,7 +153,7 @@ class Monitor:
 
     def __init__(self, model: Module, optimizer: Any = None, *, every: int = 1,
                  modules: Iterable[str | type] | None = None, thresholds: dict | None = None,
-                 warn: bool = False, history: int = 1000, sample: int = 4096) -> None:
+                 warn: bool = False, history: int = 1000, sample: int = 1024) -> None:
         if not isinstance(model, Module):
             raise TypeError(f"Monitor watches an nn.Module, got {type(model).__name__}")
         if int(every) != every or every < 1:
@@ -170,11 +182,14 @@ class Monitor:
         self._before: np.ndarray | None = None
         self._lens: list[int] = []
         self._starts = np.zeros(0, np.intp)
+        self._bsum: list[float] = []
+        self._bsq: list[float] = []
         self._trackers = {(i, k): Tracker() for i in range(len(self._mods)) for k in KINDS}
         self._step = 0
         self._active = True
         self._snapped = False
         self._handles: list = []
+        self._armed = self._closed = False
         self._restore_step: Callable[[], None] | None = None
         self._attach()
 
@@ -197,13 +212,13 @@ class Monitor:
         return picked
 
     def _attach(self) -> None:
-        self._handles.append(self.model.register_forward_pre_hook(self._make_pre_hook()))
-        for p in self._large:          # their gradient's norm is taken in backward, while in cache
-            if p.tensor.requires_grad:
-                self._handles.append(p.tensor.register_hook(self._make_param_hook(p)))
+        self._pre_hook = self._make_pre_hook()
+        self._param_hooks = [(p, self._make_param_hook(p)) for p in self._large if p.tensor.requires_grad]
+        self._forward_hooks = []
         for st in self._mods:
             st.on_grad = self._make_grad_hook(st)
-            self._handles.append(st.module.register_forward_hook(self._make_forward_hook(st)))
+            self._forward_hooks.append((st, self._make_forward_hook(st)))
+        self._arm()
         opt = self.optimizer
         if opt is not None:
             original = opt.step
@@ -257,11 +272,26 @@ class Monitor:
             st.grad_sample = a.reshape(-1)[sample_slice(a.shape, _HIST_SAMPLE)].copy()
         return grad_hook
 
-    def close(self) -> None:
-        """Remove every hook and give the optimizer its own `step` back; the history stays."""
+    def _arm(self) -> None:
+        """Hook into the model for a recorded step (between recorded steps no hook is left: an
+        unrecorded step runs as if there were no monitor)."""
+        self._handles.append(self.model.register_forward_pre_hook(self._pre_hook))
+        for p, fn in self._param_hooks:   # a large parameter's gradient norm: taken in backward
+            self._handles.append(p.tensor.register_hook(fn))
+        for st, fn in self._forward_hooks:
+            self._handles.append(st.module.register_forward_hook(fn))
+        self._armed = True
+
+    def _disarm(self) -> None:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        self._armed = False
+
+    def close(self) -> None:
+        """Remove every hook and give the optimizer its own `step` back; the history stays."""
+        self._disarm()
+        self._closed = True
         if self._restore_step is not None:
             self._restore_step()
             self._restore_step = None
@@ -275,10 +305,27 @@ class Monitor:
     # -- measuring -----------------------------------------------------------------------
 
     def _snapshot(self) -> None:
-        """Copy the sampled elements of every parameter, in one float64 array, before the step
-        changes them (a parameter of at most `sample` elements is copied whole)."""
-        self._before = np.concatenate([p.tensor.data.reshape(-1)[p.sl] for p in self._params]
-                                      ).astype(np.float64)
+        """Before the step's forward pass: copy the sampled elements of every parameter into one
+        float64 array (a parameter of at most `sample` elements whole), with their sums, and take
+        the weight norms (reading the large weights here also brings them into the cache for
+        the forward pass)."""
+        params = self._params
+        parts = [p.tensor.data.reshape(-1)[p.sl] for p in params]
+        lens = [a.size for a in parts]
+        if lens != self._lens:
+            self._lens = lens
+            self._starts = np.concatenate([[0], np.cumsum(lens[:-1])]).astype(np.intp)
+        b = np.concatenate(parts).astype(np.float64)
+        bsum = np.add.reduceat(b, self._starts).tolist()
+        bsq = np.add.reduceat(b * b, self._starts).tolist()
+        for p in self._large:
+            f = p.tensor.data.reshape(-1)
+            p.wss = float(np.dot(f, f))
+        for p in params:
+            if p.whole:
+                p.wss = bsq[p.index]
+            p.finite = math.isfinite(p.wss)
+        self._before, self._bsum, self._bsq = b, bsum, bsq
         self._snapped = True
 
     def _activation(self, st: _Module, h: np.ndarray) -> None:
@@ -320,24 +367,16 @@ class Monitor:
         cutoff = max(self._step - int(self.thresholds["dead_window"]) + 1, st.first_seen)
         st.dead = np.count_nonzero(st.last_alive < cutoff) / units
 
-    def _parameters(self, row: np.ndarray) -> None:
-        """Weight and gradient norms and update:data ratios of every parameter, in few NumPy
-        calls: the samples of all parameters sit in one array (a small parameter's sample is the
-        whole of it, so its sums give its norm); a large one gets its own dot products."""
+    def _parameters(self, row: list[float]) -> None:
+        """Gradient norms and update:data ratios of every parameter (weight norms were taken
+        before the forward pass), in few NumPy calls: the samples of all parameters sit in one
+        array; a large parameter's gradient norm was taken in backward (see _make_param_hook)."""
         params = self._params
-        parts = [p.tensor.data.reshape(-1)[p.sl] for p in params]
-        after = np.concatenate(parts).astype(np.float64)
-        lens = [a.size for a in parts]
-        if lens != self._lens:
-            self._lens = lens
-            self._starts = np.concatenate([[0], np.cumsum(lens[:-1])]).astype(np.intp)
-        starts = self._starts
-        wss = np.add.reduceat(after * after, starts).tolist()
-        for p in self._large:
-            f = p.tensor.data.reshape(-1)
-            wss[p.index] = float(np.dot(f, f))
-        small = [p for p in params if p.whole and p.tensor.grad is not None]
+        if not self._snapped:                   # the model itself was not called: no "before"
+            self._snapshot()
+            self._before = None
         gss = [math.nan] * len(params)
+        small = [p for p in params if p.whole and p.tensor.grad is not None]
         if small:
             g = np.concatenate([p.tensor.grad.data.reshape(-1) for p in small]).astype(np.float64)
             gl = [p.tensor.size for p in small]
@@ -352,14 +391,13 @@ class Monitor:
                     f = p.tensor.grad.data.reshape(-1)
                     gss[p.index] = float(np.dot(f, f))
             p.hook_calls = 0
-        ratios = self._update_ratios(after, starts, lens)
-        for p, w, g, r in zip(params, wss, gss, ratios):
+        ratios = self._update_ratios()
+        for p, g, r in zip(params, gss, ratios):
             p.has_grad = p.tensor.grad is not None
-            p.wss, p.gss, p.finite = w, g, True
-            if not (math.isfinite(w) and (math.isfinite(g) or not p.has_grad)):
+            p.gss = g
+            if not (p.finite and (math.isfinite(g) or not p.has_grad)):
                 self._nonfinite(p)
             p.ratio = r if p.has_grad else math.nan
-        for p in params:
             c = p.col
             row[c] = math.sqrt(p.gss) if p.gss >= 0 else math.nan
             row[c + 1] = math.sqrt(p.wss) if p.wss >= 0 else math.nan
@@ -377,14 +415,25 @@ class Monitor:
             if not gfinite:
                 p.gss = math.nan
 
-    def _update_ratios(self, after: np.ndarray, starts: np.ndarray, lens: list[int]) -> list[float]:
+    def _update_ratios(self) -> list[float]:
         """log10 std(update) / std(weight before) of each parameter, on its sampled elements."""
         before, self._before = self._before, None
-        if before is None or before.size != after.size:     # no snapshot, or a .data reshaped
+        lens, starts = self._lens, self._starts
+        if before is None:
             return [math.nan] * len(lens)
-        d = after - before
-        return [log10_ratio(a, b) for a, b in zip(group_std(d, starts, lens),
-                                                  group_std(before, starts, lens))]
+        parts = [p.tensor.data.reshape(-1)[p.sl] for p in self._params]
+        if [a.size for a in parts] != lens:         # a parameter's .data was reshaped
+            return [math.nan] * len(lens)
+        d = np.concatenate(parts).astype(np.float64)
+        d -= before
+        dsum = np.add.reduceat(d, starts).tolist()
+        dsq = np.add.reduceat(d * d, starts).tolist()
+        out = []
+        for i, n in enumerate(lens):
+            num = _std(dsum[i], dsq[i], n, d, starts[i])
+            den = _std(self._bsum[i], self._bsq[i], n, before, starts[i])
+            out.append(log10_ratio(num, den))
+        return out
 
     def _modules(self, row: list[float]) -> None:
         for st in self._mods:
@@ -429,8 +478,11 @@ class Monitor:
             self._diagnose(row)
             self._history.add(self._step, row)
         self._snapped = False
+        self._before = None
         self._step += 1
         self._active = self._step % self.every == 0
+        if self._active != self._armed and not self._closed:
+            self._arm() if self._active else self._disarm()
 
     def step(self) -> None:
         """End the current step (call it after `optimizer.step()`, before `zero_grad()`); only
