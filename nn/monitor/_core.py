@@ -34,6 +34,7 @@ _P = {k: i for i, k in enumerate(PARAM_KEYS)}
 _ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softmax")
 _G, _W, _U, _A, _AM, _AS, _S, _D, _DB, _OG, _NF, _F = range(len(MODULE_KEYS))
 _EMA = 0.2              # weight of the newest step in the averaged update:data ratio (~10 steps)
+_WHOLE = 4096          # parameters up to this size are not sampled
 _HIST_SAMPLE = 4096     # values kept per layer for the histograms of the last step
 
 
@@ -85,7 +86,9 @@ class _Param:
 
     def __init__(self, name: str, tensor: ag.Tensor, col: int, sample: int, index: int) -> None:
         self.name, self.tensor, self.col, self.index = name, tensor, col, index
-        self.sl = sample_slice(tensor.shape, sample)
+        # up to _WHOLE elements a parameter is used whole (exact, and fewer NumPy calls)
+        self.sl = sample_slice(tensor.shape, max(sample, _WHOLE))
+        self.sl = self.sl if self.sl.step == 1 else sample_slice(tensor.shape, sample)
         self.whole = self.sl.step == 1                # the sample is the whole parameter
         self.hook_ss = math.nan                       # its gradient's sum of squares, from backward
         self.hook_calls = 0
@@ -140,8 +143,9 @@ class Monitor:
     - `thresholds`: overrides of `nn.monitor.DEFAULT_THRESHOLDS` (see docs/monitor.md).
     - `warn`: issue a `MonitorWarning` the first time each layer shows each kind of problem.
     - `history`: how many recorded steps to keep; a longer run keeps every 2nd, 4th, ... step.
-    - `sample`: the update:data ratio of a parameter with more elements is measured on this many
-      of them, spread over all columns (its log10 is then within about 0.03 of the full one).
+    - `sample`: the update:data ratio of a parameter with more than 4096 elements is measured on
+      this many of them, spread over all columns (its log10 is then within about 0.03 of the
+      full one).
 
     The statistics of a step come from the last forward pass run with gradients enabled before
     the step ends (a pass under `ag.no_grad()`, e.g. an evaluation, is ignored), the gradients
