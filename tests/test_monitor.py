@@ -409,7 +409,10 @@ def test_without_optimizer_call_step_yourself_and_pick_modules():
 
 
 def test_plot_has_the_panels(tmp_path):
-    pytest.importorskip("matplotlib")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:  # CI's NumPy 1.24 run: matplotlib needs NumPy >= 1.25
+        pytest.skip("matplotlib cannot be imported here")
     ag.manual_seed(0)
     X, y = digits()
     model = nn.Sequential(nn.Dense(64, 16, activation="relu"), nn.Dense(16, 16, activation="tanh"),
