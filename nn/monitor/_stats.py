@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["sq_sum", "moments", "group_std", "sample_slice", "log10_ratio", "coprime_stride"]
+__all__ = ["sq_sum", "moments", "sample_slice", "log10_ratio", "coprime_stride"]
 
 
 def sq_sum(a: np.ndarray) -> tuple[float, bool]:
@@ -46,22 +46,6 @@ def moments(a: np.ndarray) -> tuple[float, float, bool]:
     if var < 1e-4 * mean * mean or not math.isfinite(var):   # cancellation: compute it directly
         return float(np.mean(flat, dtype=np.float64)), float(np.std(flat, dtype=np.float64)), True
     return mean, math.sqrt(var), True
-
-
-def group_std(x: np.ndarray, starts: np.ndarray, lens: list[int]) -> list[float]:
-    """The population std of each consecutive group of `x` (groups of `lens` elements starting
-    at `starts`), from sums and sums of squares; a group where that loses precision (its mean
-    much larger than its std) is recomputed directly in float64."""
-    sums = np.add.reduceat(x, starts).tolist()
-    squares = np.add.reduceat(x * x, starts).tolist()
-    out = []
-    for i, (s, ss, n) in enumerate(zip(sums, squares, lens)):
-        mean = s / n
-        var = ss / n - mean * mean
-        if not var >= 1e-3 * mean * mean and math.isfinite(mean):
-            var = float(np.var(x[starts[i]:starts[i] + n], dtype=np.float64))
-        out.append(math.sqrt(var) if var >= 0 else math.nan)
-    return out
 
 
 def coprime_stride(n: int, last: int, k: int) -> int:
