@@ -9,7 +9,7 @@ from . import data, datasets, functional, init, utils
 from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
-from .monitor import Monitor as Monitor  # noqa: I001 (re-exported; see docs/monitor.md)
+from .monitor import Monitor as Monitor  # re-exported: nn.Monitor (docs/monitor.md)
 from .serialization import load, save
 
 __all__ = [
