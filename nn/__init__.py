@@ -27,6 +27,7 @@ from .embedding import Embedding
 from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
+from .monitor import Monitor as Monitor  # re-exported: nn.Monitor (docs/monitor.md)
 from .normalization import BatchNorm1d, LayerNorm
 from .serialization import CheckpointError, load, save
 
