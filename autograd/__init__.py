@@ -8,6 +8,7 @@
 
 from . import functional, onnx
 from ._dist import __version__  # noqa: F401  (importing it refuses a mix with HIPS autograd)
+from .aliases import cat, clone
 from .engine import RemovableHandle, backward, detect_anomaly, grad
 from .function import Function, FunctionCtx
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -39,6 +40,8 @@ from .ops import (
     less,
     less_equal,
     log,
+    log2,
+    log10,
     log_softmax,
     logical_and,
     logical_not,
@@ -67,6 +70,7 @@ from .ops import (
     sqrt,
     squeeze,
     stack,
+    std,
     subtract,
     sum,
     swapaxes,
@@ -78,6 +82,7 @@ from .ops import (
 from .tensor import (
     Tensor,
     arange,
+    empty,
     enable_grad,
     full,
     get_default_dtype,
@@ -97,7 +102,7 @@ from .tensor import (
 )
 
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn",
+    "Tensor", "tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "arange", "randn",
     "rand", "manual_seed", "get_rng", "set_default_dtype", "get_default_dtype",
     "no_grad", "enable_grad", "is_grad_enabled", "scope", "backward", "grad", "detect_anomaly",
     "RemovableHandle", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "GradcheckError",
@@ -106,10 +111,10 @@ __all__ = [
     "matmul", "affine", "abs", "sign",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
     "logical_and", "logical_or", "logical_not",
-    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "leaky_relu",
+    "exp", "log", "log10", "log2", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "leaky_relu",
     "clip", "maximum", "minimum", "where", "astype",
-    "sum", "mean", "max", "min", "logsumexp", "var", "argmax", "argmin", "softmax", "log_softmax",
+    "sum", "mean", "max", "min", "logsumexp", "var", "std", "argmax", "argmin", "softmax", "log_softmax",
     "softmax_cross_entropy", "binary_cross_entropy",
     "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "flatten", "broadcast_to",
-    "concatenate", "stack", "split", "getitem", "dot", "einsum",
+    "concatenate", "cat", "stack", "split", "getitem", "dot", "einsum", "clone",
 ]

@@ -23,11 +23,15 @@ class FunctionCtx:
 
     @property
     def saved_arrays(self) -> tuple:
+        """What `save_for_backward` kept (ndarrays, as `forward` saw them); `saved_tensors` is
+        PyTorch's name for the same tuple."""
         if self._saved is None:
             raise RuntimeError(
                 "the saved arrays of this Function were freed after the first backward; pass "
                 "retain_graph=True to the first backward() to backward through it again")
         return self._saved
+
+    saved_tensors = saved_arrays        # PyTorch's name (the values are ndarrays here too)
 
 
 class FunctionNode(LockingNode):

@@ -1,4 +1,5 @@
-"""Functional transforms with `torch.autograd.functional` semantics: jacobian, hessian, vjp, jvp."""
+"""Functional transforms with `torch.autograd.functional` semantics: jacobian, hessian, vjp, jvp,
+hvp, vhp."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 from .engine import grad
 from .tensor import Tensor, _new
 
-__all__ = ["jacobian", "hessian", "vjp", "jvp"]
+__all__ = ["jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"]
 
 
 def _inputs(inputs: Any) -> tuple[tuple, bool]:
@@ -145,3 +146,78 @@ def hessian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
         h = jac[0][0]
         return h if create_graph else h.detach()
     return tuple(tuple(h if create_graph else h.detach() for h in row) for row in jac)
+
+
+# ---------------------------------------------------------------- Hessian-vector products
+
+def _gradient(fn: Callable, xs: tuple, what: str, strict: bool) -> tuple:
+    """(fn(*xs), its gradient with respect to each of xs, differentiable): fn must return one
+    Tensor with one element. An input the output does not depend on gets zeros (or, strict,
+    an error)."""
+    out = fn(*xs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{what}: {getattr(fn, '__name__', 'fn')} must return a single Tensor "
+                        f"with one element, got {type(out).__name__}")
+    if out.size != 1:
+        raise RuntimeError(f"{what}: {getattr(fn, '__name__', 'fn')} must return a Tensor with "
+                           f"one element, got shape {out.shape}")
+    gs = grad((out,), xs, create_graph=True, allow_unused=True) if out.requires_grad else (None,) * len(xs)
+    return out, _filled(gs, xs, what, strict, "the output of fn does not depend on input {i}")
+
+
+def _filled(gs: tuple, like: tuple, what: str, strict: bool, why: str) -> tuple:
+    """Zeros for the None entries of `gs`; with `strict`, a RuntimeError instead."""
+    out = []
+    for i, (g, x) in enumerate(zip(gs, like)):
+        if g is None:
+            if strict:
+                raise RuntimeError(f"{what}: {why.format(i=i)}, which strict=True does not allow "
+                                   f"(strict=False gives zeros, the mathematical value)")
+            g = _new(np.zeros_like(x._data))
+        out.append(g)
+    return tuple(out)
+
+
+def _grad_pairs(pairs: list, inputs: list, create_graph: bool) -> tuple:
+    """ag.grad of the outputs in `pairs` ((output, grad_output), those that require grad) with
+    respect to `inputs`; None for each input when no output requires grad."""
+    pairs = [(o, g) for o, g in pairs if o.requires_grad]
+    if not pairs:
+        return (None,) * len(inputs)
+    return grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=True,
+                create_graph=create_graph, allow_unused=True)
+
+
+def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
+        strict: bool = False) -> tuple:
+    """(func(*inputs), v^T H): the product of the vector `v` (shaped as the inputs; a tuple for a
+    tuple of inputs) with the Hessian of the scalar `func` at `inputs`, by differentiating the
+    gradient once more (torch.autograd.functional.vhp)."""
+    ins, single_in = _inputs(inputs)
+    xs = _prepare(ins, create_graph)
+    vs = _vectors(v, ins, "vhp")
+    out, gs = _gradient(func, xs, "vhp", strict)
+    r = _grad_pairs(list(zip(gs, vs)), list(xs), create_graph)
+    r = _detach(_filled(r, xs, "vhp", strict, "the Hessian does not depend on input {i}"), create_graph)
+    out = out if create_graph else out.detach()
+    return out, (r[0] if single_in else r)
+
+
+def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
+        strict: bool = False) -> tuple:
+    """(func(*inputs), H v): the product of the Hessian of the scalar `func` at `inputs` with the
+    vector `v` (shaped as the inputs; a tuple for a tuple of inputs), as
+    torch.autograd.functional.hvp. The gradient g(x) is differentiated twice: u -> J_g^T u
+    (linear in u), then its gradient with respect to u along v gives J_g v = H v. For a
+    function with continuous second derivatives H is symmetric and hvp equals vhp."""
+    ins, single_in = _inputs(inputs)
+    xs = _prepare(ins, create_graph)
+    vs = _vectors(v, ins, "hvp")
+    out, gs = _gradient(func, xs, "hvp", strict)
+    us = [Tensor(np.zeros_like(g._data), requires_grad=True) for g in gs]
+    back = _grad_pairs(list(zip(gs, us)), list(xs), True)      # J^T u for each input
+    back = _filled(back, xs, "hvp", strict, "the Hessian does not depend on input {i}")
+    r = _grad_pairs(list(zip(back, vs)), us, create_graph)
+    r = _detach(_filled(r, xs, "hvp", False, ""), create_graph)
+    out = out if create_graph else out.detach()
+    return out, (r[0] if single_in else r)

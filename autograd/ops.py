@@ -17,12 +17,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import dtypes as _dtypes
 from .engine import record, record_unary
+from .keywords import torch_keywords
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
 AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25
 _SCALARS = (int, float, bool, complex, np.generic)
 _NUMBERS = (float, int)     # Python numbers that binary ops turn into cached arrays
+_F64 = np.dtype(np.float64)
 
 
 def _val(x: Any, op: str) -> Any:
@@ -77,16 +80,24 @@ def _constant(value: float, like: np.ndarray) -> Any:
     return c
 
 
-def _binary(op: str, fn: Any, a: Any, b: Any) -> tuple:
+def _binary(op: str, fn: Any, a: Any, b: Any, promote: bool = True) -> tuple:
     """`fn` on the operands' values: (result, a, b), a Python number among the operands
-    replaced by the cached 0-d array it converts to (see `_constant`)."""
+    replaced by the cached 0-d array it converts to (see `_constant`). Operands of mixed
+    dtypes follow the rule of `dtypes.py` (`promote=False`, for comparisons: NumPy's, exact)."""
     ad = a._data if type(a) is Tensor else _val(a, op)
     bd = b._data if type(b) is Tensor else _val(b, op)
-    if type(bd) in _NUMBERS:
-        if type(ad) is np.ndarray:
+    if type(ad) is np.ndarray:
+        if type(bd) is np.ndarray:
+            if ad.dtype is not bd.dtype and (not ad.ndim or not bd.ndim) and promote:
+                (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
+        elif type(bd) in _NUMBERS and ad.dtype.kind == "f":
             b = bd = _constant(bd, ad)
-    elif type(ad) in _NUMBERS and type(bd) is np.ndarray:
+        elif promote:
+            (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
+    elif type(ad) in _NUMBERS and type(bd) is np.ndarray and bd.dtype.kind == "f":
         a = ad = _constant(ad, bd)
+    elif promote:
+        (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
     try:
         out = fn(ad, bd)
     except ValueError as err:
@@ -131,11 +142,13 @@ _ADD, _SUBTRACT, _NEGATIVE = (_g, _g), (_g, _neg_g), (_neg_g,)     # rule tuples
 
 
 def add(a: Any, b: Any) -> Tensor:
+    """Elementwise `a + b` with broadcasting; the gradient of each operand is summed back to its shape."""
     out, a, b = _binary("add", np.add, a, b)
     return record("add", out, (a, b), _ADD)
 
 
 def subtract(a: Any, b: Any) -> Tensor:
+    """Elementwise `a - b` with broadcasting; gradients 1 and -1."""
     out, a, b = _binary("subtract", np.subtract, a, b)
     return record("subtract", out, (a, b), _SUBTRACT)
 
@@ -145,6 +158,7 @@ def _needs(x: Any) -> bool:
 
 
 def multiply(a: Any, b: Any) -> Tensor:
+    """Elementwise `a * b` with broadcasting; gradients `b` and `a`."""
     # each rule reads only the other operand: keep an operand alive only if the other needs it
     out, a, b = _binary("multiply", np.multiply, a, b)
     return record("multiply", out, (a, b), _MULTIPLY,
@@ -163,7 +177,11 @@ _MULTIPLY = (_mul_a, _mul_b)
 
 
 def divide(a: Any, b: Any) -> Tensor:
+    """Elementwise true division `a / b` (integers give the default float dtype); gradients
+    `1 / b` and `-a / b**2`."""
     out, a, b = _binary("divide", np.true_divide, a, b)
+    if out.dtype is _F64 and np.asarray(_val(a, "divide")).dtype.kind in "biu":   # int / int
+        out = _float_result(_val(b, "divide"), out)
     return record("divide", out, (a, b), (_div_a, _div_b), (a if _needs(b) else None, b))
 
 
@@ -176,6 +194,8 @@ def _div_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def power(a: Any, b: Any) -> Tensor:
+    """Elementwise `a ** b`; gradients `b * a**(b-1)` (0 where a = b = 0) and `a**b * log(a)`
+    (0 where a = 0 and b >= 0), as PyTorch."""
     out, a, b = _binary("power", np.power, a, b)
     return record("power", out, (a, b),
                   (_pow_a, _pow_b), (a, b), keep_ans=True)
@@ -197,10 +217,12 @@ def _pow_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def negative(x: Any) -> Tensor:
+    """Elementwise `-x`."""
     return _unary("negative", np.negative, x, _NEGATIVE, False, False)
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
+    """Elementwise absolute value; gradient `sign(x)`, so 0 at x = 0 (as PyTorch)."""
     return _unary("abs", np.abs, x, _ABS, True, False)
 
 
@@ -236,7 +258,7 @@ def _compare(op: str, fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
         if a is None or b is None:      # NumPy compares with None elementwise (t == None: False)
             return _new(_out(fn(_plain(a), _plain(b))))
-        return _new(_binary(op, fn, a, b)[0])
+        return _new(_binary(op, fn, a, b, promote=False)[0])
     compare.__name__ = op
     compare.__doc__ = f"Elementwise `{op}` (no gradient)."
     return compare
@@ -253,6 +275,7 @@ logical_or = _compare("logical_or", np.logical_or)
 
 
 def logical_not(x: Any) -> Tensor:
+    """Elementwise logical not, a bool tensor (no gradient)."""
     return _new(_out(np.logical_not(_val(x, "logical_not"))))
 
 
@@ -261,11 +284,23 @@ def logical_not(x: Any) -> Tensor:
 def _unary(name: str, fn: Any, x: Any, vjps: tuple, save_input: bool, keep_ans: bool) -> Tensor:
     """An elementwise NumPy function of one operand, recorded with its rule (`vjps`: a tuple
     of the one rule, built once)."""
-    out = fn(x._data if type(x) is Tensor else _val(x, name))
-    return record_unary(name, _out(out), x, vjps, save_input, keep_ans)
+    xd = x._data if type(x) is Tensor else _val(x, name)
+    out = fn(xd)
+    if type(out) is not np.ndarray or out.dtype is not xd.dtype:
+        out = _float_result(xd, _out(out))
+    return record_unary(name, out, x, vjps, save_input, keep_ans)
+
+
+def _float_result(xd: Any, out: np.ndarray) -> np.ndarray:
+    """`out` in the default float dtype if it is a float computed from integers, bools or
+    Python numbers (which NumPy computes in float64), else as it is."""
+    if out.dtype.kind == "f" and (type(xd) in _NUMBERS or np.asarray(xd).dtype.kind in "biu"):
+        return out.astype(get_default_dtype(), copy=False)
+    return out
 
 
 def exp(x: Any) -> Tensor:
+    """Elementwise `e ** x`; gradient `exp(x)`."""
     return _unary("exp", np.exp, x, _EXP, False, True)
 
 
@@ -277,6 +312,7 @@ _EXP = (_exp,)
 
 
 def log(x: Any) -> Tensor:
+    """Elementwise natural logarithm; gradient `1 / x`."""
     return _unary("log", np.log, x, _LOG, True, False)
 
 
@@ -285,9 +321,32 @@ def _log(g: Any, ans: Any, x: Any) -> Any:
 
 
 _LOG = (_log,)
+_LN10, _LN2 = float(np.log(10)), float(np.log(2))
+
+
+def log10(x: Any) -> Tensor:
+    """Elementwise base-10 logarithm; gradient 1 / (x ln 10)."""
+    return _unary("log10", np.log10, x, _LOG10, True, False)
+
+
+def _log10(g: Any, ans: Any, x: Any) -> Any:
+    return g / (x * _LN10)
+
+
+def log2(x: Any) -> Tensor:
+    """Elementwise base-2 logarithm; gradient 1 / (x ln 2)."""
+    return _unary("log2", np.log2, x, _LOG2, True, False)
+
+
+def _log2(g: Any, ans: Any, x: Any) -> Any:
+    return g / (x * _LN2)
+
+
+_LOG10, _LOG2 = (_log10,), (_log2,)
 
 
 def sqrt(x: Any) -> Tensor:
+    """Elementwise square root; gradient `1 / (2 sqrt(x))`."""
     return _unary("sqrt", np.sqrt, x, _SQRT, False, True)
 
 
@@ -299,6 +358,7 @@ _SQRT = (_sqrt,)
 
 
 def sin(x: Any) -> Tensor:
+    """Elementwise sine; gradient `cos(x)`."""
     return _unary("sin", np.sin, x, _SIN, True, False)
 
 
@@ -310,6 +370,7 @@ _SIN = (_sin,)
 
 
 def cos(x: Any) -> Tensor:
+    """Elementwise cosine; gradient `-sin(x)`."""
     return _unary("cos", np.cos, x, _COS, True, False)
 
 
@@ -321,6 +382,7 @@ _COS = (_cos,)
 
 
 def tanh(x: Any) -> Tensor:
+    """Elementwise hyperbolic tangent; gradient `1 - tanh(x)**2`."""
     return _unary("tanh", np.tanh, x, _TANH, False, True)
 
 
@@ -339,6 +401,7 @@ def _np_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(x: Any) -> Tensor:
+    """Elementwise logistic function `1 / (1 + exp(-x))`, stable for large |x|; gradient `s (1 - s)`."""
     return _unary("sigmoid", _float_sigmoid, x, _SIGMOID, False, True)
 
 
@@ -360,6 +423,7 @@ _SIGMOID = (_sigmoid,)
 
 
 def relu(x: Any) -> Tensor:
+    """Elementwise `max(x, 0)`; gradient 1 where x > 0, else 0 (relu'(0) = 0, as PyTorch)."""
     return _unary("relu", _np_relu, x, _RELU, False, True)
 
 
@@ -375,6 +439,7 @@ _RELU = (_relu,)
 
 
 def softplus(x: Any) -> Tensor:
+    """Elementwise `log(1 + exp(x))`, stable for large |x|; gradient `sigmoid(x)`."""
     return _unary("softplus", _np_softplus, x, _SOFTPLUS, True, False)
 
 
@@ -390,7 +455,11 @@ _SOFTPLUS = (_softplus,)
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """Elementwise `x` where x > 0, else `negative_slope * x`; gradient 1 or `negative_slope`."""
     xd = _val(x, "leaky_relu")
+    if isinstance(negative_slope, (np.ndarray, np.generic)) and np.ndim(negative_slope) == 0:
+        # a NumPy number acts as a Python number: it keeps x's dtype
+        negative_slope = negative_slope.item()
     out = np.where(xd > 0, xd, xd * negative_slope)
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
@@ -410,6 +479,8 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
         raise ValueError("clip: give at least one of a_min and a_max")
     lo = None if a_min is None else _val(a_min, "clip")
     hi = None if a_max is None else _val(a_max, "clip")
+    if not (_same_dtype(xd, lo) and _same_dtype(xd, hi)):
+        (xd, lo, hi), (x, a_min, a_max) = _dtypes.promote([xd, lo, hi], [x, a_min, a_max])
     try:
         out = _out(np.clip(xd, lo, hi))
     except ValueError as err:
@@ -447,11 +518,18 @@ def _max_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return np.where(a == b, g * 0.5, np.where(a < b, g, 0))
 
 
+def _same_dtype(a: Any, b: Any) -> bool:
+    """Whether `a` and `b` (b may be None) are ndarrays of one dtype: no dtype rule needed."""
+    return b is None or (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype)
+
+
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """`a` where `cond` is true, else `b`; the gradient goes to the chosen side."""
     c = np.asarray(_val(cond, "where"), dtype=bool)
     ad = _val(a, "where")
     bd = _val(b, "where")
+    if not _same_dtype(ad, bd):
+        (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
     try:
         out = np.where(c, ad, bd)
     except ValueError as err:
@@ -505,6 +583,8 @@ def _reduce(name: str, fn: Any, x: Any, axis: Any, keepdims: bool, **kw: Any) ->
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over `axis` (None: all; an int or a tuple), keeping reduced axes as size 1 with
+    `keepdims`. Bools and integers sum to integers."""
     xd, axes, out = _reduce("sum", np.add.reduce, x, axis, keepdims)
     shape, kept = xd.shape, _kept_shape(xd.shape, axes)
 
@@ -514,9 +594,13 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over `axis` (None: all; an int or a tuple), keeping reduced axes with `keepdims`;
+    integers and bools give the default float dtype."""
     xd, axes, total = _reduce("mean", np.add.reduce, x, axis, keepdims)
     n = builtins.max(xd.size // builtins.max(total.size, 1), 1) if xd.size else 1
     out = _out(total / _constant(n, total)) if xd.size else _out(np.mean(xd, axis=axes, keepdims=keepdims))
+    if xd.dtype.kind in "biu":
+        out = _to_default_float(out)
     shape, kept = xd.shape, _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any) -> Any:
@@ -536,10 +620,14 @@ def _extremum(name: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Largest value over `axis` (values only, also with `dim`: no indices, use argmax); tied
+    elements share the gradient evenly, as PyTorch."""
     return _extremum("max", np.maximum.reduce, x, axis, keepdims)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Smallest value over `axis` (values only, also with `dim`: no indices, use argmin); tied
+    elements share the gradient evenly, as PyTorch."""
     return _extremum("min", np.minimum.reduce, x, axis, keepdims)
 
 
@@ -566,8 +654,17 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
                   attrs={"axis": axes, "keepdims": keepdims})
 
 
+def _to_default_float(out: np.ndarray) -> np.ndarray:
+    """A float result of reducing integers or bools (computed in float64) in the default dtype."""
+    return out.astype(get_default_dtype(), copy=False)
+
+
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Variance over `axis`, NumPy's: divides by N - ddof with ddof=0 by default (the biased
+    variance). torch.var divides by N - 1 by default: pass ddof=1 (or correction=1) for that."""
     xd, axes, out = _reduce("var", np.var, x, axis, keepdims, ddof=ddof)
+    if xd.dtype.kind in "biu":
+        out = _to_default_float(out)
     kept = _kept_shape(xd.shape, axes)
     n = xd.size // builtins.max(out.size, 1) if xd.size else 0
 
@@ -579,11 +676,32 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
     return record("var", out, (x,), (vjp,), (x,), attrs={"axis": axes, "keepdims": keepdims, "ddof": ddof})
 
 
+def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Standard deviation over `axis`, NumPy's: sqrt of the variance divided by N - ddof, with
+    ddof=0 by default. torch.std divides by N - 1 by default: pass ddof=1 (or correction=1).
+    The gradient (x - mean) / (std (N - ddof)) is NaN where std is 0, as PyTorch's."""
+    xd, axes, out = _reduce("std", np.std, x, axis, keepdims, ddof=ddof)
+    if xd.dtype.kind in "biu":
+        out = _to_default_float(out)
+    kept = _kept_shape(xd.shape, axes)
+    n = xd.size // builtins.max(out.size, 1) if xd.size else 0
+    scale = 1.0 / (n - ddof) if n > ddof else np.inf
+
+    def vjp(g: Any, ans: Any, x: Any) -> Any:
+        centred = x - x.mean(axis=axes, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):    # std 0: NaN, as PyTorch
+            return g.reshape(kept) * centred * scale / ans.reshape(kept)
+    return record("std", out, (x,), (vjp,), (x,), keep_ans=True,
+                  attrs={"axis": axes, "keepdims": keepdims, "ddof": ddof})
+
+
 def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Indices of the largest values over `axis` (None: of the flattened tensor); no gradient."""
     return _new(_out(np.argmax(_val(x, "argmax"), axis=axis, keepdims=keepdims)))
 
 
 def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Indices of the smallest values over `axis` (None: of the flattened tensor); no gradient."""
     return _new(_out(np.argmin(_val(x, "argmin"), axis=axis, keepdims=keepdims)))
 
 
@@ -703,6 +821,7 @@ def _bce_y(g: Any, ans: Any, p: Any, y: Any) -> Any:
 # ================================================================ shape
 
 def reshape(x: Any, shape: Any) -> Tensor:
+    """The same values in `shape` (a tuple; one size may be -1); the gradient is reshaped back."""
     xd = _val(x, "reshape")
     in_shape = np.shape(xd)
     try:
@@ -717,6 +836,7 @@ def reshape(x: Any, shape: Any) -> Tensor:
 
 
 def transpose(x: Any, axes: Any = None) -> Tensor:
+    """Axes permuted by `axes` (reversed when None), as `np.transpose`."""
     xd = np.asarray(_val(x, "transpose"))
     if axes is None:
         axes = tuple(range(xd.ndim))[::-1]
@@ -729,6 +849,7 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    """Axes `axis1` and `axis2` exchanged (PyTorch's `transpose(d0, d1)`)."""
     def vjp(g: Any, ans: Any) -> Any:
         return g.swapaxes(axis1, axis2)
     return record("swapaxes", np.asarray(_val(x, "swapaxes")).swapaxes(axis1, axis2), (x,), (vjp,),
@@ -742,21 +863,25 @@ def _reshape_op(name: str, x: Any, out: np.ndarray, in_shape: tuple) -> Tensor:
 
 
 def expand_dims(x: Any, axis: Any) -> Tensor:
+    """A new axis of size 1 inserted at `axis` (PyTorch's unsqueeze)."""
     xd = np.asarray(_val(x, "expand_dims"))
     return _reshape_op("expand_dims", x, np.expand_dims(xd, axis), xd.shape)
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
+    """Axes of size 1 removed: all of them, or those in `axis`."""
     xd = np.asarray(_val(x, "squeeze"))
     return _reshape_op("squeeze", x, np.squeeze(xd, axis), xd.shape)
 
 
 def flatten(x: Any) -> Tensor:
+    """The values as a 1-D tensor (a copy when the layout needs one)."""
     xd = np.asarray(_val(x, "flatten"))
     return _reshape_op("flatten", x, xd.reshape(-1), xd.shape)
 
 
 def broadcast_to(x: Any, shape: Any) -> Tensor:
+    """`x` broadcast to `shape` as `np.broadcast_to`; the gradient is summed back to x's shape."""
     xd = _val(x, "broadcast_to")
     try:
         out = np.broadcast_to(xd, shape)
@@ -767,6 +892,8 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
 
 
 def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
+    """The tensors of `seq` joined along an existing `axis` (PyTorch's cat); each gets its
+    slice of the gradient."""
     arrays = [np.asarray(_val(t, "concatenate")) for t in seq]
     try:
         out = np.concatenate(arrays, axis=axis)
@@ -790,6 +917,8 @@ def _index_vjp(idx: tuple) -> Any:
 
 
 def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
+    """The tensors of `seq` (all one shape) stacked along a new `axis`; each gets its slice of
+    the gradient."""
     arrays = [_val(t, "stack") for t in seq]
     try:
         out = np.stack(arrays, axis=axis)
@@ -870,6 +999,7 @@ def index_add(g: Any, key: tuple, shape: tuple, accumulate: bool = True, dtype: 
 # ================================================================ linear algebra
 
 def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product `a @ b` as `np.matmul`: 1-D operands are vectors, batch dimensions broadcast."""
     ad = _val(a, "matmul")
     bd = _val(b, "matmul")
     if np.ndim(ad) == 0 or np.ndim(bd) == 0:
@@ -1076,15 +1206,18 @@ def _einsum_place(r: Any, lead: str, present: str, uniq: str, target: str, missi
     return np.einsum(spec, r, *mats)
 
 
+# ================================================================ PyTorch's keyword names
+
+# dim, keepdim and correction accepted beside axis, keepdims and ddof (see keywords.py); the
+# wrapped function is the one `ag` exports and the Tensor method. (split is not wrapped: its
+# sections argument means something else in PyTorch, see docs/pytorch.md.)
+(sum, mean, max, min, logsumexp, var, std, argmax, argmin,  # noqa: A001
+ softmax, log_softmax, expand_dims, squeeze, concatenate, stack) = map(torch_keywords, (
+    sum, mean, max, min, logsumexp, var, std, argmax, argmin,
+    softmax, log_softmax, expand_dims, squeeze, concatenate, stack))
+
+
 # ================================================================ Tensor methods and NumPy protocols
-
-def _method(fn: Any) -> Any:
-    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
-        return fn(self, *args, **kwargs)
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
-
 
 def _reflected(fn: Any) -> Any:
     def method(self: Tensor, other: Any) -> Tensor:
@@ -1093,12 +1226,15 @@ def _reflected(fn: Any) -> Any:
 
 
 def _reshape_method(self: Tensor, *shape: Any) -> Tensor:
+    """The same values in a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`; one size may be -1."""
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = shape[0]
     return reshape(self, tuple(shape) if not isinstance(shape, int) else shape)
 
 
 def _transpose_method(self: Tensor, *axes: Any) -> Tensor:
+    """NumPy's transpose: axes reversed, or permuted as given (`t.transpose(1, 0, 2)` or
+    `t.transpose((1, 0, 2))`). To swap two axes, as PyTorch's transpose(d0, d1): `t.swapaxes(d0, d1)`."""
     if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
         axes = axes[0]
     return transpose(self, axes if axes != () else None)
@@ -1146,11 +1282,13 @@ _METHODS = {
     "__getitem__": getitem, "__setitem__": _no_setitem,
     "reshape": _reshape_method, "transpose": _transpose_method,
 }
+# a method is the function itself (t.exp() is exp(t)): help() and inspect.signature show its
+# parameters and docstring
 for _fn in (exp, log, sqrt, sin, cos, tanh, sigmoid, relu, softplus, leaky_relu, clip, abs,
-            sum, mean, max, min, logsumexp, var, argmax, argmin, softmax, log_softmax,
+            log10, log2, std, sum, mean, max, min, logsumexp, var, argmax, argmin, softmax, log_softmax,
             swapaxes, expand_dims, squeeze, flatten, broadcast_to, matmul, dot, astype, affine,
             maximum, minimum, split):
-    _METHODS.setdefault(_fn.__name__, _method(_fn))
+    _METHODS.setdefault(_fn.__name__, _fn)
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.T = property(lambda self: transpose(self), doc="The transpose (axes reversed).")
@@ -1161,6 +1299,7 @@ _UFUNCS = {
     np.power: power, np.floor_divide: floor_divide, np.remainder: remainder,
     np.negative: negative, np.matmul: matmul, np.absolute: abs,
     np.exp: exp, np.log: log, np.sqrt: sqrt, np.sin: sin, np.cos: cos, np.tanh: tanh,
+    np.log10: log10, np.log2: log2,
     np.maximum: maximum, np.minimum: minimum, np.sign: sign, np.less: less,
     np.less_equal: less_equal, np.greater: greater, np.greater_equal: greater_equal,
     np.equal: equal, np.not_equal: not_equal, np.logical_and: logical_and,
@@ -1169,7 +1308,7 @@ _UFUNCS = {
 
 _FUNCTIONS = {
     np.sum: sum, np.mean: mean, np.max: max, np.min: min, np.amax: max, np.amin: min,
-    np.var: var, np.argmax: argmax, np.argmin: argmin, np.reshape: reshape,
+    np.var: var, np.std: std, np.argmax: argmax, np.argmin: argmin, np.reshape: reshape,
     np.transpose: transpose, np.swapaxes: swapaxes, np.expand_dims: expand_dims,
     np.squeeze: squeeze, np.broadcast_to: broadcast_to, np.concatenate: concatenate,
     np.stack: stack, np.split: split, np.where: where, np.dot: dot, np.einsum: einsum,

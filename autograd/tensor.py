@@ -7,12 +7,14 @@ import inspect
 import itertools
 import operator
 import threading
+import warnings
+import weakref as _weakref
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange",
+    "Tensor", "tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "arange",
     "randn", "rand", "manual_seed", "set_default_dtype", "get_default_dtype",
     "no_grad", "enable_grad", "is_grad_enabled", "get_rng", "scope",
 ]
@@ -229,7 +231,10 @@ class Tensor:
     whether operations on it are recorded, `name` the label shown by `draw_graph`.
     """
 
-    __slots__ = ("_data", "_node", "_leaf", "requires_grad", "_grad", "name", "_version", "__weakref__")
+    __slots__ = {"_data": None, "_node": None, "_leaf": None, "_grad": None, "_version": None,
+                 "__weakref__": None,
+                 "requires_grad": "Whether operations on this tensor are recorded for backward.",
+                 "name": "The label `draw_graph` and error messages show (None: the shape)."}
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None,
@@ -267,8 +272,12 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
-        """The gradient accumulated by backward (None until one reaches this tensor)."""
-        return self._grad
+        """The gradient accumulated by backward (None until one reaches this tensor). Only leaves
+        get one, and the non-leaf tensors `retain_grad()` was called on."""
+        g = self._grad
+        if g is None and self._node is not None:
+            _warn_non_leaf_grad(self._node)
+        return g
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
@@ -283,19 +292,24 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size of each dimension, a tuple (PyTorch's `t.size()` and `t.shape`)."""
         return self._data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy dtype of the value."""
         return self._data.dtype
 
     @property
     def size(self) -> int:
-        return self._data.size
+        """The number of elements, an int (NumPy's). Calling it as PyTorch's `t.size()` raises a
+        TypeError that points to `t.shape`."""
+        return _Size(self._data.size)
 
     @property
     def is_leaf(self) -> bool:
@@ -331,6 +345,7 @@ class Tensor:
         return self._data.item()
 
     def tolist(self) -> Any:
+        """The value as (nested lists of) Python numbers."""
         return self._data.tolist()
 
     def detach(self) -> Tensor:
@@ -353,7 +368,38 @@ class Tensor:
 
     def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> Any:
         """Run `fn(grad)` when this tensor's gradient is computed; a returned Tensor replaces it."""
-        return _engine.register_hook(self, fn)
+        handle = _engine.register_hook(self, fn)
+        node = self._node
+        if node is not None and node.meta.get("retain_grad") is not None:
+            hooks = node.meta["hooks"]      # the retained .grad is the gradient after every hook
+            hooks.append(hooks.pop(hooks.index(node.meta["retain_grad"])))
+        return handle
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in `.grad` after backward, adding up over
+        backward passes as a leaf's does (for a leaf, which keeps it anyway, nothing to do)."""
+        node = self._node
+        if node is None:
+            if not self.requires_grad:
+                raise RuntimeError("retain_grad() needs a tensor that requires grad; this leaf does not")
+            return
+        if node.meta is not None and node.meta.get("retain_grad") is not None:
+            return
+        ref = _weakref.ref(self)
+
+        def keep(grad: Tensor) -> None:
+            t = ref()
+            if t is not None:
+                g = grad if grad._node is not None else _new(np.array(grad._data))    # own copy
+                t._grad = g if t._grad is None else t._grad + g
+        _engine.register_hook(self, keep)
+        node.meta["retain_grad"] = keep
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether `retain_grad()` was called on this non-leaf tensor."""
+        node = self._node
+        return node is not None and node.meta is not None and node.meta.get("retain_grad") is not None
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
@@ -410,6 +456,31 @@ class Tensor:
         return _rebuild, (type(self), self._data, self.requires_grad, self.name, self._grad)
 
 
+class _Size(int):
+    """`Tensor.size`: NumPy's element count, an int; calling it, as PyTorch's `t.size()`,
+    raises a TypeError that says what to write instead."""
+
+    __slots__ = ()
+
+    def __call__(self, dim: int | None = None) -> Any:
+        which = "t.shape for the dimensions" if dim is None else f"t.shape[{dim}] for that dimension"
+        raise TypeError(
+            f"t.size is NumPy's element count (here {int(self)}), an int, not PyTorch's size(): "
+            f"use {which}, or t.numel() for the number of elements")
+
+
+def _warn_non_leaf_grad(node: Any) -> None:
+    """PyTorch's warning when `.grad` of a non-leaf tensor is read: once per tensor."""
+    meta = node.meta
+    if meta is not None and (meta.get("retain_grad") is not None or meta.get("grad_read")):
+        return
+    node.set_meta("grad_read", True)
+    warnings.warn(
+        "the .grad of a tensor that is not a leaf was read: backward does not fill it, so it is "
+        "None. Call t.retain_grad() on it before backward() to keep its gradient (or read the "
+        "gradient of a leaf).", UserWarning, stacklevel=3)
+
+
 def _rebuild(cls: type, data: np.ndarray, requires_grad: bool, name: str | None,
              grad: Tensor | None) -> Tensor:
     """A leaf like the one `Tensor.__reduce_ex__` described (its array writable, as a copy's)."""
@@ -459,25 +530,61 @@ def _random_dtype(dtype: Any) -> np.dtype:
     return dtype
 
 
-def zeros(shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(_shape(shape), _float_dtype(dtype)), requires_grad=requires_grad)
+def _factory_args(what: str, shape: Any, sizes: tuple, dtype: Any, requires_grad: bool) -> tuple:
+    """(shape, dtype, requires_grad) of `zeros(shape, *sizes, ...)`: the shape as integers
+    (`zeros(2, 3)`) or one sequence (`zeros((2, 3))`), which the documented signature
+    `zeros(shape, dtype=None, requires_grad=False)` may follow positionally."""
+    args = (shape, *sizes)
+    n = 0
+    while n < len(args) and isinstance(args[n], (int, np.integer)) and not isinstance(args[n], bool):
+        n += 1
+    shape, rest = (args[:n], args[n:]) if n else (args[0], args[1:])
+    if len(rest) > 2:
+        raise TypeError(f"{what}() takes a shape, then at most dtype and requires_grad; got "
+                        f"{len(rest)} more arguments: {rest!r}")
+    if rest:
+        dtype = rest[0]
+    if len(rest) == 2:
+        requires_grad = rest[1]
+    return _shape(shape), _float_dtype(dtype), requires_grad
 
 
-def ones(shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_shape(shape), _float_dtype(dtype)), requires_grad=requires_grad)
+def zeros(shape: Any, *sizes: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: `ag.zeros(2, 3)` or `ag.zeros((2, 3))`, the default float dtype
+    unless `dtype` is given."""
+    shape, dtype, requires_grad = _factory_args("zeros", shape, sizes, dtype, requires_grad)
+    return Tensor(np.zeros(shape, dtype), requires_grad=requires_grad)
+
+
+def ones(shape: Any, *sizes: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones: `ag.ones(2, 3)` or `ag.ones((2, 3))`, the default float dtype unless
+    `dtype` is given."""
+    shape, dtype, requires_grad = _factory_args("ones", shape, sizes, dtype, requires_grad)
+    return Tensor(np.ones(shape, dtype), requires_grad=requires_grad)
+
+
+def empty(shape: Any, *sizes: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor whose values are whatever the memory held (as np.empty and torch.empty):
+    `ag.empty(2, 3)` or `ag.empty((2, 3))`, the default float dtype unless `dtype` is given."""
+    shape, dtype, requires_grad = _factory_args("empty", shape, sizes, dtype, requires_grad)
+    return Tensor(np.empty(shape, dtype), requires_grad=requires_grad)
 
 
 def full(shape: Any, value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of `shape` (an int or a tuple) filled with `value`: a Python float gives the
+    default dtype, a NumPy number keeps its own."""
     if dtype is None:
         dtype = _default_dtype if type(value) is float else np.asarray(value).dtype
     return Tensor(np.full(_shape(shape), value, dtype), requires_grad=requires_grad)
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of `t`'s shape and dtype (or `dtype`)."""
     return Tensor(np.zeros_like(_as_array(t), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of `t`'s shape and dtype (or `dtype`)."""
     return Tensor(np.ones_like(_as_array(t), dtype=dtype), requires_grad=requires_grad)
 
 

@@ -63,6 +63,7 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, epochs: int, lr: float
     """Mini-batch SGD with momentum; returns the mean training loss of every epoch."""
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-3)
+    mon = nn.Monitor(model, opt, every=10)   # per-layer health every 10th step (docs/monitor.md)
     loader = nn.data.DataLoader(X, y, batch_size=32, shuffle=True, rng=SEED)
     history = []
     bar = tqdm(range(epochs), desc="training", unit="epoch")
@@ -76,6 +77,7 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, epochs: int, lr: float
             total += loss.item() * len(yb)
         history.append(total / len(y))
         bar.set_postfix(loss=f"{history[-1]:.4f}")
+    print(mon.report())                      # dead units, vanishing or exploding gradients, ...
     return history
 
 

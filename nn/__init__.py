@@ -27,16 +27,17 @@ from .embedding import Embedding
 from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
+from .monitor import Monitor as Monitor  # re-exported: nn.Monitor (docs/monitor.md)
 from .normalization import BatchNorm1d, LayerNorm
 from .onnx_export import export_onnx
-from .safetensors_io import load_torch_state_dict, torch_state_dict
-from .serialization import load, save
+from .serialization import CheckpointError, load, save
+from .torch_compat import load_torch_state_dict, torch_state_dict
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "LoadResult",
     "Dense", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax",
     "Embedding", "BatchNorm1d", "LayerNorm", "Dropout", "Flatten",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
-    "save", "load", "export_onnx", "torch_state_dict", "load_torch_state_dict",
+    "save", "load", "CheckpointError", "export_onnx", "torch_state_dict", "load_torch_state_dict",
     "functional", "init", "data", "utils", "datasets",
 ]

@@ -8,6 +8,8 @@ import numpy as np
 
 import autograd as ag
 
+from . import _validate
+
 __all__ = ["Standardizer", "DataLoader"]
 
 _NOISE_EPS = 10     # feature spreads below this many eps of its magnitude count as rounding noise
@@ -42,6 +44,13 @@ class Standardizer:
             raise ValueError(f"Standardizer.fit needs at least one sample, got shape {arr.shape}")
         eps = np.finfo(arr.dtype).eps if arr.dtype.kind == "f" else 0.0
         arr = arr.astype(np.float64)        # statistics in float64 for accuracy
+        bad = ~np.isfinite(arr).all(axis=0)
+        if np.any(bad):
+            where = np.argwhere(bad)[:5].tolist()
+            raise ValueError(f"Standardizer.fit: X holds NaN or infinite values in feature(s) "
+                             f"{where if arr.ndim > 2 else [w[0] for w in where]}"
+                             f"{' and more' if bad.sum() > 5 else ''}; remove or impute them first, "
+                             f"or every transformed value becomes NaN")
         std = arr.std(axis=0)
         constant = np.all(arr == arr[:1], axis=0) | (std <= _NOISE_EPS * eps * np.abs(arr).max(axis=0))
         self.mean_ = arr.mean(axis=0)
@@ -95,19 +104,36 @@ class DataLoader:
                  drop_last: bool = False, rng: Any = None) -> None:
         if not arrays:
             raise ValueError("DataLoader needs at least one array")
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
-        self.arrays = [np.asarray(_as_data(a)) for a in arrays]
+        if batch_size is None:
+            raise TypeError("DataLoader: batch_size must be a positive integer, got None (to take "
+                            "all samples in one batch, pass batch_size=len(X))")
+        batch_size = _validate.size("DataLoader", "batch_size", batch_size)
+        shuffle = _validate.flag("DataLoader", "shuffle", shuffle)
+        drop_last = _validate.flag("DataLoader", "drop_last", drop_last)
+        rng = _validate.rng("DataLoader", rng)
+        self.arrays = []
+        for i, a in enumerate(arrays):
+            try:
+                self.arrays.append(np.asarray(_as_data(a)))
+            except TypeError as err:
+                raise TypeError(f"DataLoader: array {i} is not array data ({err}); pass ndarrays, "
+                                f"Tensors or nested lists of numbers") from None
         for i, a in enumerate(self.arrays):
             if a.ndim == 0:
-                raise ValueError(f"DataLoader: array {i} is a scalar; every array needs one row per sample")
+                hint = (f" (batch_size and the other options are keywords: DataLoader(X, y, "
+                        f"batch_size={arrays[i]!r}))") if isinstance(arrays[i], (int, np.integer)) else ""
+                raise ValueError(f"DataLoader: array {i} is a scalar; every array needs one row per "
+                                 f"sample{hint}")
         lengths = [len(a) for a in self.arrays]
         if len(set(lengths)) > 1:
             raise ValueError(f"DataLoader: the arrays have different lengths "
                              f"{', '.join(map(str, lengths))}; every array needs one row per sample")
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
+        if lengths[0] == 0:
+            raise ValueError("DataLoader: the arrays have no samples (length 0), so every epoch "
+                             "would be empty")
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
         self.rng = None if rng is None else ag.get_rng(rng)
 
     @property

@@ -15,6 +15,8 @@ import numpy as np
 
 import autograd as ag
 
+from . import _validate
+
 __all__ = ["he_normal", "he_uniform", "lecun_normal", "xavier_normal", "xavier_uniform",
            "zeros", "ones", "normal", "get"]
 
@@ -22,14 +24,20 @@ Shape = Any   # an int or a tuple of ints
 
 
 def _shape(shape: Shape) -> tuple[int, ...]:
-    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    """A shape of non-negative ints (NumPy ints too); floats, bools and strings are refused."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"nn.init: shape must be an int or a tuple of ints, got {shape!r}")
+    return tuple(_validate.integer("nn.init", f"shape[{i}]", s, minimum=0) for i, s in enumerate(shape))
 
 
 def _fans(shape: tuple[int, ...], fan_in: int | None, fan_out: int | None = None) -> tuple[int, int]:
     if not shape and (fan_in is None or fan_out is None):
         raise ValueError("initializers need a shape with at least one axis (or explicit fans)")
-    fi = shape[0] if fan_in is None else int(fan_in)
-    fo = (shape[1] if len(shape) > 1 else shape[0]) if fan_out is None else int(fan_out)
+    fi = shape[0] if fan_in is None else _validate.size("nn.init", "fan_in", fan_in)
+    fo = (shape[1] if len(shape) > 1 else shape[0]) if fan_out is None else \
+        _validate.size("nn.init", "fan_out", fan_out)
     if fi <= 0 or fo <= 0:
         raise ValueError(f"fan_in and fan_out must be positive, got {fi} and {fo} for shape {shape}")
     return fi, fo
@@ -90,9 +98,8 @@ def ones(shape: Shape) -> np.ndarray:
 
 def normal(shape: Shape, std: float, rng: Any = None) -> np.ndarray:
     """Normal with mean 0 and standard deviation `std`."""
-    if std < 0:
-        raise ValueError(f"normal: std must be >= 0, got {std}")
-    return _normal(_shape(shape), float(std), rng)
+    std = _validate.real("nn.init.normal", "std", std, 0.0)
+    return _normal(_shape(shape), std, rng)
 
 
 _BY_NAME: dict[str, Callable[[tuple[int, ...], Any], np.ndarray]] = {

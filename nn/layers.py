@@ -8,6 +8,7 @@ import numpy as np
 
 import autograd as ag
 
+from . import _validate
 from . import functional as F
 from . import init as init_
 from .module import Module, Parameter
@@ -44,10 +45,13 @@ class Dense(Module):
     def __init__(self, in_features: int, out_features: int, activation: str | Callable | None = None,
                  bias: bool = True, init: str | None = None, rng: Any = None) -> None:
         super().__init__()
-        if int(in_features) <= 0 or int(out_features) <= 0:
-            raise ValueError(f"Dense: sizes must be positive, got ({in_features}, {out_features})")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = _validate.size("Dense", "in_features", in_features)
+        self.out_features = _validate.size("Dense", "out_features", out_features)
+        bias = _validate.flag("Dense", "bias", bias)
+        rng = _validate.rng("Dense", rng)
+        if init is not None and not isinstance(init, str):
+            raise TypeError(f"Dense: init must be None or the name of an nn.init initializer "
+                            f"(e.g. 'he_normal'), got a {type(init).__name__}")
         if activation is None or callable(activation):
             self.activation = activation
         elif isinstance(activation, str) and activation in ACTIVATIONS:
@@ -111,7 +115,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = _validate.real("LeakyReLU", "negative_slope", negative_slope)
 
     def forward(self, x: Any) -> ag.Tensor:
         return F.leaky_relu(x, self.negative_slope)
@@ -125,7 +129,7 @@ class Softmax(Module):
 
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
-        self.axis = int(axis)
+        self.axis = _validate.integer("Softmax", "axis", axis)
 
     def forward(self, x: Any) -> ag.Tensor:
         return F.softmax(x, self.axis)

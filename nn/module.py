@@ -7,11 +7,13 @@ A Module registers every attribute that is a Parameter or a Module when it is as
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
 import autograd as ag
+
+from . import hooks as _hooks
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "LoadResult"]
 
@@ -171,8 +173,35 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define one in the subclass")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        hooks = self.__dict__.get("_hooks")
+        if hooks:                   # see nn/hooks.py
+            return _hooks.call_with_hooks(self, hooks, args, kwargs)
         with ag.scope(self):        # draw_graph clusters the operations recorded here by module
             return self.forward(*args, **kwargs)
+
+    # -- hooks (nn/hooks.py) -------------------------------------------------------------
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> _hooks.RemovableHandle:
+        """Run `hook(module, args)` before each `forward`; a returned value replaces the
+        positional arguments (a non-tuple is wrapped in one). With `with_kwargs=True` it is
+        `hook(module, args, kwargs)` returning None or `(args, kwargs)`. `prepend` runs it
+        before the hooks already registered. Returns a handle: `.remove()`, or use it in `with`."""
+        return _hooks.register(self, "pre", hook, with_kwargs, prepend)
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> _hooks.RemovableHandle:
+        """Run `hook(module, args, output)` after each `forward` (`hook(module, args, kwargs,
+        output)` with `with_kwargs=True`); a returned value replaces the output."""
+        return _hooks.register(self, "forward", hook, with_kwargs, prepend)
+
+    def register_output_grad_hook(self, hook: Callable, *,
+                                  prepend: bool = False) -> _hooks.RemovableHandle:
+        """Run `hook(module, grad)` during backward when the gradient of the loss with respect
+        to this module's output is complete (once per output tensor, per call); a returned
+        Tensor replaces that gradient. Like PyTorch's `register_full_backward_pre_hook`, but
+        per output tensor. Outputs of calls made while grad mode is off are not watched."""
+        return _hooks.register(self, "output_grad", hook, False, prepend)
 
     # -- traversal -----------------------------------------------------------------------
 

@@ -1,70 +1,179 @@
-"""Checkpoints as `.npz` archives of plain arrays: never pickle, in either direction."""
+"""Checkpoints: `.npz` archives of arrays and a JSON manifest (or safetensors files, for a path
+ending in `.safetensors`), never pickle, written atomically.
+
+    nn.save({"model": model.state_dict(), "optim": opt.state_dict(), "sched": sched.state_dict()},
+            "ckpt.npz")
+    state = nn.load("ckpt.npz")
+
+A save writes a temporary file next to the target, flushes and fsyncs it, and renames it over
+the target (`os.replace`), then fsyncs the directory: at every moment the path holds either the
+previous checkpoint or the new one, whole. The format is described in `nn/_codec.py`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-from typing import Any
+import secrets
+import struct
+import zipfile
+import zlib
+from typing import IO, Any, Callable
 
 import numpy as np
 
+from . import _codec, _safetensors
 from .module import Module
-from .safetensors_io import is_safetensors, load_safetensors, save_safetensors
 
-__all__ = ["save", "load"]
-
-# np.savez's own argument names: `file`, and `allow_pickle` from NumPy 2.1 (before 2.1 that
-# keyword would be stored as an array, so it is never passed; object arrays are refused instead)
-_RESERVED = ("file", "allow_pickle")
+__all__ = ["save", "load", "CheckpointError"]
 
 
-def save(state_or_module: dict[str, Any] | Module, path: str | os.PathLike) -> None:
-    """Write a Module's `state_dict()` (or a `{name: array}` dict) to `path` as an `.npz` file
-    (a safetensors file if `path` ends in `.safetensors`).
+class CheckpointError(ValueError):
+    """A file that `nn.load` cannot read as a chainrule checkpoint: `.path` and `.reason` say
+    which file and why (damaged, truncated, empty, pickled, not an archive...)."""
 
-    The file is written at exactly `path` (no `.npz` is appended). Arrays of Python objects
-    are refused, since they would need pickle.
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"nn.load: {path!r} is not a valid chainrule checkpoint: {reason}")
+
+
+def save(state_or_module: dict[Any, Any] | Module, path: str | os.PathLike) -> None:
+    """Write a Module's `state_dict()`, or a dict, to `path` (exactly; no `.npz` is appended).
+
+    A path ending in `.safetensors` writes the safetensors format (arrays of bool, int, uint and
+    float dtypes only); any other path an `.npz` archive.
+    The dict's values may be arrays (and Tensors, saved as arrays), NumPy scalars, numbers,
+    strings, None, and lists, tuples and dicts of these (optimizer and scheduler state_dicts):
+    `load` gives back the same tree, keys and types. The previous file at `path` stays whole
+    until the new one replaces it; if the save fails, nothing is left behind.
     """
+    if isinstance(state_or_module, (str, os.PathLike)) and isinstance(path, (dict, Module)):
+        raise TypeError("nn.save(state, path): the state comes first, then the path")
     if isinstance(state_or_module, Module):
         state = state_or_module.state_dict()
     elif isinstance(state_or_module, dict):
         state = state_or_module
     else:
-        raise TypeError(f"nn.save takes a Module or a dict of arrays, got {type(state_or_module).__name__}")
-    if is_safetensors(path):                # a path ending in .safetensors: that format
-        return save_safetensors(state, path)
-    arrays: dict[str, Any] = {}     # Any: mypy would match a dict of arrays to allow_pickle
-    for k, v in state.items():
-        if not isinstance(k, str):
-            raise TypeError(f"nn.save: keys must be strings, got {k!r}")
-        if k in _RESERVED:
-            raise ValueError(f"nn.save: {k!r} cannot be used as a key (it is an argument of "
-                             f"np.savez); rename it")
-        arr = np.asarray(v)
-        if arr.dtype.hasobject:
-            raise ValueError(f"nn.save: {k!r} is an array of Python objects, which would need "
-                             f"pickle; chainrule only saves numeric arrays")
-        arrays[k] = arr
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)       # no object arrays (refused above), so nothing is pickled
+        raise TypeError(f"nn.save takes a Module or a dict, got {type(state_or_module).__name__}")
+    path = _fspath(path, "save")
+    encoder = _codec.Encoder()
+    manifest = encoder.encode_root(state)        # every value is checked before a file is touched
+    if path.lower().endswith(".safetensors"):
+        _safetensors.check_dtypes(encoder.arrays)
+        _replace_atomically(path, lambda f: _safetensors.write(f, manifest, encoder.arrays))
+    else:
+        _replace_atomically(path, lambda f: _codec.write_archive(f, manifest, encoder.arrays))
 
 
-def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read an `.npz` file written by `save` (or a `.safetensors` file) into a `{name: ndarray}` dict.
+def load(path: str | os.PathLike) -> dict[Any, Any]:
+    """Read a checkpoint written by `save` (or an `.npz` of plain arrays, or any safetensors
+    file: its format is recognised from the content) into the saved dict.
 
-    Files holding pickled objects are refused: chainrule never loads pickle.
+    A module's state loads as `{name: ndarray}`. Pickled data is never loaded. A file that is
+    not a valid checkpoint raises `nn.CheckpointError` (a ValueError) naming the file and the
+    reason; a missing file raises FileNotFoundError.
     """
-    if is_safetensors(path):
-        return load_safetensors(path)
+    path = _fspath(path, "load")
+    with open(path, "rb") as f:
+        try:
+            return _read(f)
+        except _codec.DamagedError as err:
+            raise CheckpointError(path, str(err)) from None
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError, IndexError,
+                TypeError, OverflowError, MemoryError, struct.error, zlib.error,
+                NotImplementedError, RecursionError) as err:
+            raise CheckpointError(path, f"{type(err).__name__}: {err}") from err
+        except OSError as err:      # zipfile seeking to an offset a damaged header gave
+            if err.errno not in (None, errno.EINVAL):
+                raise               # a real I/O error stays what it is
+            raise CheckpointError(path, f"{type(err).__name__}: {err}") from err
+
+
+def _fspath(path: Any, what: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"nn.{what}: path must be a str or os.PathLike, got {type(path).__name__}")
+    return os.fspath(path)
+
+
+def _read(f: IO[bytes]) -> dict[Any, Any]:
+    head = f.read(9)
+    f.seek(0)
+    if zipfile.is_zipfile(f):
+        f.seek(0)
+        return _codec.read_archive(f)
+    size = f.seek(0, os.SEEK_END)
+    if _safetensors.looks_like(head, size):
+        return _safetensors.read(f, size)
+    if size == 0:
+        raise _codec.DamagedError("the file is empty (0 bytes)")
+    if head.startswith(b"\x93NUMPY"):
+        f.seek(0)
+        try:
+            np.load(f, allow_pickle=False)
+        except ValueError:
+            raise _codec.DamagedError(f"it is a single .npy array and {_codec.PICKLE}") from None
+        raise _codec.DamagedError("it holds a single array (.npy), not an .npz archive of named arrays")
+    if head[:1] == b"\x80":
+        raise _codec.DamagedError(f"it looks like a pickle file; {_codec.PICKLE}")
+    if head.startswith(b"PK"):
+        raise _codec.DamagedError(f"it is an incomplete zip archive ({size} bytes; truncated by an "
+                             f"interrupted copy or write?)")
+    raise _codec.DamagedError(f"it is not a zip archive (it starts with {head!r})")
+
+
+# ---------------------------------------------------------------- atomic replacement
+
+def _replace_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    """Write through `write` to a temporary file in `path`'s directory, fsync, rename over `path`.
+
+    On any error (including KeyboardInterrupt) the temporary file is removed and `path` is
+    untouched. A symlink at `path` is followed: its target is replaced.
+    """
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
+    fd, tmp = _create_temp(directory, os.path.basename(target))
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"nn.load: {os.fspath(path)!r} holds a single array, not an .npz "
-                             f"archive of named arrays")
-        with archive:
-            return {k: archive[k] for k in archive.files}
-    except ValueError as err:
-        if "pickle" in str(err):
-            raise ValueError(f"nn.load: {os.fspath(path)!r} contains pickled objects; chainrule "
-                             f"never loads pickle (it can run arbitrary code). Save plain numeric "
-                             f"arrays with nn.save instead") from None
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(OSError):          # keep the mode of the file being replaced
+            os.chmod(tmp, os.stat(target).st_mode & 0o7777)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
+    _fsync_directory(directory)
+
+
+def _create_temp(directory: str, base: str) -> tuple[int, str]:
+    """A new file `.<base>.<random>.tmp` in `directory`, created with the usual permissions."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = os.path.join(directory, f".{base[:100]}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as err:      # name the directory, not the temporary file
+            raise OSError(err.errno, f"nn.save: cannot create a file in the directory of {base!r} "
+                                     f"({err.strerror})", directory) from None
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened or synced."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -10,7 +10,7 @@ import numpy as np
 
 import autograd as ag
 
-from .optimizer import Optimizer, check_range
+from .optimizer import Optimizer
 
 __all__ = ["Adam"]
 
@@ -38,11 +38,12 @@ class Adam(Optimizer):
         super()._check_group(group)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"invalid betas: {betas!r} (must be a pair (beta1, beta2))")
-        group["betas"] = (check_range("beta1 (betas[0])", betas[0], 0.0, 1.0, hi_open=True),
-                          check_range("beta2 (betas[1])", betas[1], 0.0, 1.0, hi_open=True))
-        group["eps"] = check_range("eps", group["eps"], 0.0)
-        group["weight_decay"] = check_range("weight_decay", group["weight_decay"], 0.0)
+            raise ValueError(f"{type(self).__name__}: invalid betas: {betas!r} (must be a pair "
+                             f"(beta1, beta2), e.g. (0.9, 0.999))")
+        group["betas"] = (self._range("beta1 (betas[0])", betas[0], 0.0, 1.0, hi_open=True),
+                          self._range("beta2 (betas[1])", betas[1], 0.0, 1.0, hi_open=True))
+        group["eps"] = self._range("eps", group["eps"], 0.0)
+        group["weight_decay"] = self._range("weight_decay", group["weight_decay"], 0.0)
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
                 w: np.ndarray) -> None:

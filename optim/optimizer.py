@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import autograd as ag
+from nn import _validate
 
 __all__ = ["Optimizer", "ParamState"]
 
@@ -70,20 +71,17 @@ class ParamState:
 
 # ---------------------------------------------------------------- hyperparameter checks
 
-def check_range(name: str, value: Any, lo: float, hi: float = math.inf, hi_open: bool = False) -> float:
-    """`value` as a Python float, or a ValueError naming it if outside [lo, hi] (or [lo, hi))."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    ok = lo <= x < hi if hi_open else lo <= x <= hi
-    if not ok:
-        if hi_open:
-            bound = f"in [{lo}, {hi})"
-        else:
-            bound = f">= {lo}" if hi == math.inf else f"in [{lo}, {hi}]"
-        raise ValueError(f"invalid {name}: {value!r} (must be {bound})")
-    return x
+def check_range(name: str, value: Any, lo: float, hi: float = math.inf, hi_open: bool = False,
+                owner: str = "optimizer") -> float:
+    """`value` as a Python float: a real number (not a bool or string), finite, in [lo, hi]
+    (or [lo, hi)); otherwise a TypeError or ValueError naming `owner`, `name` and the value."""
+    return _validate.real(owner, name, value, lo, hi, hi_open=hi_open)
+
+
+def _refuse_unordered(owner: str, params: Any, what: str) -> None:
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(f"{owner}: {what} is a set, whose order is undefined (so a saved optimizer "
+                        f"state could not be matched to the parameters); pass a list instead")
 
 
 # ---------------------------------------------------------------- the base class
@@ -103,13 +101,21 @@ class Optimizer:
         self.state = ParamState()
         self._workspace: dict[np.dtype, np.ndarray] = {}
         self._views: dict[tuple, np.ndarray] = {}       # scratch views by (dtype, shape)
+        name = type(self).__name__
         if isinstance(params, ag.Tensor):
             raise TypeError(
-                "params must be an iterable of Tensors or of dicts (param groups), got a single "
-                "Tensor; pass [tensor] instead")
-        groups: list[Any] = [params] if isinstance(params, dict) else list(params)
+                f"{name}: params must be an iterable of Tensors or of dicts (param groups), got a "
+                f"single Tensor; pass [tensor] instead")
+        _refuse_unordered(name, params, "params")
+        if callable(getattr(params, "parameters", None)):
+            raise TypeError(f"{name}: params is a {type(params).__name__}; pass model.parameters()")
+        try:
+            groups: list[Any] = [params] if isinstance(params, dict) else list(params)
+        except TypeError:
+            raise TypeError(f"{name}: params must be an iterable of Tensors or of dicts (param "
+                            f"groups), got a {type(params).__name__}") from None
         if not groups:
-            raise ValueError("the optimizer got an empty parameter list")
+            raise ValueError(f"{name}: the optimizer got an empty parameter list")
         if all(isinstance(g, dict) for g in groups):
             for g in groups:
                 self.add_param_group(g)
@@ -127,16 +133,20 @@ class Optimizer:
         if "params" not in group:
             raise ValueError("a param group needs a 'params' entry")
         params = group["params"]
+        gi = len(self.param_groups)
         if isinstance(params, ag.Tensor):
             params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError("a group's params must be an ordered collection (list, tuple), not a set")
+        _refuse_unordered(type(self).__name__, params, f"the params of group {gi}")
+        if isinstance(params, dict):
+            raise TypeError(f"the params of group {gi} are a dict; pass a list of Tensors "
+                            f"(e.g. list(d.values()))")
         params = list(params)
-        gi = len(self.param_groups)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(params):
             if not isinstance(p, ag.Tensor):
-                raise TypeError(f"param {i} of group {gi} is a {type(p).__name__}, not a Tensor")
+                hint = " (iterating over named_parameters() or a dict? pass the Tensors)" \
+                    if isinstance(p, (str, tuple)) else ""
+                raise TypeError(f"param {i} of group {gi} is a {type(p).__name__}, not a Tensor{hint}")
             if not p.is_leaf:
                 raise ValueError(
                     f"param {i} of group {gi} (shape {p.shape}) is not a leaf: an optimizer can only "
@@ -152,7 +162,14 @@ class Optimizer:
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate a group's hyperparameters, storing them as Python floats (subclasses extend)."""
-        group["lr"] = check_range("lr (learning rate)", group["lr"], 0.0)
+        group["lr"] = self._range("lr (learning rate)", group["lr"], 0.0)
+
+    def _range(self, name: str, value: Any, lo: float, hi: float = math.inf, hi_open: bool = False) -> float:
+        """A hyperparameter as a finite float in [lo, hi] (or [lo, hi)), or a clear error."""
+        return _validate.real(type(self).__name__, name, value, lo, hi, hi_open=hi_open)
+
+    def _flag(self, name: str, value: Any) -> bool:
+        return _validate.flag(type(self).__name__, name, value)
 
     def _params(self) -> list[ag.Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
@@ -161,6 +178,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: `.grad = None` (or fill it with zeros)."""
+        set_to_none = self._flag("set_to_none", set_to_none)
         for p in self._params():
             if set_to_none or p.grad is None:
                 p.grad = None
@@ -172,6 +190,9 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns `closure()` (recomputing the loss) if given."""
         loss = None
+        if closure is not None and not callable(closure):
+            raise TypeError(f"{type(self).__name__}.step: closure must be a function that recomputes "
+                            f"the loss, got a {type(closure).__name__}")
         if closure is not None:
             with ag.enable_grad():
                 loss = closure()
@@ -235,41 +256,35 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore hyperparameters and buffers saved by `state_dict` (buffers are copied).
 
-        The groups must have the same sizes and the buffers the parameters' shapes; on a
-        mismatch a ValueError says where, and the optimizer is unchanged.
+        The saved groups' `params` lists are matched, in order, to this optimizer's parameters
+        (as in PyTorch), so the groups must have the same sizes and the buffers the parameters'
+        shapes. Anything that does not fit raises a ValueError (a TypeError for a value of the
+        wrong type) saying where, and the optimizer is left unchanged.
         """
-        saved_groups = state_dict["param_groups"]
+        where = f"{type(self).__name__}.load_state_dict"
+        saved_groups, saved_state = _check_layout(where, state_dict)
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"the saved state has {len(saved_groups)} param groups, this optimizer has "
-                             f"{len(self.param_groups)}")
+            raise ValueError(f"{where}: the saved state has {len(saved_groups)} param groups, this "
+                             f"optimizer has {len(self.param_groups)}")
+        index: dict[Any, ag.Tensor] = {}
         for i, (sg, g) in enumerate(zip(saved_groups, self.param_groups)):
             if len(sg["params"]) != len(g["params"]):
-                raise ValueError(f"param group {i} has {len(g['params'])} parameters, the saved one "
-                                 f"{len(sg['params'])}")
-        params = self._params()
+                raise ValueError(f"{where}: param group {i} has {len(g['params'])} parameters, the "
+                                 f"saved one {len(sg['params'])}")
+            index.update(zip(sg["params"], g["params"]))
         new_groups = []
-        for sg, g in zip(saved_groups, self.param_groups):
+        for i, (sg, g) in enumerate(zip(saved_groups, self.param_groups)):
+            foreign = sorted(set(sg) - set(g) - {"params", "initial_lr"})
+            if foreign:
+                raise ValueError(f"{where}: saved param group {i} has settings {foreign} that "
+                                 f"{type(self).__name__} does not use: was it saved from another "
+                                 f"kind of optimizer?")
             new = {**{k: v for k, v in g.items() if k != "params"},
                    **{k: copy.deepcopy(v) for k, v in sg.items() if k != "params"}}
             self._check_group(new)
             new_groups.append(new)
-        new_state = []
-        for key, s in state_dict["state"].items():
-            i = int(key)
-            if not 0 <= i < len(params):
-                raise ValueError(f"the saved state names parameter {i}, but there are only {len(params)}")
-            p = params[i]
-            bufs = {}
-            for name, v in s.items():
-                if isinstance(v, np.ndarray):
-                    if v.shape != p.shape:
-                        raise ValueError(f"saved buffer {name!r} of parameter {i} has shape {v.shape}, "
-                                         f"the parameter has shape {p.shape}")
-                    v = np.array(v, dtype=p.dtype, copy=True)
-                else:
-                    v = copy.deepcopy(v)
-                bufs[name] = v
-            new_state.append((p, bufs))
+        new_state = [(index[key], _copy_buffers(where, key, index[key], s))
+                     for key, s in _match_keys(where, saved_state, index)]
         for g, new in zip(self.param_groups, new_groups):
             g.update(new)
         self.state.clear()
@@ -282,3 +297,64 @@ class Optimizer:
             hp = ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")
             lines.append(f"  group {i}: {len(g['params'])} params, {hp}")
         return "\n".join(lines + [")"])
+
+
+# ---------------------------------------------------------------- checking a saved state
+
+def _check_layout(where: str, sd: Any) -> tuple[list[dict[str, Any]], dict[Any, Any]]:
+    """The groups and state of a state_dict, after checking its shape: a dict with exactly
+    'state' (a dict of dicts) and 'param_groups' (a list of dicts whose 'params' are ids)."""
+    fix = "pass what optimizer.state_dict() returned (e.g. nn.load(path)['optim'] if saved under 'optim')"
+    if not isinstance(sd, dict):
+        raise TypeError(f"{where}: expected a dict with 'state' and 'param_groups', got a "
+                        f"{type(sd).__name__}; {fix}")
+    if set(sd) != {"state", "param_groups"}:
+        found = ", ".join(repr(k) for k in sd) or "none"
+        raise ValueError(f"{where}: an optimizer state_dict has exactly the keys 'state' and "
+                         f"'param_groups'; this one has {found}; {fix}")
+    groups, state = sd["param_groups"], sd["state"]
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) for g in groups):
+        raise TypeError(f"{where}: 'param_groups' must be a list of dicts, got {type(groups).__name__}")
+    if not isinstance(state, dict) or not all(isinstance(v, dict) for v in state.values()):
+        raise TypeError(f"{where}: 'state' must be a dict of dicts (parameter id -> buffers)")
+    seen: set[Any] = set()
+    for i, g in enumerate(groups):
+        ids = g.get("params")
+        if not isinstance(ids, (list, tuple)):
+            raise ValueError(f"{where}: saved param group {i} has no 'params' list of parameter ids")
+        for pid in ids:
+            if isinstance(pid, bool) or not isinstance(pid, (int, np.integer, str)) or pid in seen:
+                raise ValueError(f"{where}: saved param group {i} has a bad or repeated parameter "
+                                 f"id {pid!r}")
+            seen.add(pid)
+    return list(groups), state
+
+
+def _match_keys(where: str, state: dict[Any, Any], index: dict[Any, ag.Tensor]) -> list[tuple[Any, Any]]:
+    """Each saved state entry with the parameter id it belongs to (`"3"` matches id 3 too)."""
+    out = []
+    for key, s in state.items():
+        k = key
+        if k not in index and isinstance(k, str) and k.isdigit() and int(k) in index:
+            k = int(k)
+        if k not in index:
+            raise ValueError(f"{where}: the saved state has buffers for parameter id {key!r}, which "
+                             f"no saved param group lists")
+        out.append((k, s))
+    return out
+
+
+def _copy_buffers(where: str, key: Any, p: ag.Tensor, s: dict[str, Any]) -> dict[str, Any]:
+    bufs = {}
+    for name, v in s.items():
+        if isinstance(v, np.ndarray) and v.ndim > 0:
+            if v.shape != p.shape:
+                raise ValueError(f"{where}: saved buffer {name!r} of parameter {key} has shape "
+                                 f"{v.shape}, the parameter has shape {p.shape}")
+            if v.dtype.kind not in "biufc":
+                raise TypeError(f"{where}: saved buffer {name!r} of parameter {key} has dtype {v.dtype}")
+            v = np.array(v, dtype=p.dtype, copy=True)
+        else:
+            v = copy.deepcopy(v)
+        bufs[name] = v
+    return bufs

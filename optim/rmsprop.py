@@ -9,7 +9,7 @@ import numpy as np
 
 import autograd as ag
 
-from .optimizer import Optimizer, check_range
+from .optimizer import Optimizer
 
 __all__ = ["RMSprop"]
 
@@ -33,9 +33,9 @@ class RMSprop(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        group["alpha"] = check_range("alpha", group["alpha"], 0.0, 1.0)
-        group["eps"] = check_range("eps", group["eps"], 0.0)
-        group["momentum"] = check_range("momentum", group["momentum"], 0.0, 1.0, hi_open=True)
+        group["alpha"] = self._range("alpha", group["alpha"], 0.0, 1.0)
+        group["eps"] = self._range("eps", group["eps"], 0.0)
+        group["momentum"] = self._range("momentum", group["momentum"], 0.0, 1.0, hi_open=True)
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
                 w: np.ndarray) -> None:

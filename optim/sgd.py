@@ -9,7 +9,7 @@ import numpy as np
 
 import autograd as ag
 
-from .optimizer import Optimizer, check_range
+from .optimizer import Optimizer
 
 __all__ = ["SGD"]
 
@@ -42,10 +42,10 @@ class SGD(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        group["momentum"] = check_range("momentum", group["momentum"], 0.0, 1.0, hi_open=True)
-        group["dampening"] = check_range("dampening", group["dampening"], 0.0, 1.0)
-        group["weight_decay"] = check_range("weight_decay", group["weight_decay"], 0.0)
-        group["nesterov"] = bool(group["nesterov"])
+        group["momentum"] = self._range("momentum", group["momentum"], 0.0, 1.0, hi_open=True)
+        group["dampening"] = self._range("dampening", group["dampening"], 0.0, 1.0)
+        group["weight_decay"] = self._range("weight_decay", group["weight_decay"], 0.0)
+        group["nesterov"] = self._flag("nesterov", group["nesterov"])
         if group["nesterov"] and (group["momentum"] == 0 or group["dampening"] != 0):
             raise ValueError(
                 f"Nesterov momentum needs momentum > 0 and dampening == 0, got "

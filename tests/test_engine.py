@@ -131,7 +131,7 @@ def test_python_numbers_keep_the_tensor_dtype_and_exact_values():
     for _ in range(2):                          # an overflowing number warns every time, as NumPy
         with pytest.warns(RuntimeWarning, match="overflow"):
             assert np.isinf((x32 * 1e300).data).all()
-    assert (ag.tensor([1, 2]) * 1.5).dtype == np.float64    # NumPy's rule: int array and float
+    assert (ag.tensor([1, 2]) * 1.5).dtype == ag.get_default_dtype()   # int tensor and float: default dtype
 
 
 def test_replacing_data_before_saving_is_fine_and_after_saving_is_caught():

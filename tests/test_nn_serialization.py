@@ -35,23 +35,17 @@ def test_save_dict_at_exact_path(tmp_path):
     assert state["b.c"].dtype == np.float32
 
 
-def test_save_works_with_the_savez_of_numpy_before_2_1(tmp_path, monkeypatch):
-    # before NumPy 2.1, np.savez(file, *args, **kwds) stores every keyword as an array, so an
-    # allow_pickle=False passed to it became an extra array named "allow_pickle"
-    def savez_before_2_1(file, *args, **kwds):
-        with zipfile.ZipFile(file, "w") as z:
-            for name, value in kwds.items():
-                with z.open(name + ".npy", "w") as f:
-                    np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+def test_save_does_not_depend_on_np_savez(tmp_path, monkeypatch):
+    # np.savez's signature changed in NumPy 2.1 (allow_pickle); the archive is written directly
+    def no_savez(*args, **kwds):
+        raise AssertionError("np.savez was called")
 
-    monkeypatch.setattr(np, "savez", savez_before_2_1)
+    monkeypatch.setattr(np, "savez", no_savez)
     m = model()
     path = tmp_path / "m.npz"
     nn.save(m, path)
-    state = nn.load(path)
-    assert list(state) == ["0.weight", "0.bias", "1.weight", "1.bias"]
     other = nn.Sequential(nn.Dense(3, 4, activation="relu", rng=5), nn.Dense(4, 2, rng=6))
-    other.load_state_dict(state)
+    other.load_state_dict(nn.load(path))
     for k, v in m.state_dict().items():
         np.testing.assert_array_equal(other.state_dict()[k], v)
 
@@ -81,7 +75,8 @@ def test_saved_file_holds_no_pickle(tmp_path):
     path = tmp_path / "m.npz"
     nn.save(model(), path)
     with zipfile.ZipFile(path) as z:
-        assert sorted(z.namelist()) == ["0.bias.npy", "0.weight.npy", "1.bias.npy", "1.weight.npy"]
+        assert sorted(z.namelist()) == ["0.bias.npy", "0.weight.npy", "1.bias.npy", "1.weight.npy",
+                                        "__chainrule__.json"]
     with np.load(path, allow_pickle=False) as f:
         assert f["0.weight"].shape == (3, 4)
 
@@ -89,10 +84,9 @@ def test_saved_file_holds_no_pickle(tmp_path):
 def test_bad_inputs(tmp_path):
     with pytest.raises(TypeError, match="Module or a dict"):
         nn.save([1, 2], tmp_path / "x.npz")
-    with pytest.raises(ValueError, match="cannot be used as a key"):
-        nn.save({"file": np.zeros(1)}, tmp_path / "x.npz")
-    with pytest.raises(ValueError, match="'allow_pickle' cannot be used as a key"):
-        nn.save({"allow_pickle": np.zeros(1)}, tmp_path / "x.npz")
+    nn.save({"file": np.zeros(1), "allow_pickle": np.ones(1)}, tmp_path / "x.npz")   # np.savez's names
+    assert {k: v.tolist() for k, v in nn.load(tmp_path / "x.npz").items()} == \
+        {"file": [0.0], "allow_pickle": [1.0]}
     np.save(tmp_path / "one.npy", np.zeros(2))
     with pytest.raises(ValueError, match="not an .npz archive"):
         nn.load(tmp_path / "one.npy")

@@ -44,6 +44,7 @@ CASES = {
     "abs": (lambda x: ag.abs(x), {"abs"}),
     "exp": (lambda x: ag.exp(x), {"exp"}),
     "log": (lambda x: ag.log(ag.abs(x) + 0.5), {"log"}),
+    "log10_log2": (lambda x: ag.log10(ag.abs(x) + 0.5) + ag.log2(ag.abs(x) + 0.5), {"log10", "log2"}),
     "sqrt": (lambda x: ag.sqrt(ag.abs(x)), {"sqrt"}),
     "sin": (lambda x: ag.sin(x), {"sin"}),
     "cos": (lambda x: ag.cos(x), {"cos"}),
@@ -63,6 +64,9 @@ CASES = {
     "logsumexp": (lambda x: ag.logsumexp(x * 20.0, axis=-1), {"logsumexp"}),
     "var": (lambda x: ag.var(x, axis=1) + ag.var(x, axis=(1, 2), ddof=1, keepdims=True)[:, 0],
             {"var"}),
+    "std": (lambda x: ag.std(x, axis=1) + ag.std(x, axis=(1, 2), ddof=1, keepdims=True)[:, 0],
+            {"std"}),
+    "clone": (lambda x: x.clone() * 2.0, {"clone"}),
     "softmax": (lambda x: ag.softmax(x * 30.0, axis=1), {"softmax"}),
     "log_softmax": (lambda x: ag.log_softmax(x * 30.0), {"log_softmax"}),
     "reshape": (lambda x: x.reshape(-1, 20), {"reshape"}),
@@ -87,6 +91,9 @@ CASES = {
     "affine_tanh": (lambda x: ag.affine(x, W53, activation="tanh"), {"affine+tanh"}),
     "affine_sigmoid": (lambda x: ag.affine(x, W53, B3, activation="sigmoid"), {"affine+sigmoid"}),
     "einsum": (lambda x: ag.einsum("bij,jk->bik", x, W53), {"einsum"}),
+    "pytorch_spellings": (lambda x: ag.cat([x.permute(0, 2, 1).sum(dim=2, keepdim=True).unsqueeze(1)
+                                            .view(-1, 5), x.mean(dim=(1,))], dim=1),
+                          {"transpose", "sum", "concatenate"}),
 }
 
 

@@ -99,7 +99,7 @@ def test_bad_scheduler_arguments_are_refused():
     opt = two_group_sgd()
     with pytest.raises(ValueError, match="step_size.*0"):
         StepLR(opt, step_size=0)
-    with pytest.raises(ValueError, match="step_size.*2.5"):
+    with pytest.raises(TypeError, match="step_size.*2.5"):       # a wrong type: TypeError
         StepLR(opt, step_size=2.5)
     with pytest.raises(ValueError, match="gamma.*-0.1"):
         ExponentialLR(opt, gamma=-0.1)
@@ -141,3 +141,78 @@ def test_steps_multiply_the_current_lr():
         step.step()
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.5 * 0.25 * 0.1, 0.005 * 0.25 * 0.1],
                                                                rel=1e-15)
+
+
+# ---------------------------------------------------------------- last_epoch as PyTorch 2.x
+
+def with_initial_lr(lr0=0.1, lr1=0.02):
+    opt = two_group_sgd(lr0, lr1)
+    for g in opt.param_groups:
+        g["initial_lr"] = g["lr"]
+    return opt
+
+
+@pytest.mark.parametrize("last_epoch, step_size, factor", [
+    (1, 2, 0.1),      # enters epoch 2, a multiple of step_size: PyTorch's StepLR decays in the constructor
+    (0, 2, 1.0),      # epoch 1: no decay
+    (0, 1, 0.1),      # epoch 1 with step_size 1: decay
+    (4, 3, 1.0),      # epoch 5
+    (5, 3, 0.1),      # epoch 6
+    (-1, 1, 1.0),     # a new schedule never changes the lr (epoch 0)
+])
+def test_step_lr_with_last_epoch_applies_pytorchs_chainable_step_in_the_constructor(last_epoch, step_size,
+                                                                                      factor):
+    opt = with_initial_lr()
+    sched = StepLR(opt, step_size=step_size, gamma=0.1, last_epoch=last_epoch)
+    assert sched.last_epoch == last_epoch + 1
+    assert sched.get_last_lr() == pytest.approx([0.1 * factor, 0.02 * factor], rel=1e-15)
+    assert [g["lr"] for g in opt.param_groups] == sched.get_last_lr()
+    assert [g["initial_lr"] for g in opt.param_groups] == [0.1, 0.02]    # untouched
+
+
+def test_step_lr_resumed_with_last_epoch_then_decays_on_multiples_of_step_size():
+    opt = with_initial_lr()
+    sched = StepLR(opt, step_size=3, gamma=0.5, last_epoch=3)             # epoch 4
+    lrs = []
+    for _ in range(5):                                                    # epochs 5..9
+        sched.step()
+        lrs.append(sched.get_last_lr()[0])
+    assert lrs == pytest.approx([0.1, 0.05, 0.05, 0.05, 0.025], rel=1e-15)
+
+
+def test_exponential_lr_with_last_epoch_leaves_the_lr_in_the_constructor():
+    # PyTorch's ExponentialLR returns the current lr in its initial step
+    for k in (0, 1, 7):
+        opt = with_initial_lr()
+        sched = ExponentialLR(opt, gamma=0.5, last_epoch=k)
+        assert sched.last_epoch == k + 1 and sched.get_last_lr() == [0.1, 0.02]
+        sched.step()
+        assert sched.get_last_lr() == [0.05, 0.01]
+
+
+@pytest.mark.parametrize("make", [lambda o: StepLR(o, 2, last_epoch=0),
+                                  lambda o: ExponentialLR(o, 0.9, last_epoch=4)])
+def test_resuming_without_initial_lr_is_a_key_error_that_says_what_to_do(make):
+    opt = two_group_sgd()
+    with pytest.raises(KeyError, match="param group 0 has no 'initial_lr'.*load the optimizer's state_dict"):
+        make(opt)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.02] and "initial_lr" not in opt.param_groups[0]
+
+
+def test_last_epoch_below_minus_one_or_not_an_int_is_refused():
+    with pytest.raises(ValueError, match="last_epoch must be an integer >= -1, got -2"):
+        StepLR(with_initial_lr(), 2, last_epoch=-2)
+    with pytest.raises(TypeError, match="last_epoch"):
+        ExponentialLR(with_initial_lr(), 0.9, last_epoch=1.0)
+
+
+def test_scheduler_load_state_dict_checks_values_and_changes_nothing_on_error():
+    opt = two_group_sgd()
+    sched = StepLR(opt, step_size=2, gamma=0.5)
+    before = sched.state_dict()
+    for bad, exc in [({"gamma": "0.5"}, TypeError), ({"step_size": 0}, ValueError),
+                     ({"last_lr": [0.1]}, ValueError), ({"last_epoch": 2, "gamma": float("nan")}, ValueError),
+                     ([("gamma", 0.5)], TypeError)]:
+        with pytest.raises(exc):
+            sched.load_state_dict(bad)
+        assert sched.state_dict() == before

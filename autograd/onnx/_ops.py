@@ -90,7 +90,20 @@ def _reduction(b: Builder) -> str:
     return _reduce(b, _REDUCE[r.name], x, r.attrs["axis"], r.attrs["keepdims"])
 
 
-def _var(b: Builder) -> str:
+def _log_base(base: float) -> Converter:
+    """log10, log2: the natural logarithm divided by ln(base)."""
+    def convert(b: Builder) -> str:
+        r = _rec(b)
+        ln = b.add("Log", [b.operand(0, r.out.dtype)], base=f"{r.name}_ln")
+        return b.add("Div", [ln, b.const(np.asarray(np.log(base), r.out.dtype))])
+    return convert
+
+
+def _std(b: Builder) -> str:
+    return b.add("Sqrt", [_var(b, "_var")])
+
+
+def _var(b: Builder, suffix: str = "") -> str:
     r = _rec(b)
     x = b.operand(0, r.out.dtype)
     axes, keepdims, ddof = r.attrs["axis"], r.attrs["keepdims"], r.attrs["ddof"]
@@ -98,14 +111,15 @@ def _var(b: Builder) -> str:
     centred = b.add("Sub", [x, mean], base=f"{r.name}_centred")
     square = b.add("Mul", [centred, centred], base=f"{r.name}_square")
     if not ddof:
-        return _reduce(b, "ReduceMean", square, axes, keepdims)
+        return _reduce(b, "ReduceMean", square, axes, keepdims, base=f"{r.name}{suffix}" if suffix else None)
     n = r.inputs[0].size // max(r.out.size, 1)
     twin = b.twin_record()
     if twin is not None and twin.inputs[0].size // max(twin.out.size, 1) != n:
         raise b.error("var with ddof != 0 over the batch axis has no fixed divisor",
                       "Export with dynamic_batch=False")
     avg = _reduce(b, "ReduceMean", square, axes, keepdims, base=f"{r.name}_biased")
-    return b.add("Mul", [avg, b.const(np.asarray(n / (n - ddof), r.out.dtype))])
+    return b.add("Mul", [avg, b.const(np.asarray(n / (n - ddof), r.out.dtype))],
+                 base=f"{r.name}{suffix}" if suffix else None)
 
 
 def _softmax(op: str) -> Converter:
@@ -190,7 +204,8 @@ CONVERTERS: dict[str, Converter] = {
     "sigmoid": _unary("Sigmoid"), "relu": _unary("Relu"), "softplus": _unary("Softplus"),
     "leaky_relu": _leaky_relu, "clip": _clip, "where": _where, "astype": _astype,
     "sum": _reduction, "mean": _reduction, "max": _reduction, "min": _reduction,
-    "logsumexp": _reduction, "var": _var,
+    "logsumexp": _reduction, "var": _var, "std": _std,
+    "log10": _log_base(10.0), "log2": _log_base(2.0), "clone": _unary("Identity"),
     "softmax": _softmax("Softmax"), "log_softmax": _softmax("LogSoftmax"),
     "reshape": _reshape, "expand_dims": _reshape, "squeeze": _reshape, "flatten": _reshape,
     "transpose": _transpose, "swapaxes": _swapaxes, "broadcast_to": _broadcast_to,

@@ -1,18 +1,13 @@
-"""safetensors files and PyTorch's names and layouts.
-
-`nn.save` / `nn.load` use `save_safetensors` / `load_safetensors` for a path ending in
-`.safetensors` (the `safetensors` package's NumPy API: no pickle either way).
-`torch_state_dict(model)` gives a model's state as PyTorch lays it out and
-`load_torch_state_dict(model, state)` loads a state PyTorch saved: the only layout that differs
-is Dense's weight, (in, out) here and (out, in) in `torch.nn.Linear`; Embedding, BatchNorm1d
-and LayerNorm hold the same arrays under the same names in both.
+"""PyTorch's names and layouts: `torch_state_dict(model)` gives a model's state as PyTorch
+lays it out, `load_torch_state_dict(model, state)` loads a state PyTorch saved (for example
+`nn.load` of a safetensors file it wrote). The only layout that differs is Dense's weight,
+(in, out) here and (out, in) in `torch.nn.Linear`; Embedding, BatchNorm1d and LayerNorm hold
+the same arrays under the same names in both.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from typing import Any
 
 import numpy as np
@@ -20,68 +15,8 @@ import numpy as np
 from .layers import Dense
 from .module import LoadResult, Module
 
-__all__ = ["save_safetensors", "load_safetensors", "torch_state_dict", "load_torch_state_dict"]
+__all__ = ["torch_state_dict", "load_torch_state_dict"]
 
-SUFFIX = ".safetensors"
-_DTYPES = "biuf"            # bool, integers and floats: what safetensors stores
-
-
-def is_safetensors(path: str | os.PathLike) -> bool:
-    """Whether `path` names a safetensors file (by its suffix)."""
-    return os.fspath(path).endswith(SUFFIX)
-
-
-def _numpy_api() -> Any:
-    try:
-        import safetensors.numpy
-    except ImportError:
-        raise ImportError("reading and writing .safetensors files needs the safetensors package: "
-                          "pip install 'chainrule[safetensors]' (or pip install safetensors)") from None
-    return safetensors.numpy
-
-
-def save_safetensors(state: dict[str, Any], path: str | os.PathLike,
-                     metadata: dict[str, str] | None = None) -> None:
-    """Write `{name: array}` to `path` as safetensors; the old file stays whole until the new
-    one replaces it. Arrays that are not bool, integer or float are refused, naming the key."""
-    api = _numpy_api()
-    arrays = {}
-    for k, v in state.items():
-        if not isinstance(k, str):
-            raise TypeError(f"nn.save: keys must be strings, got {k!r}")
-        arr = np.asarray(v.data if hasattr(v, "data") and not isinstance(v, np.ndarray) else v)
-        if arr.dtype.kind not in _DTYPES:
-            raise ValueError(f"nn.save: {k!r} has dtype {arr.dtype}, which safetensors cannot "
-                             f"store (bool, integer and float arrays only)")
-        arrays[k] = np.array(arr, order="C")            # contiguous, and 0-d stays 0-d
-    data = api.save(arrays, metadata=metadata)
-    path = os.fspath(path)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
-                       f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as f:                      # the usual permissions (not mkstemp's)
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def load_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a safetensors file into `{name: ndarray}` (writable copies, in the file's order)."""
-    api = _numpy_api()
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"nn.load: no such file: {os.fspath(path)!r}")
-    try:
-        state = api.load_file(os.fspath(path))
-    except Exception as err:           # the package's SafetensorError for a damaged header
-        raise ValueError(f"nn.load: {os.fspath(path)!r} is not a valid safetensors file "
-                         f"({err})") from None
-    return {k: np.array(v) for k, v in state.items()}
-
-
-# ---------------------------------------------------------------- PyTorch's names and layouts
 
 def _transposed(model: Module) -> set[str]:
     """The state keys whose array PyTorch stores transposed: every Dense weight."""
