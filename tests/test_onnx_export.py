@@ -302,3 +302,28 @@ def test_demo_digits_model_same_logits_and_predictions(tmp_path):
                               for i in range(0, len(X_test), n)])
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
         assert (got.argmax(axis=1) == want.argmax(axis=1)).all()
+
+
+def test_demo_runs_without_onnx(monkeypatch, tmp_path, capsys):
+    """The README's first command installs only the examples extra: the demo skips ONNX then."""
+    demo = _demo()
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("onnx", "onnxruntime") else real(name, *a))
+    model = demo.make_model([64, 8, 10])
+    X, y = nn.datasets.load_digits()
+    assert demo.run_in_onnxruntime(model, X[:20], y[:20], tmp_path / "m.onnx") == {}
+    assert "ONNX export skipped: pip install onnx onnxruntime" in capsys.readouterr().out
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_bad_arguments_are_named():
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="input_names gives 2 names"):
+        ag.onnx.export(lambda v: v * 2.0, x, input_names=["a", "b"])
+    with pytest.raises(ValueError, match="at least one example"):
+        ag.onnx.export(lambda: None, ())
+    with pytest.raises(ag.onnx.ExportError, match="output 0 does not depend on the inputs"):
+        ag.onnx.export(lambda v: ag.tensor([1.0, 2.0]), x)
+    with pytest.raises(TypeError, match="exports a Module"):
+        nn.export_onnx(lambda v: v, x, None)

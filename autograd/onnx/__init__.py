@@ -97,6 +97,8 @@ def export(fn: Callable, inputs: Any, path: str | os.PathLike | None = None, *, 
     from ._builder import Builder
     from ._ops import CONVERTERS
     examples = list(inputs) if isinstance(inputs, tuple) else [inputs]
+    if not examples:
+        raise ValueError("ag.onnx.export: give at least one example input")
     arrays = [as_array(x) for x in examples]
     if params is None and hasattr(fn, "named_parameters"):
         params = fn
@@ -110,26 +112,8 @@ def export(fn: Callable, inputs: Any, path: str | os.PathLike | None = None, *, 
             raise b.error("it has no ONNX mapping",
                           f"Operations that export: {', '.join(supported_operations())}")
     if dynamic_batch:
-        sizes = (arrays[0].shape[0], arrays[0].shape[0] + 1) if arrays[0].ndim else (0, 0)
-        try:
-            b.twin = run(fn, [grown(a) for a in arrays])
-        except ExportError:
-            raise
-        except Exception as err:
-            raise ExportError(f"ONNX export: the function fails at batch size {sizes[1]} (traced "
-                              f"again to find the batch axis): {type(err).__name__}: {err}. Pass "
-                              f"dynamic_batch=False to export it for the example's batch "
-                              f"size only") from err
-        align(trace, b.twin, sizes)
-    twin = b.twin
-    b.record = None
-    input_names = input_names or (["input"] if len(arrays) == 1 else
-                                  [f"input_{i}" for i in range(len(arrays))])
-    graph_inputs = []
-    for i, (t, name) in enumerate(zip(trace.inputs, input_names)):
-        b.values[id(t)] = b.fresh(name)
-        graph_inputs.append(_value_info(b.values[id(t)], t._data,
-                                        None if twin is None else twin.inputs[i]._data))
+        b.twin = _second_trace(fn, arrays, trace)
+    graph_inputs = _inputs(b, input_names)
     for i, record in enumerate(trace.records):
         if record.node in needed:
             b.index, b.record = i, record
@@ -146,11 +130,48 @@ def export(fn: Callable, inputs: Any, path: str | os.PathLike | None = None, *, 
     return model
 
 
+def _second_trace(fn: Callable, arrays: list[np.ndarray], trace: Trace) -> Trace:
+    """The function traced again with one more sample: what changes is batch-dependent."""
+    sizes = (arrays[0].shape[0], arrays[0].shape[0] + 1) if arrays[0].ndim else (0, 0)
+    try:
+        twin = run(fn, [grown(a) for a in arrays])
+    except ExportError:
+        raise
+    except Exception as err:
+        raise ExportError(f"ONNX export: the function fails at batch size {sizes[1]} (traced "
+                          f"again to find the batch axis): {type(err).__name__}: {err}. Pass "
+                          f"dynamic_batch=False to export it for the example's batch "
+                          f"size only") from err
+    align(trace, twin, sizes)
+    return twin
+
+
+def _names_for(kind: str, names: list[str] | None, n: int) -> list[str]:
+    if names is None:
+        return [kind] if n == 1 else [f"{kind}_{i}" for i in range(n)]
+    if len(names) != n or len(set(names)) != n:
+        raise ValueError(f"ag.onnx.export: {kind}_names gives {len(names)} names ({names}) for "
+                         f"{n} {kind}s; give one distinct name per {kind}")
+    return [str(x) for x in names]
+
+
+def _inputs(b: Any, input_names: list[str] | None) -> list:
+    """Name the graph's inputs and describe them (axis `batch` where the traces differ)."""
+    trace, twin = b.trace, b.twin
+    infos = []
+    for i, (t, name) in enumerate(zip(trace.inputs, _names_for("input", input_names,
+                                                                len(trace.inputs)))):
+        b.values[id(t)] = b.fresh(name)
+        infos.append(_value_info(b.values[id(t)], t._data,
+                                 None if twin is None else twin.inputs[i]._data))
+    return infos
+
+
 def _outputs(b: Any, output_names: list[str] | None) -> list:
     """Name the graph's outputs (renaming the values that hold them) and describe them."""
     from onnx import helper
     outs = b.trace.outputs
-    names = output_names or (["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))])
+    names = _names_for("output", output_names, len(outs))
     infos: list = []
     taken = {v for v in b.values.values()} | {i.name for i in b.initializers}
     for i, (t, want) in enumerate(zip(outs, names)):
