@@ -327,3 +327,10 @@ def test_bad_arguments_are_named():
         ag.onnx.export(lambda v: ag.tensor([1.0, 2.0]), x)
     with pytest.raises(TypeError, match="exports a Module"):
         nn.export_onnx(lambda v: v, x, None)
+
+
+def test_a_float64_example_gives_a_float32_model_float32_inputs():
+    model = nn.Sequential(nn.Dense(4, 3))
+    proto = nn.export_onnx(model, RNG.standard_normal((2, 4)), None)         # float64 example
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
