@@ -424,13 +424,13 @@ def _run_hooks(node: Node, g: Any, create_graph: bool, handed: set, owned: set) 
         result = fn(wrapped)
         if result is None:
             continue
-        if not isinstance(result, (Tensor, np.ndarray, int, float, np.generic)) or \
-                isinstance(result, bool) or np.asarray(getattr(result, "_data", result)).dtype.kind not in "fiu":
+        kind = np.asarray(result._data if isinstance(result, Tensor) else result).dtype.kind \
+            if isinstance(result, (Tensor, np.ndarray, int, float, np.generic)) else "?"
+        if kind not in "fiu" or isinstance(result, bool):
+            dtype = f" of dtype {result.dtype}" if isinstance(result, (Tensor, np.ndarray)) else ""
             raise TypeError(
-                f"a hook on {what} returned {type(result).__name__}"
-                f"{'' if not isinstance(result, (Tensor, np.ndarray)) else ' of dtype ' + str(result.dtype)}"
-                f": a hook must return None (keep the gradient) or a real Tensor of the gradient's "
-                f"shape {tuple(node.shape)}")
+                f"a hook on {what} returned {type(result).__name__}{dtype}: a hook must return "
+                f"None (keep the gradient) or a real Tensor of the gradient's shape {tuple(node.shape)}")
         if not isinstance(result, Tensor):
             result = Tensor(np.asarray(result))
         if result.shape != tuple(node.shape):
