@@ -104,16 +104,26 @@ def _tensor(x: Any, op: str) -> Tensor:
     return Tensor(_val(x, op))
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
 def _norm_axis(axis: Any, ndim: int) -> tuple | None:
+    """`axis` (None, an int or a sequence of ints) checked against `ndim`, as non-negative ints."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
     out = []
     for a in axes:
+        if not _is_int(a):
+            raise TypeError(f"axis must be an integer or a tuple of integers, got {axis!r}"
+                            f"{'' if axes == (axis,) else f' (its entry {a!r} is not)'}")
         a = int(a)
         if not -ndim <= a < builtins.max(ndim, 1):
             raise AxisError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
         out.append(a % ndim if ndim else 0)
+    if len(set(out)) < len(out):
+        raise ValueError(f"axis {axis!r} names the same axis twice")
     return tuple(out) if ndim else ()      # axis 0 of a 0-d value: nothing to reduce, as NumPy
 
 
@@ -141,7 +151,7 @@ def subtract(a: Any, b: Any) -> Tensor:
 
 
 def _needs(x: Any) -> bool:
-    return isinstance(x, Tensor) and x.requires_grad
+    return isinstance(x, Tensor) and x._requires_grad
 
 
 def multiply(a: Any, b: Any) -> Tensor:
@@ -333,9 +343,10 @@ _TANH = (_tanh,)
 
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
-    # clamp so exp(-x) stays finite in the input's dtype; below the clamp sigmoid is ~0 anyway
-    lim = -80.0 if x.dtype.itemsize <= 4 else -700.0
-    return 1 / (1 + np.exp(-np.maximum(x, lim)))
+    # 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with e = exp(-|x|) in (0, 1]: never
+    # overflows, and keeps the tiny values of sigmoid far below zero (no clamp)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
 
 
 def sigmoid(x: Any) -> Tensor:
@@ -513,14 +524,35 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
     return record("sum", out, (x,), (vjp,))
 
 
+def _wide(xd: np.ndarray) -> np.ndarray:
+    """float16 values as float32, for sums and counts: both overflow float16 past 65,504."""
+    return xd.astype(np.float32) if xd.dtype == np.float16 else xd
+
+
+def _narrow(out: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Back to float16 after `_wide`."""
+    return out.astype(like.dtype) if like.dtype == np.float16 else out
+
+
+def _per(g: Any, n: float) -> Any:
+    """g / n, in float32 for float16 (n itself may not fit in float16)."""
+    if g.dtype == np.float16:
+        return (g.astype(np.float32) / n).astype(np.float16)
+    return g / n
+
+
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    xd, axes, total = _reduce("mean", np.add.reduce, x, axis, keepdims)
+    xd = _val(x, "mean")
+    xd = xd if isinstance(xd, np.ndarray) else np.asarray(xd)
+    axes = _norm_axis(axis, xd.ndim)
+    total = _out(np.add.reduce(_wide(xd), axis=axes, keepdims=keepdims))
     n = builtins.max(xd.size // builtins.max(total.size, 1), 1) if xd.size else 1
-    out = _out(total / _constant(n, total)) if xd.size else _out(np.mean(xd, axis=axes, keepdims=keepdims))
+    out = _narrow(_out(total / _constant(n, total)), xd) if xd.size else \
+        _out(np.mean(xd, axis=axes, keepdims=keepdims))
     shape, kept = xd.shape, _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any) -> Any:
-        return _bcast(g.reshape(kept) / n, shape)
+        return _bcast(_per(g.reshape(kept), n), shape)
     return record("mean", out, (x,), (vjp,))
 
 
@@ -557,7 +589,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) computed stably (the maximum is subtracted first)."""
     xd = _as_float(_val(x, "logsumexp"))          # integers and bools: the default float dtype
     axes = _norm_axis(axis, xd.ndim)
-    out = _out(_np_logsumexp(xd, axes, keepdims))
+    out = _narrow(_out(_np_logsumexp(_wide(xd), axes, keepdims)), xd)
     kept = _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
@@ -566,15 +598,19 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    xd, axes, out = _reduce("var", np.var, x, axis, keepdims, ddof=ddof)
+    xd = _val(x, "var")
+    xd = xd if isinstance(xd, np.ndarray) else np.asarray(xd)
+    axes = _norm_axis(axis, xd.ndim)
+    out = _narrow(_out(np.var(_wide(xd), axis=axes, keepdims=keepdims, ddof=ddof)), xd)
     kept = _kept_shape(xd.shape, axes)
     n = xd.size // builtins.max(out.size, 1) if xd.size else 0
 
-    scale = 2.0 / (n - ddof) if n > ddof else np.inf     # ddof >= n: the variance is inf too
+    half = (n - ddof) / 2 if n > ddof else 0.0     # ddof >= n: the variance is inf too
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
         centred = x - x.mean(axis=axes, keepdims=True)
-        return g.reshape(kept) * centred * scale
+        with np.errstate(divide="ignore", invalid="ignore"):    # half == 0: inf, as the variance
+            return _per(g.reshape(kept) * centred, half)
     return record("var", out, (x,), (vjp,), (x,))
 
 
@@ -589,8 +625,10 @@ def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, stable for large logits."""
     xd = _as_float(_val(x, "softmax"))          # integers and bools: the default float dtype
-    e = np.exp(xd - np.maximum.reduce(xd, axis=axis, keepdims=True))
-    e /= np.add.reduce(e, axis=axis, keepdims=True)
+    axis = _norm_axis(axis, xd.ndim)
+    w = _wide(xd)
+    e = np.exp(w - np.maximum.reduce(w, axis=axis, keepdims=True))
+    e = _narrow(e / np.add.reduce(e, axis=axis, keepdims=True), xd)
 
     def vjp(g: Any, ans: Any) -> Any:
         return ans * (g - (g * ans).sum(axis=axis, keepdims=True))
@@ -600,10 +638,14 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis`, stable for large logits."""
     xd = _as_float(_val(x, "log_softmax"))          # integers and bools: the default float dtype
-    shifted = xd - np.maximum.reduce(xd, axis=axis, keepdims=True)    # exact in floating point
-    out = shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
+    axis = _norm_axis(axis, xd.ndim)
+    w = _wide(xd)
+    shifted = w - np.maximum.reduce(w, axis=axis, keepdims=True)    # exact in floating point
+    out = _narrow(shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)), xd)
 
     def vjp(g: Any, ans: Any) -> Any:
+        if g.dtype == np.float16:       # the sum of g may not fit in float16
+            return vjp(g.astype(np.float32), ans.astype(np.float32)).astype(np.float16)
         return g - np.exp(ans) * g.sum(axis=axis, keepdims=True)
     return record("log_softmax", out, (x,), (vjp,), keep_ans=True)
 
@@ -615,7 +657,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     "mean" or "sum". The gradient is `softmax - onehot` (scaled by 1/N for "mean").
     """
     xd = np.asarray(_val(logits, "softmax_cross_entropy"))
-    lab = np.asarray(labels._data if isinstance(labels, Tensor) else labels)
+    # the rule reads the labels: a copy, so a later write into the caller's array cannot reach it
+    lab = np.array(labels._data if isinstance(labels, Tensor) else labels)
     if lab.dtype.kind not in "iu":
         raise TypeError(f"softmax_cross_entropy: labels must be integer class indices, got dtype "
                         f"{lab.dtype}; pass integers, e.g. labels.astype(np.int64)")
@@ -626,7 +669,7 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
         raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', "
                          f"got {reduction!r}")
     n_classes = xd.shape[-1]
-    x2 = xd.reshape(-1, n_classes)
+    x2 = _wide(xd).reshape(-1, n_classes)
     rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
     if cols.size and (np.minimum.reduce(cols) < 0 or np.maximum.reduce(cols) >= n_classes):
         bad = cols[(cols < 0) | (cols >= n_classes)][0]
@@ -637,25 +680,27 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     s = np.add.reduce(e, axis=1, keepdims=True)
     losses = (m[:, 0] - x2[rows, cols]) + np.log(s[:, 0])      # m - picked first: exact
     e /= s                      # the softmax, kept for the first-order gradient
+    e, losses = _narrow(e, xd), _narrow(losses, xd)
     if reduction == "none":
         out = losses.reshape(lab.shape)
     else:
-        total = _out(np.add.reduce(losses))
-        out = total / _constant(builtins.max(len(losses), 1), total) if reduction == "mean" else total
-    scale = 1 / builtins.max(len(losses), 1) if reduction == "mean" else 1
+        total = _out(np.add.reduce(_wide(losses)))
+        out = _narrow(total / _constant(builtins.max(len(losses), 1), total)
+                      if reduction == "mean" else total, losses)
+    count = builtins.max(len(losses), 1) if reduction == "mean" else 1
 
     def rule(g: Any, ans: Any, x: Any, e: np.ndarray) -> Any:
         if isinstance(x, Tensor) or isinstance(g, Tensor):     # create_graph: stay differentiable
             p = softmax(x) if isinstance(x, Tensor) else e.reshape(xd.shape)
             onehot = np.zeros(xd.shape, dtype=e.dtype)
             onehot.reshape(-1, n_classes)[rows, cols] = 1
-            g = g.reshape(lab.shape + (1,)) if reduction == "none" else g * scale
+            g = g.reshape(lab.shape + (1,)) if reduction == "none" else _per(g, count)
             return (p - onehot) * g
         if reduction == "none":
             r = e * g.reshape(-1, 1)
             r[rows, cols] -= g.reshape(-1)                    # softmax - onehot, scaled by g
         else:
-            gs = g * scale
+            gs = _per(g, count) if count != 1 else g
             r = e * gs
             r[rows, cols] -= gs
         return r.reshape(xd.shape)
