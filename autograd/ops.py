@@ -746,9 +746,23 @@ def _bce_y(g: Any, ans: Any, p: Any, y: Any) -> Any:
 
 # ================================================================ shape
 
+def _norm_shape(shape: Any, what: str, infer: bool = False) -> tuple:
+    """A shape argument checked: an int or a sequence of ints, each >= 0 (or one -1 with `infer`)."""
+    if isinstance(shape, (Tensor, np.ndarray)):
+        shape = np.asarray(_val(shape, what)).tolist()
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    for d in dims:
+        if not _is_int(d) or d < (-1 if infer else 0):
+            lowest = "-1 (inferred)" if infer else "0"
+            raise TypeError(f"{what}: the shape must be an integer or a sequence of integers, each "
+                            f">= {lowest}, got {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
 def reshape(x: Any, shape: Any) -> Tensor:
     xd = _val(x, "reshape")
     in_shape = np.shape(xd)
+    shape = _norm_shape(shape, "reshape", infer=True)
     try:
         out = np.reshape(xd, shape)
     except ValueError:
@@ -801,6 +815,7 @@ def flatten(x: Any) -> Tensor:
 
 def broadcast_to(x: Any, shape: Any) -> Tensor:
     xd = _val(x, "broadcast_to")
+    shape = _norm_shape(shape, "broadcast_to")
     try:
         out = np.broadcast_to(xd, shape)
     except ValueError:
@@ -847,16 +862,25 @@ def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
     """Split along `axis` as `np.split`; each piece is an indexing of `x`."""
     t = _tensor(x, "split")
-    axis = _norm_axis(axis, t.ndim)[0] if t.ndim else axis
+    if t.ndim == 0:
+        raise ValueError("split: a 0-d tensor cannot be split; give at least one dimension")
+    axis = _norm_axis(axis, t.ndim)[0]
     n = t.shape[axis]
-    if isinstance(indices_or_sections, (int, np.integer)):
+    if _is_int(indices_or_sections):
+        if indices_or_sections <= 0:
+            raise ValueError(f"split: the number of sections must be a positive integer, got "
+                             f"{indices_or_sections}")
         if n % indices_or_sections:
             raise ValueError(f"split: axis {axis} of length {n} does not divide into "
                              f"{indices_or_sections} equal sections")
         step = n // indices_or_sections
         bounds = list(range(0, n + 1, step))
+    elif isinstance(indices_or_sections, (list, tuple, np.ndarray)) and builtins.all(
+            _is_int(i) for i in np.asarray(indices_or_sections).reshape(-1).tolist()):
+        bounds = [0] + [int(i) for i in np.asarray(indices_or_sections).reshape(-1)] + [n]
     else:
-        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+        raise TypeError(f"split: indices_or_sections must be a positive integer or a sequence of "
+                        f"integer split points, got {indices_or_sections!r}")
     ax = axis % t.ndim
     return [t[(slice(None),) * ax + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
@@ -864,7 +888,10 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
 # ================================================================ indexing
 
 def _norm_key(key: Any) -> tuple[Any, bool]:
-    """Tensors and lists in an index become arrays; also says whether integer arrays occur."""
+    """The index as NumPy reads it, with every array-like part (Tensor, ndarray, list, tuple
+    inside the index, nested sequences, 0-d arrays) as a private array: a later write into the
+    caller's index array cannot change the gradient. Also says whether integer arrays occur
+    (their indices may repeat, so the gradient must add up rather than assign)."""
     if not isinstance(key, tuple):
         key = (key,)
     out = []
@@ -872,13 +899,16 @@ def _norm_key(key: Any) -> tuple[Any, bool]:
     for k in key:
         if isinstance(k, Tensor):
             k = k._data
-        elif isinstance(k, list):
-            k = np.asarray(k)
-        if isinstance(k, np.ndarray):
+        if not (k is None or k is Ellipsis or isinstance(k, slice) or _is_int(k)
+                or isinstance(k, (bool, np.bool_))):
+            k = np.array(k)                 # a copy, also of an ndarray
+            if k.dtype.kind == "f" and k.size == 0:
+                k = k.astype(np.intp)       # [] indexes nothing, as in NumPy
             if k.dtype.kind in "iu":
                 int_arrays = True
             elif k.dtype != bool:
-                raise IndexError(f"index arrays must be integer or boolean, got {k.dtype}")
+                raise IndexError(f"index arrays must be integer or boolean, got {k.dtype} "
+                                 f"(from {type(k).__name__} {k!r})")
         out.append(k)
     return tuple(out), int_arrays
 
@@ -1078,11 +1108,22 @@ def _einsum_vjp(i: int, ins: list, outs: str, sizes: dict, shape: tuple) -> Any:
         r = np.einsum(spec, g, *rest)
         if missing or repeated or (has_ellipsis and target.index("...") != 0):
             r = _einsum_place(r, lead, present, uniq, target, missing, sizes)
-        if r.shape != shape and r.ndim == len(shape):
-            # an axis of this operand met size 1 in the others (broadcast): the gradient is the same along it
-            r = np.broadcast_to(r, np.broadcast_shapes(r.shape, shape))
-        return r
+        return _fit(r, shape)
     return vjp
+
+
+def _fit(r: Any, shape: tuple) -> Any:
+    """The gradient `r` of an einsum operand of `shape`: broadcast dimensions the operand lacks
+    (leading) or has as size 1 are summed; an axis of size 1 in `r` that the operand has in full
+    (it met size 1 in another operand) carries the same gradient along it."""
+    if r.ndim > len(shape):
+        r = r.sum(axis=tuple(range(r.ndim - len(shape))))
+    summed = tuple(a for a, (n, m) in enumerate(zip(r.shape, shape)) if m == 1 and n != 1)
+    if summed:
+        r = r.sum(axis=summed, keepdims=True)
+    if r.shape != shape:
+        r = np.broadcast_to(r, shape)
+    return r
 
 
 def _einsum_place(r: Any, lead: str, present: str, uniq: str, target: str, missing: list,
