@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .tensor import CLOCK, MUTATIONS, OBSERVED, STATE, Tensor, _new, foreign_memory, memory_owner
+from .tensor import CLOCK, MUTATIONS, OBSERVED, SHARED, STATE, Tensor, _new, memory_owner
 
 
 class Node:
@@ -54,8 +54,22 @@ class Node:
         """(ans, saved) for the rules: arrays, or Tensors when building a differentiable graph
         (the output then is a Tensor made by this node, so its dependence is recorded)."""
         if create_graph:
+            if self.saved:
+                self.check_copies()
             return (None if self.ans is None else _new(self.ans, self)), self.saved or self.arrays
         return self.ans, self.arrays
+
+    def check_copies(self) -> None:
+        """Where the node saved a copy of a tensor's memory (see `protect`), a differentiable
+        backward still reads the tensor: raise if its memory changed since."""
+        for t, arr in zip(self.saved, self.arrays):
+            if isinstance(t, Tensor) and arr is not t._data and t._version <= self.seq \
+                    and not np.array_equal(arr, t._data, equal_nan=True):
+                raise RuntimeError(
+                    f"a tensor saved by '{self.name}' for its backward was modified after it was "
+                    f"saved: {_describe(t)} shares memory with an array that was written "
+                    f"since (through a view made before the graph saved it); with "
+                    f"create_graph=True its gradient would be wrong")
 
     def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
         """The gradient for each parent (None where no gradient is wanted)."""
@@ -225,8 +239,9 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         for s in saved:
             if isinstance(s, Tensor):
                 tensors = True
-                locked += hold(s)
-                arrays.append(s._data)
+                arr, lk = hold(s)
+                locked += lk
+                arrays.append(arr)
             else:
                 if isinstance(s, np.ndarray) and (s.flags.writeable or s.base is not None
                                                   or id(s) in _LOCKED or type(s) is not np.ndarray):
@@ -256,8 +271,8 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
         return unrecorded(name, out, mode)
     parents = (x._node or leaf_node(x),)
     if save_input:
-        locked = hold(x)
-        node = (LockingNode if locked else Node)(name, parents, vjps, (x,), (x._data,),
+        arr, locked = hold(x)
+        node = (LockingNode if locked else Node)(name, parents, vjps, (x,), (arr,),
                                                  out if keep_ans else None, out.shape, out.dtype)
         if locked:
             node.locked = locked
@@ -296,28 +311,33 @@ _LOCKED_GUARD = threading.Lock()    # graphs on several threads may save one par
 
 
 def hold(t: Tensor) -> tuple:
-    """Lock what the user could write into while a node saves `t`: a leaf's array, or the
-    memory a view shares (an operation's own fresh output needs nothing). Returns the arrays
-    counted, for the node to unlock."""
+    """(the array a node saves of `t`, the arrays it locked, for the node to unlock). An
+    operation's own fresh output is saved as it is; a leaf's array and the memory a view shares
+    are locked, or copied when a lock cannot hold them (see `protect`)."""
     arr = t._data
     if t._node is None or arr.base is not None:
-        return lock_array(arr)
-    return ()
+        return protect(arr)
+    return arr, ()
 
 
 def protect(arr: np.ndarray) -> tuple:
-    """(what a node saves of the user's ndarray `arr`, the arrays locked): `arr` itself, locked
-    with the ndarray owning its memory; a copy when no lock can refuse writes to that memory
-    (a memmap, a bytearray's or another library's buffer)."""
-    if type(arr) is not np.ndarray or foreign_memory(arr):
-        return np.array(arr), ()
-    return arr, lock_array(arr)
-
-
-def lock_array(arr: np.ndarray) -> tuple:
-    """Make `arr`, and the ndarray owning the memory it views, read-only; count them. An array
-    that was read-only already, and not by us, is left alone. Returns the arrays counted."""
+    """(what a node saves of an array the user can reach, the arrays locked): `arr` itself,
+    locked with the ndarray owning its memory; a copy when no lock can refuse every write to
+    that memory: a memmap, memory a bytearray or another library owns, and memory that views
+    the user made before hold (a Tensor was built on a view of it, see `tensor.SHARED`)."""
     owner = memory_owner(arr)
+    if type(owner) is not np.ndarray or type(arr) is not np.ndarray or (
+            SHARED and id(owner) in SHARED and SHARED[id(owner)]() is owner):
+        return np.array(arr), ()
+    return arr, lock_array(arr, owner)
+
+
+def lock_array(arr: np.ndarray, owner: Any = None) -> tuple:
+    """Make `arr`, and the ndarray owning the memory it views (`owner`, found if not given),
+    read-only; count them. An array that was read-only already, and not by us, is left alone.
+    Returns the arrays counted."""
+    if owner is None:
+        owner = memory_owner(arr)
     counted = []
     with _LOCKED_GUARD:
         for a in (arr, owner) if owner is not arr and isinstance(owner, np.ndarray) else (arr,):

@@ -7,6 +7,7 @@ import inspect
 import itertools
 import operator
 import threading
+import weakref
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -197,13 +198,12 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
             raise TypeError(
                 f"cannot make a tensor from an array of dtype {data.dtype}: tensors hold numbers; "
                 f"convert it first, e.g. arr.astype(np.float32)")
-        if type(data) is not np.ndarray or foreign_memory(data):
-            # a memmap, or memory no ndarray owns (a bytearray's, another library's): writes
-            # could reach it where no lock can refuse them, so the tensor gets a copy
-            return np.array(data, dtype=dtype)
-        if dtype is not None:
-            return data.astype(dtype, copy=copy)
-        return data.copy() if copy else data
+        if type(data) is not np.ndarray:        # a memmap, a matrix: its memory as an ndarray
+            data = data.view(np.ndarray)
+        arr = data.astype(dtype, copy=copy) if dtype is not None else data.copy() if copy else data
+        if arr.base is not None:
+            _shared(arr)
+        return arr
     if isinstance(data, np.generic):
         return np.array(data, dtype=dtype)
     arr = np.array(data, dtype=dtype)
@@ -216,19 +216,26 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     return arr
 
 
+# Memory that arrays other than a tensor's own may write into: a tensor built on a view
+# (`Tensor(A[:, :2])`) shares it with `A` and any other view the user made of it before, whose
+# writes no lock on the tensor's array can refuse. A node saving a tensor on such memory saves a
+# copy (`engine.protect`). id(owner of the memory) -> weak reference to it.
+SHARED: dict = {}
+
+
+def _shared(arr: np.ndarray) -> None:
+    owner = memory_owner(arr)
+    key = id(owner)
+    if key not in SHARED and type(owner) is np.ndarray:
+        SHARED[key] = weakref.ref(owner, lambda _, key=key: SHARED.pop(key, None))
+
+
 def memory_owner(arr: np.ndarray) -> Any:
     """The object that owns `arr`'s memory: `arr` itself, the ndarray it views, or a foreign
     buffer (a bytearray, an mmap, another library's array)."""
     while isinstance(arr.base, np.ndarray) and type(arr) is np.ndarray:
         arr = arr.base
     return arr if arr.base is None or type(arr) is not np.ndarray else arr.base
-
-
-def foreign_memory(arr: np.ndarray) -> bool:
-    """Whether `arr`'s memory is owned by something that is not a plain ndarray (a memmap, a
-    bytearray, another library's buffer): a write through that owner cannot be refused."""
-    owner = memory_owner(arr)
-    return type(owner) is not np.ndarray
 
 
 def _big_int(data: Any) -> bool:
