@@ -323,13 +323,16 @@ def hold(t: Tensor) -> tuple:
 def protect(arr: np.ndarray) -> tuple:
     """(what a node saves of an array the user can reach, the arrays locked): `arr` itself,
     locked with the ndarray owning its memory; a copy when no lock can refuse every write to
-    that memory: a memmap, memory a bytearray or another library owns, and memory that views
-    the user made before hold (a Tensor was built on a view of it, see `tensor.SHARED`)."""
+    that memory: a memmap, memory a bytearray or another library owns (not locked), and memory
+    other views the user made earlier may share (a Tensor was built on a view of it, see
+    `tensor.SHARED`: locked as well, so writes through `arr` and its owner are still refused)."""
     owner = memory_owner(arr)
-    if type(owner) is not np.ndarray or type(arr) is not np.ndarray or (
-            SHARED and id(owner) in SHARED and SHARED[id(owner)]() is owner):
+    if type(owner) is not np.ndarray or type(arr) is not np.ndarray:
         return np.array(arr), ()
-    return arr, lock_array(arr, owner)
+    locked = lock_array(arr, owner)
+    if SHARED and id(owner) in SHARED and SHARED[id(owner)]() is owner:
+        return np.array(arr), locked    # locked too: writes through `arr` and `owner` are refused
+    return arr, locked
 
 
 def lock_array(arr: np.ndarray, owner: Any = None) -> tuple:
