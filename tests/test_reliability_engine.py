@@ -284,3 +284,14 @@ def test_arange_positional_forms_and_errors():
         ag.arange(0, 3, 0)
     with pytest.raises(TypeError, match="stop must be a number"):
         ag.arange("3")
+
+
+# ---------------------------------------------------------------- the reference page runs
+
+def test_every_example_in_the_guarantees_page_runs():
+    import re
+    text = (ROOT / "docs" / "guarantees.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 4
+    for block in blocks:
+        exec(compile(block, "docs/guarantees.md", "exec"), {})
