@@ -239,8 +239,10 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         for s in saved:
             if isinstance(s, Tensor):
                 tensors = True
-                arr, lk = hold(s)
-                locked += lk
+                arr = s._data
+                if s._node is None or arr.base is not None:     # hold(s), inlined
+                    arr, lk = protect(arr)
+                    locked += lk
                 arrays.append(arr)
             else:
                 if isinstance(s, np.ndarray) and (s.flags.writeable or s.base is not None
@@ -271,7 +273,9 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
         return unrecorded(name, out, mode)
     parents = (x._node or leaf_node(x),)
     if save_input:
-        arr, locked = hold(x)
+        arr = x._data
+        # hold(x), inlined: an operation's fresh output (the usual case here) needs nothing
+        arr, locked = protect(arr) if x._node is None or arr.base is not None else (arr, ())
         node = (LockingNode if locked else Node)(name, parents, vjps, (x,), (arr,),
                                                  out if keep_ans else None, out.shape, out.dtype)
         if locked:

@@ -385,19 +385,18 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
-    @property
-    def requires_grad(self) -> bool:
-        """Whether operations on this tensor are recorded. Assigning it checks as
-        `requires_grad_` does: only a float leaf can switch it (an operation's output cannot)."""
-        return self._requires_grad
-
-    @requires_grad.setter
-    def requires_grad(self, requires_grad: bool) -> None:
+    def _set_requires_grad(self, requires_grad: bool) -> None:
         if requires_grad:
-            _check_grad_dtype(self._data.dtype)
+            if self._data.dtype.kind != "f":
+                _check_grad_dtype(self._data.dtype)
         elif self._node is not None:
             raise RuntimeError("requires_grad can only be switched off on a leaf; use t.detach() instead")
-        self._requires_grad = bool(requires_grad)
+        self._requires_grad = requires_grad is True or bool(requires_grad)
+
+    # read through a C getter (the engine reads the slot `_requires_grad` directly)
+    requires_grad = property(operator.attrgetter("_requires_grad"), _set_requires_grad, doc=(
+        "Whether operations on this tensor are recorded. Assigning it checks as "
+        "`requires_grad_` does: only a float leaf can switch it (an operation's output cannot)."))
 
     def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d self / d leaf into `leaf.grad` for every leaf that requires grad."""
