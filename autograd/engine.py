@@ -245,8 +245,9 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
                     locked += lk
                 arrays.append(arr)
             else:
-                if isinstance(s, np.ndarray) and (s.flags.writeable or s.base is not None
-                                                  or id(s) in _LOCKED or type(s) is not np.ndarray):
+                if isinstance(s, np.ndarray) and id(s) not in FROZEN and (
+                        s.flags.writeable or s.base is not None or id(s) in _LOCKED
+                        or type(s) is not np.ndarray):
                     s, lk = protect(s)                              # the user's array
                     locked += lk
                 arrays.append(s)
@@ -311,6 +312,7 @@ def observed(node: Node, out: np.ndarray, inputs: tuple) -> None:
 # (several graphs may save one parameter) and unlocked when the last such node is released.
 
 _LOCKED: dict = {}      # id(array) -> [array, how many live nodes locked it]
+FROZEN: set = set()     # ids of read-only arrays kept for good (ops' cached constants): never locked
 _LOCKED_GUARD = threading.Lock()    # graphs on several threads may save one parameter
 
 

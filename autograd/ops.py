@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .engine import record, record_unary
+from .engine import FROZEN, record, record_unary
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
 AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25
@@ -74,6 +74,7 @@ def _constant(value: float, like: np.ndarray) -> Any:
         c.flags.writeable = False       # nobody writes into it: nodes save it without locking
         if value and value == value and len(cache) < 512 and np.isfinite(c):
             cache[value] = c
+            FROZEN.add(id(c))           # kept for good: nodes save it without any check
     return c
 
 

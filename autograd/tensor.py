@@ -473,6 +473,9 @@ def _rebuild(cls: type, data: np.ndarray, requires_grad: bool, name: str | None,
 _engine: Any = None     # the engine module; it sets this when imported (it imports this module)
 
 
+_NDARRAY = np.ndarray      # one global lookup in `_new`, the hottest function
+
+
 def _describe_short(t: Tensor) -> str:
     return f"{t.name!r}, shape {t.shape}" if t.name else f"shape {t.shape}"
 
@@ -480,7 +483,7 @@ def _describe_short(t: Tensor) -> str:
 def _new(data: np.ndarray, node: Any = None) -> Tensor:
     """Fast constructor for operation outputs: no copy; a NumPy scalar (which NumPy gives for
     a 0-d result) becomes a 0-d array, so every Tensor's `.data` is an ndarray."""
-    if type(data) is not np.ndarray:
+    if type(data) is not _NDARRAY:
         data = np.asarray(data)
     t = Tensor.__new__(Tensor)
     t._data = data
