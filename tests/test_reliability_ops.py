@@ -177,10 +177,10 @@ def test_float16_reductions_over_more_than_65504_elements(reduce, expected):
 
 def test_float16_mean_gradient_and_softmax_over_a_long_axis():
     x = ag.tensor(np.ones(N16), dtype=np.float16, requires_grad=True)
-    x.mean().backward()
-    assert x.grad.data[0] == pytest.approx(1 / N16, rel=1e-3)
+    x.mean().backward()             # 1/70,000 is a float16 subnormal: spacing 6e-8, 0.4%
+    assert x.grad.data[0] == pytest.approx(1 / N16, rel=3e-3)
     s = ag.softmax(ag.zeros(N16, dtype=np.float16))
-    assert s.data[0] == pytest.approx(1 / N16, rel=1e-3)
+    assert s.data[0] == pytest.approx(1 / N16, rel=3e-3)
     ls = ag.log_softmax(x)
     assert ls.data[0] == pytest.approx(-np.log(N16), rel=1e-3)
     y = ag.tensor(np.ones(N16), dtype=np.float16, requires_grad=True)
