@@ -138,6 +138,11 @@ class Function:
             protected.append(s)
         if kept:
             ctx._saved = tuple(protected)
+        # the output array came from user code, which may keep it (or return an input's array):
+        # held like a saved array, since the nodes of later operations save it as the output of
+        # an operation, which they otherwise take as nobody else's
+        out, lk = protect(out)
+        locked += lk
         parents = tuple(a._node or leaf_node(a) if need else None for a, need in zip(args, needs))
         node = FunctionNode(name, parents, (), saved, (), None, out.shape, out.dtype)
         node.locked = locked

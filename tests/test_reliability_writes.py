@@ -202,3 +202,35 @@ def test_a_create_graph_backward_through_changed_shared_memory_raises():
     with pytest.raises(RuntimeError, match="modified after it was saved"):
         ag.grad(y, x, create_graph=True)
     np.testing.assert_array_equal(ag.grad((x * 1.0).sum(), x)[0].data, np.ones((3, 2)))
+
+
+class _Identity(ag.Function):
+    """Returns its input's own array, or a buffer it keeps."""
+
+    buffer = None
+
+    @staticmethod
+    def forward(ctx, a):
+        if _Identity.buffer is not None:
+            _Identity.buffer[...] = a
+            return _Identity.buffer
+        return a
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_a_function_output_the_user_holds_is_locked(kept):
+    A = np.array([1.0, 2.0])
+    x = ag.Tensor(A.copy(), requires_grad=True)
+    _Identity.buffer = np.zeros(2) if kept else None
+    y = _Identity.apply(x)
+    z = (ag.sin(y) * 1.0).sum()             # sin saves y: the user's array behind it
+    target = _Identity.buffer if kept else x.data
+    with pytest.raises(ValueError, match="read-only"):
+        target[0] = 100.0
+    z.backward()
+    np.testing.assert_allclose(x.grad.data, np.cos(A))
+    _Identity.buffer = None
