@@ -109,6 +109,19 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
+def _axis_arg(axis: Any, what: str, many: bool = False, none: bool = True) -> Any:
+    """`axis` as given, checked to be an int (a tuple of ints with `many`; None with `none`);
+    NumPy checks the bounds."""
+    if axis is None and none:
+        return axis
+    axes = axis if many and isinstance(axis, (tuple, list)) else (axis,)
+    for a in axes:
+        if not _is_int(a):
+            kind = "an integer or a tuple of integers" if many else "an integer"
+            raise TypeError(f"{what}: axis must be {kind}, got {axis!r}")
+    return axis
+
+
 def _norm_axis(axis: Any, ndim: int) -> tuple | None:
     """`axis` (None, an int or a sequence of ints) checked against `ndim`, as non-negative ints."""
     if axis is None:
@@ -616,10 +629,12 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
 
 
 def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    axis = _axis_arg(axis, "argmax")
     return _new(_out(np.argmax(_val(x, "argmax"), axis=axis, keepdims=keepdims)))
 
 
 def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    axis = _axis_arg(axis, "argmin")
     return _new(_out(np.argmin(_val(x, "argmin"), axis=axis, keepdims=keepdims)))
 
 
@@ -788,6 +803,9 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    _axis_arg(axis1, "swapaxes", none=False)
+    _axis_arg(axis2, "swapaxes", none=False)
+
     def vjp(g: Any, ans: Any) -> Any:
         return g.swapaxes(axis1, axis2)
     return record("swapaxes", np.asarray(_val(x, "swapaxes")).swapaxes(axis1, axis2), (x,), (vjp,))
@@ -801,11 +819,13 @@ def _reshape_op(name: str, x: Any, out: np.ndarray, in_shape: tuple) -> Tensor:
 
 def expand_dims(x: Any, axis: Any) -> Tensor:
     xd = np.asarray(_val(x, "expand_dims"))
+    axis = _axis_arg(axis, "expand_dims", many=True, none=False)
     return _reshape_op("expand_dims", x, np.expand_dims(xd, axis), xd.shape)
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
     xd = np.asarray(_val(x, "squeeze"))
+    axis = _axis_arg(axis, "squeeze", many=True)
     return _reshape_op("squeeze", x, np.squeeze(xd, axis), xd.shape)
 
 
@@ -827,6 +847,7 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
 
 def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
     arrays = [np.asarray(_val(t, "concatenate")) for t in seq]
+    axis = _axis_arg(axis, "concatenate", none=False)
     try:
         out = np.concatenate(arrays, axis=axis)
     except ValueError as err:
@@ -850,6 +871,7 @@ def _index_vjp(idx: tuple) -> Any:
 
 def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
     arrays = [_val(t, "stack") for t in seq]
+    axis = _axis_arg(axis, "stack", none=False)
     try:
         out = np.stack(arrays, axis=axis)
     except ValueError as err:
