@@ -715,6 +715,8 @@ def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None
     with _ACCUMULATE_GUARD:
         if create_graph:
             gt = g if isinstance(g, Tensor) else _new(g)
+            if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
+                gt = _new(np.array(gt._data))
             t.grad = gt if t.grad is None else t.grad + gt
         elif t.grad is None:
             if type(g) is not np.ndarray or g.base is not None or id(g) in handed or \
@@ -722,7 +724,8 @@ def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None
                 g = np.array(g)
             handed.add(id(g))
             t.grad = _new(g)
-        elif t.grad._node is None and t.grad._data.flags.writeable and t.grad.shape == g.shape:
+        elif t.grad._node is None and not t.grad._requires_grad and t.grad._data.flags.writeable \
+                and t.grad.shape == g.shape:
             t.grad._data += g
         else:
             t.grad = _new(t.grad._data + g)

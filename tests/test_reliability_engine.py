@@ -301,3 +301,19 @@ def test_every_example_in_the_guarantees_page_runs():
     assert len(blocks) >= 4
     for block in blocks:
         exec(compile(block, "docs/guarantees.md", "exec"), {})
+
+
+def test_grad_never_is_a_tensor_the_user_holds_after_a_create_graph_backward():
+    x = f64([1.0, 2.0])
+    mine = ag.tensor([3.0, 3.0], dtype=np.float64)
+    x.backward(mine, create_graph=True)         # a leaf as the output: its seed reaches .grad
+    (x * 1.0).sum().backward()
+    np.testing.assert_array_equal(mine.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.data, [4.0, 4.0])
+    y = f64([1.0, 2.0])
+    held = ag.tensor([7.0, 7.0], dtype=np.float64)
+    y.register_hook(lambda g: held)
+    (y * y).sum().backward(create_graph=True)
+    (y * 1.0).sum().backward()
+    np.testing.assert_array_equal(held.data, [7.0, 7.0])
+    np.testing.assert_array_equal(y.grad.data, [14.0, 14.0])
