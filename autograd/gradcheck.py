@@ -86,27 +86,36 @@ def _worst(a: np.ndarray, n: np.ndarray, atol: float, rtol: float) -> tuple | No
 
 def _conditioning(fn: Callable, inputs: tuple, i: int, k: int, r: int, c: int, eps: float,
                   analytical: float, atol: float, rtol: float) -> str:
-    """A remedy when the central difference at this element is itself unreliable: one-sided
-    differences that disagree (a kink such as abs or relu at 0, or a steep change such as a
-    pole, within eps of the point), or a NaN/Inf within eps of it."""
-    f0, up, down = (_moved(fn, inputs, i, c, step)[k][r] for step in (0.0, eps, -eps))
-    if not np.isfinite([f0, up, down]).all():
-        return (f"\n  the function is NaN or Inf within eps of this point (f(x - eps) = {down:.6g}, "
-                f"f(x) = {f0:.6g}, f(x + eps) = {up:.6g}): the point is at the edge of the function's "
-                f"domain, where finite differences fail; check at a point inside it, or with a "
-                f"smaller `eps`")
-    right, left = (up - f0) / eps, (f0 - down) / eps
-    if abs(right - left) <= atol + rtol * max(abs(right), abs(left)):
+    """A remedy when the central difference at this element is itself unreliable: a kink (the
+    one-sided differences disagree, and still as much with a step ten times smaller, as abs or
+    relu at 0), a steep change (the central difference moves when the step shrinks, as near a
+    pole), or a NaN/Inf within eps of the point. A smooth function passes all three, so a
+    plainly wrong gradient gets no remedy."""
+    at = {step: _moved(fn, inputs, i, c, step)[k][r] for step in (0.0, eps, -eps, eps / 10, -eps / 10)}
+    if not np.isfinite(list(at.values())).all():
+        return (f"\n  the function is NaN or Inf within eps of this point (f(x - eps) = {at[-eps]:.6g}, "
+                f"f(x) = {at[0.0]:.6g}, f(x + eps) = {at[eps]:.6g}): the point is at the edge of the "
+                f"function's domain, where finite differences fail; check at a point inside it, or "
+                f"with a smaller `eps`")
+    f0 = at[0.0]
+    right, left = (at[eps] - f0) / eps, (f0 - at[-eps]) / eps
+    gap, gap_small = right - left, (at[eps / 10] + at[-eps / 10] - 2 * f0) / (eps / 10)
+    central, central_small = (right + left) / 2, (at[eps / 10] - at[-eps / 10]) / (eps / 5)
+    kink = abs(gap) > atol + rtol * max(abs(right), abs(left)) and abs(gap_small) > abs(gap) / 2
+    steep = abs(central - central_small) > atol + rtol * abs(central_small)
+    if not (kink or steep):
         return ""
     side = ""
     for name, v in (("right", right), ("left", left)):
-        if abs(analytical - v) <= atol + rtol * abs(v):
+        if kink and abs(analytical - v) <= atol + rtol * abs(v):
             side = f"; the analytical value matches the difference from the {name}"
-    return (f"\n  the numerical derivative is unreliable here: the one-sided differences disagree "
-            f"(from the right {right:.6g}, from the left {left:.6g}){side}. The function has a kink "
-            f"(abs or relu at 0, max at a tie) or changes steeply (near a pole) within eps={eps} of "
-            f"this point, where central differences do not give the derivative: check at a point "
-            f"away from it, or pass a smaller `eps`")
+    what = (f"the one-sided differences disagree (from the right {right:.6g}, from the left "
+            f"{left:.6g}){side}: a kink (abs or relu at 0, max at a tie)" if kink else
+            f"the central difference changes with the step ({central:.6g} with eps={eps}, "
+            f"{central_small:.6g} with eps={eps / 10:g}): a steep change (near a pole)")
+    return (f"\n  the numerical derivative is unreliable here: {what} within eps of this point, "
+            f"where central differences do not give the derivative; check at a point away from "
+            f"it, or pass a different `eps` (smaller near a pole)")
 
 
 def _analytical(outs: tuple, diff: list) -> list:
