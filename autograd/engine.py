@@ -10,6 +10,7 @@ Broadcasting is undone in one place, `unbroadcast`, for every operation.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import sys
 import threading
@@ -20,7 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .tensor import CLOCK, MUTATIONS, OBSERVED, STATE, Tensor, _new
+from .tensor import CLOCK, MUTATIONS, OBSERVED, SHARED, STATE, Tensor, _new, memory_owner
 
 
 class Node:
@@ -53,8 +54,22 @@ class Node:
         """(ans, saved) for the rules: arrays, or Tensors when building a differentiable graph
         (the output then is a Tensor made by this node, so its dependence is recorded)."""
         if create_graph:
+            if self.saved:
+                self.check_copies()
             return (None if self.ans is None else _new(self.ans, self)), self.saved or self.arrays
         return self.ans, self.arrays
+
+    def check_copies(self) -> None:
+        """Where the node saved a copy of a tensor's memory (see `protect`), a differentiable
+        backward still reads the tensor: raise if its memory changed since."""
+        for t, arr in zip(self.saved, self.arrays):
+            if isinstance(t, Tensor) and arr is not t._data and t._version <= self.seq \
+                    and not np.array_equal(arr, t._data, equal_nan=True):
+                raise RuntimeError(
+                    f"a tensor saved by '{self.name}' for its backward was modified after it was "
+                    f"saved: {_describe(t)} shares memory with an array that was written "
+                    f"since (through a view made before the graph saved it); with "
+                    f"create_graph=True its gradient would be wrong")
 
     def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
         """The gradient for each parent (None where no gradient is wanted)."""
@@ -121,8 +136,13 @@ class LockingNode(Node):
         Node.release(self)
 
     def __del__(self) -> None:
+        # a finalizer may run inside any allocation, even while this thread holds the lock
+        # guard: it never waits for it (see `unlock_later`)
         if not self.freed:
-            self.release()
+            self.freed = True
+            unlock_later(self.locked)
+            self.locked = ()
+            Node.release(self)
 
 
 class JointNode(LockingNode):
@@ -161,11 +181,17 @@ class LeafNode(Node):
         return f"<leaf {t.name if t is not None and t.name else self.shape}>"
 
 
+_LEAF_GUARD = threading.Lock()      # threads using a fresh leaf at once must share its node
+
+
 def leaf_node(t: Tensor) -> LeafNode:
-    """The LeafNode of `t`, made on first use."""
+    """The LeafNode of `t`, made on first use (once, even when several threads use `t` first)."""
     node = t._leaf
     if node is None:
-        node = t._leaf = LeafNode(t)
+        with _LEAF_GUARD:
+            node = t._leaf
+            if node is None:
+                node = t._leaf = LeafNode(t)
     else:
         node.shape = t._data.shape
         node.dtype = t._data.dtype
@@ -193,18 +219,18 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         return unrecorded(name, out, mode)
     if len(inputs) == 2:
         a, b = inputs
-        pa = (a._node or leaf_node(a)) if isinstance(a, Tensor) and a.requires_grad else None
-        pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b.requires_grad else None
+        pa = (a._node or leaf_node(a)) if isinstance(a, Tensor) and a._requires_grad else None
+        pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b._requires_grad else None
         if pa is None and pb is None:
             return unrecorded(name, out, mode)
         parents = (pa, pb)
     elif len(inputs) == 1:
         x = inputs[0]
-        if not (isinstance(x, Tensor) and x.requires_grad):
+        if not (isinstance(x, Tensor) and x._requires_grad):
             return unrecorded(name, out, mode)
         parents = (x._node or leaf_node(x),)
     else:
-        parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x.requires_grad
+        parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x._requires_grad
                          else None for x in inputs])
         if parents.count(None) == len(parents):
             return unrecorded(name, out, mode)
@@ -216,11 +242,17 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         for s in saved:
             if isinstance(s, Tensor):
                 tensors = True
-                locked += hold(s)
-                arrays.append(s._data)
+                arr = s._data
+                if s._node is None or arr.base is not None:     # hold(s), inlined
+                    arr, lk = protect(arr)
+                    locked += lk
+                arrays.append(arr)
             else:
-                if type(s) is np.ndarray and (s.flags.writeable or id(s) in _LOCKED):
-                    locked += lock_array(s)                         # the user's array
+                if isinstance(s, np.ndarray) and id(s) not in FROZEN and (
+                        s.flags.writeable or s.base is not None or id(s) in _LOCKED
+                        or type(s) is not np.ndarray):
+                    s, lk = protect(s)                              # the user's array
+                    locked += lk
                 arrays.append(s)
         arrays = tuple(arrays)
         if not tensors:
@@ -241,12 +273,14 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     input (`save_input`) or the output (`keep_ans`): the same graph, with less work per call
     (elementwise ops are the most frequent)."""
     mode = STATE.recording
-    if not (mode > 0 and isinstance(x, Tensor) and x.requires_grad):
+    if not (mode > 0 and isinstance(x, Tensor) and x._requires_grad):
         return unrecorded(name, out, mode)
     parents = (x._node or leaf_node(x),)
     if save_input:
-        locked = hold(x)
-        node = (LockingNode if locked else Node)(name, parents, vjps, (x,), (x._data,),
+        arr = x._data
+        # hold(x), inlined: an operation's fresh output (the usual case here) needs nothing
+        arr, locked = protect(arr) if x._node is None or arr.base is not None else (arr, ())
+        node = (LockingNode if locked else Node)(name, parents, vjps, (x,), (arr,),
                                                  out if keep_ans else None, out.shape, out.dtype)
         if locked:
             node.locked = locked
@@ -285,26 +319,44 @@ def observed(node: Node, out: np.ndarray, inputs: tuple, attrs: dict | None = No
 # (several graphs may save one parameter) and unlocked when the last such node is released.
 
 _LOCKED: dict = {}      # id(array) -> [array, how many live nodes locked it]
+FROZEN: set = set()     # ids of read-only arrays kept for good (ops' cached constants): never locked
 _LOCKED_GUARD = threading.Lock()    # graphs on several threads may save one parameter
 
 
 def hold(t: Tensor) -> tuple:
-    """Lock what the user could write into while a node saves `t`: a leaf's array, or the
-    memory a view shares (an operation's own fresh output needs nothing). Returns the arrays
-    counted, for the node to unlock."""
+    """(the array a node saves of `t`, the arrays it locked, for the node to unlock). An
+    operation's own fresh output is saved as it is; a leaf's array and the memory a view shares
+    are locked, or copied when a lock cannot hold them (see `protect`)."""
     arr = t._data
     if t._node is None or arr.base is not None:
-        return lock_array(arr)
-    return ()
+        return protect(arr)
+    return arr, ()
 
 
-def lock_array(arr: np.ndarray) -> tuple:
-    """Make `arr`, and the array whose memory it views, read-only; count them. An array that
-    was read-only already, and not by us, is left alone. Returns the arrays counted."""
-    owner = arr.base
+def protect(arr: np.ndarray) -> tuple:
+    """(what a node saves of an array the user can reach, the arrays locked): `arr` itself,
+    locked with the ndarray owning its memory; a copy when no lock can refuse every write to
+    that memory: a memmap, memory a bytearray or another library owns (not locked), and memory
+    other views the user made earlier may share (a Tensor was built on a view of it, see
+    `tensor.SHARED`: locked as well, so writes through `arr` and its owner are still refused)."""
+    owner = memory_owner(arr)
+    if type(owner) is not np.ndarray or type(arr) is not np.ndarray:
+        return np.array(arr), ()
+    locked = lock_array(arr, owner)
+    if SHARED and id(owner) in SHARED and SHARED[id(owner)]() is owner:
+        return np.array(arr), locked    # locked too: writes through `arr` and `owner` are refused
+    return arr, locked
+
+
+def lock_array(arr: np.ndarray, owner: Any = None) -> tuple:
+    """Make `arr`, and the ndarray owning the memory it views (`owner`, found if not given),
+    read-only; count them. An array that was read-only already, and not by us, is left alone.
+    Returns the arrays counted."""
+    if owner is None:
+        owner = memory_owner(arr)
     counted = []
     with _LOCKED_GUARD:
-        for a in (arr, owner) if isinstance(owner, np.ndarray) else (arr,):
+        for a in (arr, owner) if owner is not arr and isinstance(owner, np.ndarray) else (arr,):
             entry = _LOCKED.get(id(a))
             if entry is not None:
                 entry[1] += 1
@@ -314,21 +366,58 @@ def lock_array(arr: np.ndarray) -> tuple:
             else:
                 continue
             counted.append(a)
+    if _PENDING:
+        _unlock_pending()
     return tuple(counted)
 
 
 def unlock_arrays(arrays: tuple) -> None:
     """Undo `lock_array`: an array nobody holds any more is writable again."""
-    with _LOCKED_GUARD:
-        for a in reversed(arrays):          # the memory's owner first, then its view
-            entry = _LOCKED[id(a)]
-            entry[1] -= 1
-            if not entry[1]:
-                del _LOCKED[id(a)]
+    if arrays:
+        with _LOCKED_GUARD:
+            _unlock(arrays)
+    if _PENDING:
+        _unlock_pending()
+
+
+def _unlock(arrays: tuple) -> None:
+    for a in reversed(arrays):          # the memory's owner first, then its view
+        entry = _LOCKED[id(a)]
+        entry[1] -= 1
+        if not entry[1]:
+            del _LOCKED[id(a)]
+            try:
+                a.setflags(write=True)
+            except ValueError:          # a view of memory someone else made read-only
+                pass
+
+
+# Finalizers (a node dropped without a backward, collected by the cycle collector) run inside
+# whatever allocation triggered the collection, possibly inside `lock_array` on this very thread
+# with the guard held: waiting for it there would never end. They queue their arrays instead;
+# the queue is emptied by whoever holds the guard next, and by the finalizer itself when the
+# guard is free.
+_PENDING: collections.deque = collections.deque()
+
+
+def unlock_later(arrays: tuple) -> None:
+    """`unlock_arrays` for a finalizer: never waits for the guard."""
+    if arrays:
+        _PENDING.append(arrays)
+        _unlock_pending()
+
+
+def _unlock_pending() -> None:
+    while _PENDING and _LOCKED_GUARD.acquire(blocking=False):
+        try:
+            while True:
                 try:
-                    a.setflags(write=True)
-                except ValueError:          # a view of memory someone else made read-only
-                    pass
+                    arrays = _PENDING.popleft()
+                except IndexError:
+                    break
+                _unlock(arrays)
+        finally:
+            _LOCKED_GUARD.release()
 
 
 # ---------------------------------------------------------------- hooks
@@ -358,19 +447,36 @@ def register_hook(t: Tensor, fn: Callable) -> RemovableHandle:
     return RemovableHandle(hooks, fn)
 
 
-def _run_hooks(node: Node, g: Any, create_graph: bool) -> Any:
+def _run_hooks(node: Node, g: Any, create_graph: bool, handed: set, owned: set) -> Any:
+    """Run the hooks on `g`. Every array a hook saw or returned may be held by user code: its
+    id goes into `handed` (a leaf's .grad gets a copy of it) and out of `owned` (the pass never
+    adds into it in place)."""
+    what = "the leaf" if not node.parents else f"the output of '{node.name}'"
     for fn in list(node.meta["hooks"]):
         wrapped = g if create_graph else _new(g)
+        if not create_graph:
+            handed.add(id(wrapped._data))
+            owned.discard(id(wrapped._data))
         result = fn(wrapped)
         if result is None:
             continue
+        kind = np.asarray(result._data if isinstance(result, Tensor) else result).dtype.kind \
+            if isinstance(result, (Tensor, np.ndarray, int, float, np.generic)) else "?"
+        if kind not in "fiu" or isinstance(result, bool):
+            dtype = f" of dtype {result.dtype}" if isinstance(result, (Tensor, np.ndarray)) else ""
+            raise TypeError(
+                f"a hook on {what} returned {type(result).__name__}{dtype}: a hook must return "
+                f"None (keep the gradient) or a real Tensor of the gradient's shape {tuple(node.shape)}")
         if not isinstance(result, Tensor):
             result = Tensor(np.asarray(result))
         if result.shape != tuple(node.shape):
             raise RuntimeError(
-                f"a hook on the output of '{node.name}' returned a gradient of shape {result.shape}, "
+                f"a hook on {what} returned a gradient of shape {result.shape}, "
                 f"expected {tuple(node.shape)}")
         g = result if create_graph else result._data
+        if not create_graph:
+            handed.add(id(g))
+            owned.discard(id(g))
     return g
 
 
@@ -480,13 +586,16 @@ def _creation(node: Node) -> int:
     return node.seq
 
 
-def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None = None) -> None:
+def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None = None,
+        handed: set | None = None) -> None:
     """Propagate `seeds` ({node: gradient}) to every leaf, in reverse topological order.
 
     Nodes run latest-created first (a node is always created after its inputs' nodes), so when
     a node runs, every node that could still send it gradient has already run. Without
     `targets`, leaves accumulate into `.grad`. With `targets` ({node: None}), the gradient
-    arriving at each target node is stored there instead and `.grad` is not touched.
+    arriving at each target node is stored there instead and `.grad` is not touched. `handed`
+    collects the ids of arrays user code has seen (hooks), which must be copied before being
+    handed out as a gradient.
     """
     roots = list(seeds)
     needed = None if targets is None else _needed(roots, targets)
@@ -494,7 +603,8 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     waiting = [(-r.seq, r) for r in roots]      # a heap: the latest-created node on top
     heapq.heapify(waiting)
     owned: set = set()          # ids of gradient buffers this pass allocated (safe to add into)
-    handed: set = set()         # ids of arrays already given to a leaf's .grad
+    if handed is None:
+        handed = set()          # ids of arrays already given to a leaf's .grad, or seen by hooks
     observe = STATE.recorder is not None or STATE.anomaly
     fast = not create_graph and needed is None and not observe
     mutations = MUTATIONS[0]
@@ -519,7 +629,7 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
             if owned:
                 owned.discard(id(g))
             if node.meta and node.meta.get("hooks"):
-                g = _run_hooks(node, g, create_graph)
+                g = _run_hooks(node, g, create_graph, handed, owned)
             parents = node.parents
             if not parents:                                 # a leaf
                 if targets is None:
@@ -554,6 +664,8 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 if gi.shape != p.shape:
                     gi = unbroadcast(gi, p.shape, node)
                 if gi.dtype is not p.dtype and gi.dtype != p.dtype and p.dtype.kind in "fc":
+                    if gi.dtype.kind == "c" and p.dtype.kind == "f":
+                        _complex_error(node)
                     gi = gi.astype(p.dtype)
                 if p is held:
                     held_g = _add(held_g, gi, owned, create_graph)
@@ -570,6 +682,13 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
                 node.release()
     finally:
         STATE.enabled = mode
+
+
+def _complex_error(node: Node) -> None:
+    raise TypeError(
+        f"'{node.name}' gives a complex gradient for a real input: chainrule differentiates real "
+        f"functions only (complex gradients follow conventions that differ between libraries); "
+        f"compute with real and imaginary parts as separate float tensors")
 
 
 def _add(prev: Any, g: Any, owned: set, create_graph: bool) -> Any:
@@ -603,19 +722,27 @@ def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None
     with _ACCUMULATE_GUARD:
         if create_graph:
             gt = g if isinstance(g, Tensor) else _new(g)
+            if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
+                gt = _new(np.array(gt._data))
             t.grad = gt if t.grad is None else t.grad + gt
         elif t.grad is None:
-            if g.base is not None or id(g) in handed or not g.flags.writeable:
-                g = g.copy()
+            if type(g) is not np.ndarray or g.base is not None or id(g) in handed or \
+                    not g.flags.writeable:
+                g = np.array(g)
             handed.add(id(g))
             t.grad = _new(g)
-        elif t.grad._node is None and t.grad._data.flags.writeable and t.grad.shape == g.shape:
+        elif t.grad._node is None and not t.grad._requires_grad and t.grad._data.flags.writeable \
+                and t.grad.shape == g.shape:
             t.grad._data += g
         else:
             t.grad = _new(t.grad._data + g)
 
 
 def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:
+    if t.dtype.kind == "c":
+        raise TypeError(
+            f"{what}: the output is complex ({t.dtype}); chainrule differentiates real functions "
+            f"only: take a real part of it (for example its squared magnitude) as the output")
     if grad is None:
         if t._data.size != 1:
             raise RuntimeError(
@@ -686,7 +813,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         retain_graph = create_graph
     seeds = _seeds(outputs, grad_outputs, create_graph, "ag.grad")
     targets = {t._node or leaf_node(t): None for t in inputs}
-    run(seeds, retain_graph, create_graph, targets)
+    handed: set = set()
+    run(seeds, retain_graph, create_graph, targets, handed)
     result = []
     seen: set = set()
     for i, t in enumerate(inputs):
@@ -701,8 +829,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         if isinstance(g, Tensor):
             result.append(g)
             continue
-        if g.base is not None or id(g) in seen or not g.flags.writeable:
-            g = g.copy()
+        if g.base is not None or id(g) in seen or id(g) in handed or not g.flags.writeable:
+            g = np.array(g)
         seen.add(id(g))
         result.append(_new(g))
     return tuple(result)

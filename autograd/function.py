@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import LockingNode, Node, hold, leaf_node, lock_array, observed, unrecorded
+from .engine import LockingNode, Node, hold, leaf_node, observed, protect, unrecorded
 from .tensor import OBSERVED, STATE, Tensor, _new, no_grad
 
 
@@ -44,7 +44,9 @@ class FunctionNode(LockingNode):
         arr = g._data if isinstance(g, Tensor) else g
         with no_grad():
             grads = self.fn.backward(self.ctx, arr)
-        if not isinstance(grads, tuple):
+        if isinstance(grads, list):
+            grads = tuple(grads)
+        elif not isinstance(grads, tuple):
             grads = (grads,)
         name = self.fn.__name__
         if len(grads) != len(self.parents):
@@ -123,15 +125,28 @@ class Function:
         mode = STATE.recording
         if not (mode > 0 and any(needs)) or out.dtype.kind not in "fc":  # integers: no gradient
             return unrecorded(name, out, mode)
-        # saved arrays that are an input's value are version-checked and locked like any op's
+        # saved arrays that are an input's value are version-checked and locked like any op's;
+        # every other saved array (a view of an input such as `a.T`, an ndarray argument, an
+        # intermediate) is locked with the memory it views, or copied when no lock can hold it
         kept = ctx._saved or ()
         saved = tuple(a for a in args if isinstance(a, Tensor) and any(s is a._data for s in kept))
         locked: tuple = ()
         for t in saved:
-            locked += hold(t)
-        for a in args:                  # an ndarray argument it saved is the user's array
-            if type(a) is np.ndarray and any(s is a for s in kept):
-                locked += lock_array(a)
+            locked += hold(t)[1]
+        own = [t._data for t in saved]
+        protected = []
+        for s in kept:
+            if isinstance(s, np.ndarray) and not any(s is o for o in own):
+                s, lk = protect(s)
+                locked += lk
+            protected.append(s)
+        if kept:
+            ctx._saved = tuple(protected)
+        # the output array came from user code, which may keep it (or return an input's array):
+        # held like a saved array, since the nodes of later operations save it as the output of
+        # an operation, which they otherwise take as nobody else's
+        out, lk = protect(out)
+        locked += lk
         parents = tuple(a._node or leaf_node(a) if need else None for a, need in zip(args, needs))
         node = FunctionNode(name, parents, (), saved, (), None, out.shape, out.dtype)
         node.locked = locked

@@ -44,26 +44,78 @@ def _differentiable(inputs: tuple, what: str) -> list:
     return diff_idx
 
 
+def _moved(fn: Callable, inputs: tuple, i: int, m: int, step: float) -> list:
+    """The outputs of `fn` (flat float64 arrays, None where an output is None) with element `m`
+    of input `i` moved by `step`."""
+    x = inputs[i]
+    pert = x._data.astype(x.dtype, copy=True)
+    pert.reshape(-1)[m] += step
+    moved = Tensor(pert, requires_grad=True)
+    args = [moved if a is x else a for a in inputs]     # a tensor passed twice moves twice
+    outs = _outputs(fn(*args))      # grad mode stays on: fn may differentiate inside
+    return [np.asarray(o._data, dtype=np.float64).reshape(-1) if o is not None else None
+            for o in outs]
+
+
 def _numerical(fn: Callable, inputs: tuple, i: int, eps: float, n_out: list) -> list:
     """Columns of d out_k / d input_i by central differences, one (out.size, in.size) per output."""
-    x = inputs[i]
-    base = x._data.astype(x.dtype, copy=True)
-    flat = base.reshape(-1)
-    jac = [np.zeros((n, flat.size)) for n in n_out]
-    for m in range(flat.size):
-        vals = []
-        for step in (eps, -eps):
-            pert = flat.copy()
-            pert[m] += step
-            moved = Tensor(pert.reshape(base.shape), requires_grad=True)
-            args = [moved if a is x else a for a in inputs]     # a tensor passed twice moves twice
-            outs = _outputs(fn(*args))      # grad mode stays on: fn may differentiate inside
-            vals.append([np.asarray(o._data, dtype=np.float64).reshape(-1) if o is not None
-                         else None for o in outs])
-        for k in range(len(n_out)):
-            if vals[0][k] is not None:
-                jac[k][:, m] = (vals[0][k] - vals[1][k]) / (2 * eps)
+    jac = [np.zeros((n, inputs[i].size)) for n in n_out]
+    for m in range(inputs[i].size):
+        up, down = _moved(fn, inputs, i, m, eps), _moved(fn, inputs, i, m, -eps)
+        with np.errstate(invalid="ignore", over="ignore"):
+            for k in range(len(n_out)):
+                if up[k] is not None:
+                    jac[k][:, m] = (up[k] - down[k]) / (2 * eps)
     return jac
+
+
+def _worst(a: np.ndarray, n: np.ndarray, atol: float, rtol: float) -> tuple | None:
+    """The (row, column) where the analytical `a` and numerical `n` Jacobians disagree most, or
+    None. NaN or Inf on one side only, or different non-finite values, always disagree (and
+    come first); finite pairs disagree past atol + rtol * |n|."""
+    finite = np.isfinite(a) & np.isfinite(n)
+    same = (a == n) | (np.isnan(a) & np.isnan(n))
+    odd = ~finite & ~same
+    if odd.any():
+        return np.unravel_index(np.argmax(odd), odd.shape)
+    excess = np.where(finite, np.abs(a - n) - (atol + rtol * np.abs(n)), 0.0) if finite.size else finite
+    if excess.size and excess.max() > 0:
+        return np.unravel_index(np.argmax(excess), excess.shape)
+    return None
+
+
+def _conditioning(fn: Callable, inputs: tuple, i: int, k: int, r: int, c: int, eps: float,
+                  analytical: float, atol: float, rtol: float) -> str:
+    """A remedy when the central difference at this element is itself unreliable: a kink (the
+    one-sided differences disagree, and still as much with a step ten times smaller, as abs or
+    relu at 0), a steep change (the central difference moves when the step shrinks, as near a
+    pole), or a NaN/Inf within eps of the point. A smooth function passes all three, so a
+    plainly wrong gradient gets no remedy."""
+    at = {step: _moved(fn, inputs, i, c, step)[k][r] for step in (0.0, eps, -eps, eps / 10, -eps / 10)}
+    if not np.isfinite(list(at.values())).all():
+        return (f"\n  the function is NaN or Inf within eps of this point (f(x - eps) = {at[-eps]:.6g}, "
+                f"f(x) = {at[0.0]:.6g}, f(x + eps) = {at[eps]:.6g}): the point is at the edge of the "
+                f"function's domain, where finite differences fail; check at a point inside it, or "
+                f"with a smaller `eps`")
+    f0 = at[0.0]
+    right, left = (at[eps] - f0) / eps, (f0 - at[-eps]) / eps
+    gap, gap_small = right - left, (at[eps / 10] + at[-eps / 10] - 2 * f0) / (eps / 10)
+    central, central_small = (right + left) / 2, (at[eps / 10] - at[-eps / 10]) / (eps / 5)
+    kink = abs(gap) > atol + rtol * max(abs(right), abs(left)) and abs(gap_small) > abs(gap) / 2
+    steep = abs(central - central_small) > atol + rtol * abs(central_small)
+    if not (kink or steep):
+        return ""
+    side = ""
+    for name, v in (("right", right), ("left", left)):
+        if kink and abs(analytical - v) <= atol + rtol * abs(v):
+            side = f"; the analytical value matches the difference from the {name}"
+    what = (f"the one-sided differences disagree (from the right {right:.6g}, from the left "
+            f"{left:.6g}){side}: a kink (abs or relu at 0, max at a tie)" if kink else
+            f"the central difference changes with the step ({central:.6g} with eps={eps}, "
+            f"{central_small:.6g} with eps={eps / 10:g}): a steep change (near a pole)")
+    return (f"\n  the numerical derivative is unreliable here: {what} within eps of this point, "
+            f"where central differences do not give the derivative; check at a point away from "
+            f"it, or pass a different `eps` (smaller near a pole)")
 
 
 def _analytical(outs: tuple, diff: list) -> list:
@@ -96,34 +148,42 @@ def gradcheck(fn: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-
     diff = [inputs[i] for i in diff_idx]
     analytical = _analytical(outs, diff)
     n_out = [o.size if o is not None else 0 for o in outs]
-    name = _fn_name(fn)
     for pos, i in enumerate(diff_idx):
         numerical = _numerical(fn, inputs, i, eps, n_out)
         for k, o in enumerate(outs):
             if o is None:
                 continue
-            a = analytical[k][pos]
-            n = numerical[k]
-            err = np.abs(a - n)
-            excess = err - (atol + rtol * np.abs(n))
-            if excess.size and excess.max() > 0:
-                r, c = np.unravel_index(np.argmax(excess), excess.shape)
-                out_idx = [int(j) for j in np.unravel_index(r, o.shape)] if o.shape else []
-                in_idx = [int(j) for j in np.unravel_index(c, inputs[i].shape)] if inputs[i].shape else []
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    rel = np.where(err == 0, 0.0, err / np.abs(n))     # inf where numerical is 0
-                msg = (
-                    f"gradcheck of {name}: the gradient of output {k} (shape {o.shape}) with "
-                    f"respect to input {i} (shape {inputs[i].shape}"
-                    f"{', ' + repr(inputs[i].name) if inputs[i].name else ''}) is wrong.\n"
-                    f"  worst element: d output{out_idx} / d input{in_idx}\n"
-                    f"  analytical {a[r, c]:.10g}  numerical {n[r, c]:.10g}\n"
-                    f"  largest absolute error {err.max():.3g}, largest relative error "
-                    f"{rel.max():.3g} (atol={atol}, rtol={rtol}, eps={eps})")
+            worst = _worst(analytical[k][pos], numerical[k], atol, rtol)
+            if worst is not None:
+                msg = _report(fn, inputs, i, k, o, analytical[k][pos], numerical[k], worst,
+                              eps, atol, rtol)
                 if raise_exception:
                     raise GradcheckError(msg)
                 return False
     return True
+
+
+def _report(fn: Callable, inputs: tuple, i: int, k: int, o: Tensor, a: np.ndarray,
+            n: np.ndarray, worst: tuple, eps: float, atol: float, rtol: float) -> str:
+    r, c = (int(j) for j in worst)
+    out_idx = [int(j) for j in np.unravel_index(r, o.shape)] if o.shape else []
+    in_idx = [int(j) for j in np.unravel_index(c, inputs[i].shape)] if inputs[i].shape else []
+    finite = np.isfinite(a) & np.isfinite(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = np.where(finite, np.abs(a - n), 0.0)
+        rel = np.where(err == 0, 0.0, err / np.abs(n))     # inf where numerical is 0
+    nonfinite = int(np.count_nonzero(~finite & ~((a == n) | (np.isnan(a) & np.isnan(n)))))
+    odd = (f"\n  {nonfinite} element(s) are NaN or Inf on one side only (or differ in kind)"
+           if nonfinite else "")
+    return (
+        f"gradcheck of {_fn_name(fn)}: the gradient of output {k} (shape {o.shape}) with "
+        f"respect to input {i} (shape {inputs[i].shape}"
+        f"{', ' + repr(inputs[i].name) if inputs[i].name else ''}) is wrong.\n"
+        f"  worst element: d output{out_idx} / d input{in_idx}\n"
+        f"  analytical {a[r, c]:.10g}  numerical {n[r, c]:.10g}{odd}\n"
+        f"  largest absolute error {err.max() if err.size else 0:.3g}, largest relative error "
+        f"{rel.max() if rel.size else 0:.3g} among finite pairs (atol={atol}, rtol={rtol}, eps={eps})"
+        + _conditioning(fn, inputs, i, k, r, c, eps, float(a[r, c]), atol, rtol))
 
 
 def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, *, eps: float = 1e-6,

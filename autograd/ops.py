@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import dtypes as _dtypes
-from .engine import record, record_unary
+from .engine import FROZEN, record, record_unary
 from .keywords import torch_keywords
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
@@ -77,6 +77,7 @@ def _constant(value: float, like: np.ndarray) -> Any:
         c.flags.writeable = False       # nobody writes into it: nodes save it without locking
         if value and value == value and len(cache) < 512 and np.isfinite(c):
             cache[value] = c
+            FROZEN.add(id(c))           # kept for good: nodes save it without any check
     return c
 
 
@@ -115,16 +116,39 @@ def _tensor(x: Any, op: str) -> Tensor:
     return Tensor(_val(x, op))
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _axis_arg(axis: Any, what: str, many: bool = False, none: bool = True) -> Any:
+    """`axis` as given, checked to be an int (a tuple of ints with `many`; None with `none`);
+    NumPy checks the bounds."""
+    if axis is None and none:
+        return axis
+    axes = axis if many and isinstance(axis, (tuple, list)) else (axis,)
+    for a in axes:
+        if not _is_int(a):
+            kind = "an integer or a tuple of integers" if many else "an integer"
+            raise TypeError(f"{what}: axis must be {kind}, got {axis!r}")
+    return axis
+
+
 def _norm_axis(axis: Any, ndim: int) -> tuple | None:
+    """`axis` (None, an int or a sequence of ints) checked against `ndim`, as non-negative ints."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
     out = []
     for a in axes:
+        if not _is_int(a):
+            raise TypeError(f"axis must be an integer or a tuple of integers, got {axis!r}"
+                            f"{'' if axes == (axis,) else f' (its entry {a!r} is not)'}")
         a = int(a)
         if not -ndim <= a < builtins.max(ndim, 1):
             raise AxisError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
         out.append(a % ndim if ndim else 0)
+    if len(set(out)) < len(out):
+        raise ValueError(f"axis {axis!r} names the same axis twice")
     return tuple(out) if ndim else ()      # axis 0 of a 0-d value: nothing to reduce, as NumPy
 
 
@@ -154,7 +178,7 @@ def subtract(a: Any, b: Any) -> Tensor:
 
 
 def _needs(x: Any) -> bool:
-    return isinstance(x, Tensor) and x.requires_grad
+    return isinstance(x, Tensor) and x._requires_grad
 
 
 def multiply(a: Any, b: Any) -> Tensor:
@@ -395,9 +419,10 @@ _TANH = (_tanh,)
 
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
-    # clamp so exp(-x) stays finite in the input's dtype; below the clamp sigmoid is ~0 anyway
-    lim = -80.0 if x.dtype.itemsize <= 4 else -700.0
-    return 1 / (1 + np.exp(-np.maximum(x, lim)))
+    # 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with e = exp(-|x|) in (0, 1]: never
+    # overflows, and keeps the tiny values of sigmoid far below zero (no clamp)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
 
 
 def sigmoid(x: Any) -> Tensor:
@@ -593,18 +618,39 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
     return record("sum", out, (x,), (vjp,), attrs={"axis": axes, "keepdims": keepdims})
 
 
+def _wide(xd: np.ndarray) -> np.ndarray:
+    """float16 values as float32, for sums and counts: both overflow float16 past 65,504."""
+    return xd.astype(np.float32) if xd.dtype == np.float16 else xd
+
+
+def _narrow(out: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Back to float16 after `_wide`."""
+    return out.astype(like.dtype) if like.dtype == np.float16 else out
+
+
+def _per(g: Any, n: float) -> Any:
+    """g / n, in float32 for float16 (n itself may not fit in float16)."""
+    if g.dtype == np.float16:
+        return (g.astype(np.float32) / n).astype(np.float16)
+    return g / n
+
+
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over `axis` (None: all; an int or a tuple), keeping reduced axes with `keepdims`;
     integers and bools give the default float dtype."""
-    xd, axes, total = _reduce("mean", np.add.reduce, x, axis, keepdims)
+    xd = _val(x, "mean")
+    xd = xd if isinstance(xd, np.ndarray) else np.asarray(xd)
+    axes = _norm_axis(axis, xd.ndim)
+    total = _out(np.add.reduce(_wide(xd), axis=axes, keepdims=keepdims))
     n = builtins.max(xd.size // builtins.max(total.size, 1), 1) if xd.size else 1
-    out = _out(total / _constant(n, total)) if xd.size else _out(np.mean(xd, axis=axes, keepdims=keepdims))
+    out = _narrow(_out(total / _constant(n, total)), xd) if xd.size else \
+        _out(np.mean(xd, axis=axes, keepdims=keepdims))
     if xd.dtype.kind in "biu":
         out = _to_default_float(out)
     shape, kept = xd.shape, _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any) -> Any:
-        return _bcast(g.reshape(kept) / n, shape)
+        return _bcast(_per(g.reshape(kept), n), shape)
     return record("mean", out, (x,), (vjp,), attrs={"axis": axes, "keepdims": keepdims})
 
 
@@ -645,7 +691,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) computed stably (the maximum is subtracted first)."""
     xd = _as_float(_val(x, "logsumexp"))          # integers and bools: the default float dtype
     axes = _norm_axis(axis, xd.ndim)
-    out = _out(_np_logsumexp(xd, axes, keepdims))
+    out = _narrow(_out(_np_logsumexp(_wide(xd), axes, keepdims)), xd)
     kept = _kept_shape(xd.shape, axes)
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
@@ -662,17 +708,21 @@ def _to_default_float(out: np.ndarray) -> np.ndarray:
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """Variance over `axis`, NumPy's: divides by N - ddof with ddof=0 by default (the biased
     variance). torch.var divides by N - 1 by default: pass ddof=1 (or correction=1) for that."""
-    xd, axes, out = _reduce("var", np.var, x, axis, keepdims, ddof=ddof)
+    xd = _val(x, "var")
+    xd = xd if isinstance(xd, np.ndarray) else np.asarray(xd)
+    axes = _norm_axis(axis, xd.ndim)
+    out = _narrow(_out(np.var(_wide(xd), axis=axes, keepdims=keepdims, ddof=ddof)), xd)
     if xd.dtype.kind in "biu":
         out = _to_default_float(out)
     kept = _kept_shape(xd.shape, axes)
     n = xd.size // builtins.max(out.size, 1) if xd.size else 0
 
-    scale = 2.0 / (n - ddof) if n > ddof else np.inf     # ddof >= n: the variance is inf too
+    half = (n - ddof) / 2 if n > ddof else 0.0     # ddof >= n: the variance is inf too
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
         centred = x - x.mean(axis=axes, keepdims=True)
-        return g.reshape(kept) * centred * scale
+        with np.errstate(divide="ignore", invalid="ignore"):    # half == 0: inf, as the variance
+            return _per(g.reshape(kept) * centred, half)
     return record("var", out, (x,), (vjp,), (x,), attrs={"axis": axes, "keepdims": keepdims, "ddof": ddof})
 
 
@@ -697,19 +747,23 @@ def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
 
 def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Indices of the largest values over `axis` (None: of the flattened tensor); no gradient."""
+    axis = _axis_arg(axis, "argmax")
     return _new(_out(np.argmax(_val(x, "argmax"), axis=axis, keepdims=keepdims)))
 
 
 def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Indices of the smallest values over `axis` (None: of the flattened tensor); no gradient."""
+    axis = _axis_arg(axis, "argmin")
     return _new(_out(np.argmin(_val(x, "argmin"), axis=axis, keepdims=keepdims)))
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, stable for large logits."""
     xd = _as_float(_val(x, "softmax"))          # integers and bools: the default float dtype
-    e = np.exp(xd - np.maximum.reduce(xd, axis=axis, keepdims=True))
-    e /= np.add.reduce(e, axis=axis, keepdims=True)
+    axis = _norm_axis(axis, xd.ndim)
+    w = _wide(xd)
+    e = np.exp(w - np.maximum.reduce(w, axis=axis, keepdims=True))
+    e = _narrow(e / np.add.reduce(e, axis=axis, keepdims=True), xd)
 
     def vjp(g: Any, ans: Any) -> Any:
         return ans * (g - (g * ans).sum(axis=axis, keepdims=True))
@@ -719,10 +773,14 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis`, stable for large logits."""
     xd = _as_float(_val(x, "log_softmax"))          # integers and bools: the default float dtype
-    shifted = xd - np.maximum.reduce(xd, axis=axis, keepdims=True)    # exact in floating point
-    out = shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
+    axis = _norm_axis(axis, xd.ndim)
+    w = _wide(xd)
+    shifted = w - np.maximum.reduce(w, axis=axis, keepdims=True)    # exact in floating point
+    out = _narrow(shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)), xd)
 
     def vjp(g: Any, ans: Any) -> Any:
+        if g.dtype == np.float16:       # the sum of g may not fit in float16
+            return vjp(g.astype(np.float32), ans.astype(np.float32)).astype(np.float16)
         return g - np.exp(ans) * g.sum(axis=axis, keepdims=True)
     return record("log_softmax", out, (x,), (vjp,), keep_ans=True, attrs={"axis": axis})
 
@@ -734,7 +792,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     "mean" or "sum". The gradient is `softmax - onehot` (scaled by 1/N for "mean").
     """
     xd = np.asarray(_val(logits, "softmax_cross_entropy"))
-    lab = np.asarray(labels._data if isinstance(labels, Tensor) else labels)
+    # the rule reads the labels: a copy, so a later write into the caller's array cannot reach it
+    lab = np.array(labels._data if isinstance(labels, Tensor) else labels)
     if lab.dtype.kind not in "iu":
         raise TypeError(f"softmax_cross_entropy: labels must be integer class indices, got dtype "
                         f"{lab.dtype}; pass integers, e.g. labels.astype(np.int64)")
@@ -745,7 +804,7 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
         raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', "
                          f"got {reduction!r}")
     n_classes = xd.shape[-1]
-    x2 = xd.reshape(-1, n_classes)
+    x2 = _wide(xd).reshape(-1, n_classes)
     rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
     if cols.size and (np.minimum.reduce(cols) < 0 or np.maximum.reduce(cols) >= n_classes):
         bad = cols[(cols < 0) | (cols >= n_classes)][0]
@@ -756,25 +815,27 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     s = np.add.reduce(e, axis=1, keepdims=True)
     losses = (m[:, 0] - x2[rows, cols]) + np.log(s[:, 0])      # m - picked first: exact
     e /= s                      # the softmax, kept for the first-order gradient
+    e, losses = _narrow(e, xd), _narrow(losses, xd)
     if reduction == "none":
         out = losses.reshape(lab.shape)
     else:
-        total = _out(np.add.reduce(losses))
-        out = total / _constant(builtins.max(len(losses), 1), total) if reduction == "mean" else total
-    scale = 1 / builtins.max(len(losses), 1) if reduction == "mean" else 1
+        total = _out(np.add.reduce(_wide(losses)))
+        out = _narrow(total / _constant(builtins.max(len(losses), 1), total)
+                      if reduction == "mean" else total, losses)
+    count = builtins.max(len(losses), 1) if reduction == "mean" else 1
 
     def rule(g: Any, ans: Any, x: Any, e: np.ndarray) -> Any:
         if isinstance(x, Tensor) or isinstance(g, Tensor):     # create_graph: stay differentiable
             p = softmax(x) if isinstance(x, Tensor) else e.reshape(xd.shape)
             onehot = np.zeros(xd.shape, dtype=e.dtype)
             onehot.reshape(-1, n_classes)[rows, cols] = 1
-            g = g.reshape(lab.shape + (1,)) if reduction == "none" else g * scale
+            g = g.reshape(lab.shape + (1,)) if reduction == "none" else _per(g, count)
             return (p - onehot) * g
         if reduction == "none":
             r = e * g.reshape(-1, 1)
             r[rows, cols] -= g.reshape(-1)                    # softmax - onehot, scaled by g
         else:
-            gs = g * scale
+            gs = _per(g, count) if count != 1 else g
             r = e * gs
             r[rows, cols] -= gs
         return r.reshape(xd.shape)
@@ -820,10 +881,24 @@ def _bce_y(g: Any, ans: Any, p: Any, y: Any) -> Any:
 
 # ================================================================ shape
 
+def _norm_shape(shape: Any, what: str, infer: bool = False) -> tuple:
+    """A shape argument checked: an int or a sequence of ints, each >= 0 (or one -1 with `infer`)."""
+    if isinstance(shape, (Tensor, np.ndarray)):
+        shape = np.asarray(_val(shape, what)).tolist()
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    for d in dims:
+        if not _is_int(d) or d < (-1 if infer else 0):
+            lowest = "-1 (inferred)" if infer else "0"
+            raise TypeError(f"{what}: the shape must be an integer or a sequence of integers, each "
+                            f">= {lowest}, got {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
 def reshape(x: Any, shape: Any) -> Tensor:
     """The same values in `shape` (a tuple; one size may be -1); the gradient is reshaped back."""
     xd = _val(x, "reshape")
     in_shape = np.shape(xd)
+    shape = _norm_shape(shape, "reshape", infer=True)
     try:
         out = np.reshape(xd, shape)
     except ValueError:
@@ -850,6 +925,9 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     """Axes `axis1` and `axis2` exchanged (PyTorch's `transpose(d0, d1)`)."""
+    _axis_arg(axis1, "swapaxes", none=False)
+    _axis_arg(axis2, "swapaxes", none=False)
+
     def vjp(g: Any, ans: Any) -> Any:
         return g.swapaxes(axis1, axis2)
     return record("swapaxes", np.asarray(_val(x, "swapaxes")).swapaxes(axis1, axis2), (x,), (vjp,),
@@ -865,12 +943,14 @@ def _reshape_op(name: str, x: Any, out: np.ndarray, in_shape: tuple) -> Tensor:
 def expand_dims(x: Any, axis: Any) -> Tensor:
     """A new axis of size 1 inserted at `axis` (PyTorch's unsqueeze)."""
     xd = np.asarray(_val(x, "expand_dims"))
+    axis = _axis_arg(axis, "expand_dims", many=True, none=False)
     return _reshape_op("expand_dims", x, np.expand_dims(xd, axis), xd.shape)
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
     """Axes of size 1 removed: all of them, or those in `axis`."""
     xd = np.asarray(_val(x, "squeeze"))
+    axis = _axis_arg(axis, "squeeze", many=True)
     return _reshape_op("squeeze", x, np.squeeze(xd, axis), xd.shape)
 
 
@@ -883,6 +963,7 @@ def flatten(x: Any) -> Tensor:
 def broadcast_to(x: Any, shape: Any) -> Tensor:
     """`x` broadcast to `shape` as `np.broadcast_to`; the gradient is summed back to x's shape."""
     xd = _val(x, "broadcast_to")
+    shape = _norm_shape(shape, "broadcast_to")
     try:
         out = np.broadcast_to(xd, shape)
     except ValueError:
@@ -895,6 +976,7 @@ def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
     """The tensors of `seq` joined along an existing `axis` (PyTorch's cat); each gets its
     slice of the gradient."""
     arrays = [np.asarray(_val(t, "concatenate")) for t in seq]
+    axis = _axis_arg(axis, "concatenate", none=False)
     try:
         out = np.concatenate(arrays, axis=axis)
     except ValueError as err:
@@ -920,6 +1002,7 @@ def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
     """The tensors of `seq` (all one shape) stacked along a new `axis`; each gets its slice of
     the gradient."""
     arrays = [_val(t, "stack") for t in seq]
+    axis = _axis_arg(axis, "stack", none=False)
     try:
         out = np.stack(arrays, axis=axis)
     except ValueError as err:
@@ -933,16 +1016,25 @@ def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
     """Split along `axis` as `np.split`; each piece is an indexing of `x`."""
     t = _tensor(x, "split")
-    axis = _norm_axis(axis, t.ndim)[0] if t.ndim else axis
+    if t.ndim == 0:
+        raise ValueError("split: a 0-d tensor cannot be split; give at least one dimension")
+    axis = _norm_axis(axis, t.ndim)[0]
     n = t.shape[axis]
-    if isinstance(indices_or_sections, (int, np.integer)):
+    if _is_int(indices_or_sections):
+        if indices_or_sections <= 0:
+            raise ValueError(f"split: the number of sections must be a positive integer, got "
+                             f"{indices_or_sections}")
         if n % indices_or_sections:
             raise ValueError(f"split: axis {axis} of length {n} does not divide into "
                              f"{indices_or_sections} equal sections")
         step = n // indices_or_sections
         bounds = list(range(0, n + 1, step))
+    elif isinstance(indices_or_sections, (list, tuple, np.ndarray)) and builtins.all(
+            _is_int(i) for i in np.asarray(indices_or_sections).reshape(-1).tolist()):
+        bounds = [0] + [int(i) for i in np.asarray(indices_or_sections).reshape(-1)] + [n]
     else:
-        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+        raise TypeError(f"split: indices_or_sections must be a positive integer or a sequence of "
+                        f"integer split points, got {indices_or_sections!r}")
     ax = axis % t.ndim
     return [t[(slice(None),) * ax + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
@@ -950,7 +1042,10 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
 # ================================================================ indexing
 
 def _norm_key(key: Any) -> tuple[Any, bool]:
-    """Tensors and lists in an index become arrays; also says whether integer arrays occur."""
+    """The index as NumPy reads it, with every array-like part (Tensor, ndarray, list, tuple
+    inside the index, nested sequences, 0-d arrays) as a private array: a later write into the
+    caller's index array cannot change the gradient. Also says whether integer arrays occur
+    (their indices may repeat, so the gradient must add up rather than assign)."""
     if not isinstance(key, tuple):
         key = (key,)
     out = []
@@ -958,13 +1053,16 @@ def _norm_key(key: Any) -> tuple[Any, bool]:
     for k in key:
         if isinstance(k, Tensor):
             k = k._data
-        elif isinstance(k, list):
-            k = np.asarray(k)
-        if isinstance(k, np.ndarray):
+        if not (k is None or k is Ellipsis or isinstance(k, slice) or _is_int(k)
+                or isinstance(k, (bool, np.bool_))):
+            k = np.array(k)                 # a copy, also of an ndarray
+            if k.dtype.kind == "f" and k.size == 0:
+                k = k.astype(np.intp)       # [] indexes nothing, as in NumPy
             if k.dtype.kind in "iu":
                 int_arrays = True
             elif k.dtype != bool:
-                raise IndexError(f"index arrays must be integer or boolean, got {k.dtype}")
+                raise IndexError(f"index arrays must be integer or boolean, got {k.dtype} "
+                                 f"(from {type(k).__name__} {k!r})")
         out.append(k)
     return tuple(out), int_arrays
 
@@ -972,13 +1070,14 @@ def _norm_key(key: Any) -> tuple[Any, bool]:
 def getitem(x: Any, key: Any) -> Tensor:
     """`x[key]`: ints, slices, None, Ellipsis, integer arrays and boolean masks."""
     xd = _val(x, "getitem")
+    given = key
     key, int_arrays = _norm_key(key)
     out = _out(xd[key])
     shape, dtype = xd.shape, xd.dtype
 
     def vjp(g: Any, ans: Any) -> Any:
         return index_add(g, key, shape, int_arrays, dtype)
-    return record("getitem", out, (x,), (vjp,), attrs={"key": key})
+    return record("getitem", out, (x,), (vjp,), attrs={"key": key, "given": given})
 
 
 def index_add(g: Any, key: tuple, shape: tuple, accumulate: bool = True, dtype: Any = None) -> Any:
@@ -1166,11 +1265,22 @@ def _einsum_vjp(i: int, ins: list, outs: str, sizes: dict, shape: tuple) -> Any:
         r = np.einsum(spec, g, *rest)
         if missing or repeated or (has_ellipsis and target.index("...") != 0):
             r = _einsum_place(r, lead, present, uniq, target, missing, sizes)
-        if r.shape != shape and r.ndim == len(shape):
-            # an axis of this operand met size 1 in the others (broadcast): the gradient is the same along it
-            r = np.broadcast_to(r, np.broadcast_shapes(r.shape, shape))
-        return r
+        return _fit(r, shape)
     return vjp
+
+
+def _fit(r: Any, shape: tuple) -> Any:
+    """The gradient `r` of an einsum operand of `shape`: broadcast dimensions the operand lacks
+    (leading) or has as size 1 are summed; an axis of size 1 in `r` that the operand has in full
+    (it met size 1 in another operand) carries the same gradient along it."""
+    if r.ndim > len(shape):
+        r = r.sum(axis=tuple(range(r.ndim - len(shape))))
+    summed = tuple(a for a, (n, m) in enumerate(zip(r.shape, shape)) if m == 1 and n != 1)
+    if summed:
+        r = r.sum(axis=summed, keepdims=True)
+    if r.shape != shape:
+        r = np.broadcast_to(r, shape)
+    return r
 
 
 def _einsum_place(r: Any, lead: str, present: str, uniq: str, target: str, missing: list,

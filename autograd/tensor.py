@@ -8,7 +8,7 @@ import itertools
 import operator
 import threading
 import warnings
-import weakref as _weakref
+import weakref
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -195,9 +195,16 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data._data
     if isinstance(data, np.ndarray):
-        if dtype is not None:
-            return data.astype(dtype, copy=copy)
-        return data.copy() if copy else data
+        if data.dtype.kind not in "biufc":
+            raise TypeError(
+                f"cannot make a tensor from an array of dtype {data.dtype}: tensors hold numbers; "
+                f"convert it first, e.g. arr.astype(np.float32)")
+        if type(data) is not np.ndarray:        # a memmap, a matrix: its memory as an ndarray
+            data = data.view(np.ndarray)
+        arr = data.astype(dtype, copy=copy) if dtype is not None else data.copy() if copy else data
+        if arr.base is not None:
+            _shared(arr)
+        return arr
     if isinstance(data, np.generic):
         return np.array(data, dtype=dtype)
     arr = np.array(data, dtype=dtype)
@@ -210,12 +217,43 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     return arr
 
 
+# Memory that arrays other than a tensor's own may write into: a tensor built on a view
+# (`Tensor(A[:, :2])`) shares it with `A` and any other view the user made of it before, whose
+# writes no lock on the tensor's array can refuse. A node saving a tensor on such memory saves a
+# copy (`engine.protect`). id(owner of the memory) -> weak reference to it.
+SHARED: dict = {}
+
+
+def _shared(arr: np.ndarray) -> None:
+    owner = memory_owner(arr)
+    key = id(owner)
+    if key not in SHARED and type(owner) is np.ndarray:
+        SHARED[key] = weakref.ref(owner, functools.partial(_forget_shared, key))
+
+
+def _forget_shared(key: int, _ref: Any) -> None:
+    SHARED.pop(key, None)
+
+
+def memory_owner(arr: np.ndarray) -> Any:
+    """The object that owns `arr`'s memory: `arr` itself, the ndarray it views, or a foreign
+    buffer (a bytearray, an mmap, another library's array)."""
+    while isinstance(arr.base, np.ndarray) and type(arr) is np.ndarray:
+        arr = arr.base
+    return arr if arr.base is None or type(arr) is not np.ndarray else arr.base
+
+
 def _big_int(data: Any) -> bool:
     return isinstance(data, int) or (isinstance(data, (list, tuple)) and any(map(_big_int, data)))
 
 
 def _check_grad_dtype(dtype: np.dtype) -> None:
-    if dtype.kind not in "fc":
+    if dtype.kind == "c":
+        raise TypeError(
+            f"complex tensors cannot require grad ({dtype}): chainrule differentiates real "
+            f"functions only (complex gradients follow conventions that differ between "
+            f"libraries); split the value into real and imaginary float tensors")
+    if dtype.kind != "f":
         raise TypeError(
             f"only floating-point tensors can require grad, this one is {dtype}; "
             f"convert it first, e.g. ag.tensor(data, dtype=np.float32, requires_grad=True)"
@@ -231,9 +269,8 @@ class Tensor:
     whether operations on it are recorded, `name` the label shown by `draw_graph`.
     """
 
-    __slots__ = {"_data": None, "_node": None, "_leaf": None, "_grad": None, "_version": None,
-                 "__weakref__": None,
-                 "requires_grad": "Whether operations on this tensor are recorded for backward.",
+    __slots__ = {"_data": None, "_node": None, "_leaf": None, "_requires_grad": None, "_grad": None,
+                 "_version": None, "__weakref__": None,
                  "name": "The label `draw_graph` and error messages show (None: the shape)."}
     __array_priority__ = 1000
 
@@ -245,7 +282,7 @@ class Tensor:
         self._grad: Tensor | None = None
         self.name = name
         self._version = 0       # when `data` was last replaced (a CLOCK time)
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -331,6 +368,12 @@ class Tensor:
         return self.data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if self._requires_grad and STATE.enabled:
+            raise TypeError(
+                f"cannot convert a tensor that requires grad ({_describe_short(self)}) to a NumPy "
+                f"array implicitly (np.array, np.asarray, np.array([t, ...])): the result would "
+                f"silently drop its gradient. Use t.detach() or t.numpy() for the values, or build "
+                f"the array with ag operations (ag.stack([t, ...])) to keep the gradient")
         arr = self.data
         if dtype is not None and arr.dtype != dtype:
             if copy is False:
@@ -355,12 +398,21 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` in place (leaves only); returns self."""
+        self.requires_grad = requires_grad
+        return self
+
+    def _set_requires_grad(self, requires_grad: bool) -> None:
         if requires_grad:
-            _check_grad_dtype(self._data.dtype)
+            if self._data.dtype.kind != "f":
+                _check_grad_dtype(self._data.dtype)
         elif self._node is not None:
             raise RuntimeError("requires_grad can only be switched off on a leaf; use t.detach() instead")
-        self.requires_grad = bool(requires_grad)
-        return self
+        self._requires_grad = requires_grad is True or bool(requires_grad)
+
+    # read through a C getter (the engine reads the slot `_requires_grad` directly)
+    requires_grad = property(operator.attrgetter("_requires_grad"), _set_requires_grad, doc=(
+        "Whether operations on this tensor are recorded. Assigning it checks as "
+        "`requires_grad_` does: only a float leaf can switch it (an operation's output cannot)."))
 
     def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d self / d leaf into `leaf.grad` for every leaf that requires grad."""
@@ -385,7 +437,7 @@ class Tensor:
             return
         if node.meta is not None and node.meta.get("retain_grad") is not None:
             return
-        ref = _weakref.ref(self)
+        ref = weakref.ref(self)
 
         def keep(grad: Tensor) -> None:
             t = ref()
@@ -493,13 +545,23 @@ def _rebuild(cls: type, data: np.ndarray, requires_grad: bool, name: str | None,
 _engine: Any = None     # the engine module; it sets this when imported (it imports this module)
 
 
+_NDARRAY = np.ndarray      # one global lookup in `_new`, the hottest function
+
+
+def _describe_short(t: Tensor) -> str:
+    return f"{t.name!r}, shape {t.shape}" if t.name else f"shape {t.shape}"
+
+
 def _new(data: np.ndarray, node: Any = None) -> Tensor:
-    """Fast constructor for operation outputs: no conversion, no checks."""
+    """Fast constructor for operation outputs: no copy; a NumPy scalar (which NumPy gives for
+    a 0-d result) becomes a 0-d array, so every Tensor's `.data` is an ndarray."""
+    if type(data) is not _NDARRAY:
+        data = np.asarray(data)
     t = Tensor.__new__(Tensor)
     t._data = data
     t._node = node
     t._leaf = None
-    t.requires_grad = node is not None
+    t._requires_grad = node is not None
     t._grad = None
     t.name = None
     t._version = 0
@@ -513,10 +575,19 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, name: str 
     return Tensor(_as_array(data, dtype, copy=True), requires_grad=requires_grad, name=name)
 
 
-def _shape(shape: Any) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(int(s) for s in shape)
+def _shape(shape: Any, what: str = "shape") -> tuple[int, ...]:
+    """A shape given as an int or a sequence of ints, checked: non-negative integers only."""
+    if isinstance(shape, Tensor):
+        shape = shape._data
+    if isinstance(shape, np.ndarray):
+        shape = shape.tolist()
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    for d in dims:
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 0:
+            where = "" if dims == (shape,) else f" (its entry {d!r} is not)"
+            raise TypeError(f"{what} must be a non-negative integer or a sequence of them, "
+                            f"got {shape!r}{where}")
+    return tuple(int(d) for d in dims)
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
@@ -588,16 +659,30 @@ def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones_like(_as_array(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def arange(*args: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """As `np.arange`; float arguments give the default float dtype."""
-    arr = np.arange(*args, dtype=dtype)
+def arange(start: Any = None, stop: Any = None, step: Any = None, *, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """As `np.arange(start, stop, step, dtype=...)` (`arange(n)` counts 0..n-1); float arguments
+    give the default float dtype."""
+    if start is None and stop is None:
+        raise TypeError("arange needs stop: arange(stop), arange(start, stop[, step]) or "
+                        "arange(start=..., stop=...)")
+    if stop is None:
+        start, stop = 0, start
+    elif start is None:
+        start = 0
+    for name, v in (("start", start), ("stop", stop), ("step", step)):
+        if v is not None and not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"arange: {name} must be a number, got {type(v).__name__}")
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
+    arr = np.arange(start, stop, 1 if step is None else step, dtype=dtype)
     if dtype is None and arr.dtype == np.float64:
         arr = arr.astype(_default_dtype)
     return Tensor(arr, requires_grad=requires_grad)
 
 
 def _rand_shape(shape: tuple) -> tuple[int, ...]:
-    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, np.ndarray, Tensor)):
         return _shape(shape[0])
     return _shape(shape)
 

@@ -121,7 +121,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> ag.Tensor
 def _check_unit_interval(what: str, values: Any, hint: str = "") -> None:
     """Raise ValueError(`what`, the offending values, `hint`) unless every value is in [0, 1].
     NaN counts as outside, as in PyTorch."""
-    a = np.asarray(values)
+    a = np.asarray(values.data if isinstance(values, ag.Tensor) else values)
     if np.all((a >= 0) & (a <= 1)):
         return
     nans = int(np.count_nonzero(np.isnan(a))) if a.dtype.kind in "fc" else 0
@@ -130,7 +130,7 @@ def _check_unit_interval(what: str, values: Any, hint: str = "") -> None:
 
 
 def _check_targets(name: str, target: Any) -> None:
-    t = np.asarray(target)
+    t = np.asarray(target.data if isinstance(target, ag.Tensor) else target)
     if t.size and (t.min() < 0 or t.max() > 1):
         raise ValueError(f"{name}: targets must lie in [0, 1], got values in [{t.min()}, {t.max()}]")
 

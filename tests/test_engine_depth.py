@@ -286,7 +286,7 @@ def test_writes_through_aliases_of_a_saved_output_are_refused():
     x = f64([1.0, 2.0])
     y = ag.exp(x)
     z = (y * y).sum()                       # saves y
-    aliases = [y.detach().data, y.reshape(2, 1).data, y[0:1].data, y.T.data, np.asarray(y),
+    aliases = [y.detach().data, y.reshape(2, 1).data, y[0:1].data, y.T.data, y.numpy(),
                ag.expand_dims(y, 0).data, ag.flatten(y).data, ag.split(y, 2)[0].data]
     for a in aliases:
         with pytest.raises(ValueError, match="read-only"):

@@ -69,6 +69,8 @@ CASES = {
     "clone": (lambda x: x.clone() * 2.0, {"clone"}),
     "softmax": (lambda x: ag.softmax(x * 30.0, axis=1), {"softmax"}),
     "log_softmax": (lambda x: ag.log_softmax(x * 30.0), {"log_softmax"}),
+    "softmax_axes": (lambda x: ag.softmax(x * 9.0, axis=(1, 2)) + ag.log_softmax(x, axis=(-2, -1)),
+                     {"softmax", "log_softmax"}),
     "reshape": (lambda x: x.reshape(-1, 20), {"reshape"}),
     "expand_squeeze": (lambda x: ag.squeeze(ag.expand_dims(x, 1), 1), {"expand_dims", "squeeze"}),
     "flatten": (lambda x: ag.flatten(x), {"flatten"}),

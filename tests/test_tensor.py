@@ -78,7 +78,10 @@ def test_attributes():
     assert t.shape == (2, 3) and t.ndim == 2 and t.size == 6 and len(t) == 2
     assert t.T.shape == (3, 2)
     assert t.name == "w" and t.is_leaf and t.requires_grad
-    assert np.asarray(t) is t.data
+    with pytest.raises(TypeError, match=r"t\.detach\(\) or t\.numpy\(\)"):
+        np.asarray(t)                   # would drop the gradient
+    with ag.no_grad():
+        assert np.asarray(t) is t.data
     assert t.numpy() is t.data
     assert t.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
     assert ag.tensor([2.5]).item() == 2.5

@@ -24,11 +24,20 @@ def _expand(key: tuple, ndim: int) -> list:
     return out
 
 
-def _graph_input(b: Builder, k: np.ndarray) -> str | None:
-    """The name of the integer graph input `k` is (an Embedding's indices), else None."""
+def _graph_input(b: Builder, position: int) -> str | None:
+    """The name of the integer graph input that is entry `position` of the index as the
+    function gave it (an Embedding's indices: the input Tensor or its array), else None."""
+    r = b.record
+    assert r is not None
+    given = r.attrs.get("given")
+    given = given if isinstance(given, tuple) else (given,)
+    if any(g is Ellipsis for g in given) or position >= len(given):
+        return None                 # an array after an Ellipsis: not an Embedding lookup
+    k = given[position]
     for t in b.trace.inputs:
         a = t._data
-        if k is a or (k.shape == a.shape and np.shares_memory(k, a)):
+        if k is t or k is a or (isinstance(k, np.ndarray) and k.shape == a.shape
+                                and np.shares_memory(k, a)):
             return b.values[id(t)]
     return None
 
@@ -36,7 +45,7 @@ def _graph_input(b: Builder, k: np.ndarray) -> str | None:
 def _array_index(b: Builder, x: str, axis: int, k: np.ndarray, position: int) -> str:
     r = b.record
     assert r is not None
-    name = _graph_input(b, k) if k.dtype.kind in "iu" else None
+    name = _graph_input(b, position) if k.dtype.kind in "iu" else None
     if name is None:
         twin = b.twin_record()
         twin_key = None if twin is None else [e for e in _expand(twin.attrs["key"], twin.inputs[0].ndim)

@@ -123,9 +123,21 @@ def _var(b: Builder, suffix: str = "") -> str:
 
 
 def _softmax(op: str) -> Converter:
+    """Softmax / LogSoftmax along one axis; over several axes, written out from reductions."""
     def convert(b: Builder) -> str:
         r = _rec(b)
-        return b.add(op, [b.operand(0, r.out.dtype)], axis=int(r.attrs["axis"]))
+        x = b.operand(0, r.out.dtype)
+        axis = r.attrs["axis"]
+        axes = [int(axis)] if isinstance(axis, (int, np.integer)) else [int(a) for a in axis]
+        if len(axes) == 1:
+            return b.add(op, [x], axis=axes[0])
+        top = _reduce(b, "ReduceMax", x, axes, True, base=f"{r.name}_max")
+        shifted = b.add("Sub", [x, top], base=f"{r.name}_shifted")
+        e = b.add("Exp", [shifted], base=f"{r.name}_exp")
+        total = _reduce(b, "ReduceSum", e, axes, True, base=f"{r.name}_sum")
+        if op == "Softmax":
+            return b.add("Div", [e, total])
+        return b.add("Sub", [shifted, b.add("Log", [total], base=f"{r.name}_log")])
     return convert
 
 
