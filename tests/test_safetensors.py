@@ -6,6 +6,7 @@ is tested in test_checkpoints.py."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,13 @@ class Net(nn.Module):
 
 
 def _mlp() -> nn.Sequential:
-    """The torch MLP with the activations fused into Dense: layers 0, 1, 2 (PyTorch: 0, 2, 4)."""
-    return nn.Sequential(nn.Dense(64, 32, activation="relu"), nn.Dense(32, 16, activation="relu"),
-                         nn.Dense(16, 10))
+    """examples/demo.py's digits model: the torch MLP with its activations fused into Dense,
+    layers 0, 1, 2 (PyTorch: 0, 2, 4)."""
+    path = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
+    spec = importlib.util.spec_from_file_location("example_demo_safetensors", path)
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    return demo.make_model([64, 128, 64, 10])
 
 
 def _outputs() -> dict:
@@ -96,7 +101,7 @@ def test_the_other_way_round_gives_pytorchs_file(tmp_path):
 
 def test_mismatches_are_listed_and_nothing_is_loaded():
     state = nn.load(DATA / "torch_mlp.safetensors")
-    model = nn.Sequential(nn.Dense(64, 32, activation="relu"), nn.Dense(32, 10))
+    model = nn.Sequential(nn.Dense(64, 128, activation="relu"), nn.Dense(128, 10))
     before = model.state_dict()
     with pytest.raises(RuntimeError, match="unexpected key: 4.weight"):
         nn.load_torch_state_dict(model, state)
@@ -104,7 +109,7 @@ def test_mismatches_are_listed_and_nothing_is_loaded():
         np.testing.assert_array_equal(v, before[k])
     wrong = _mlp()
     state["2.weight"] = state["2.weight"].T                        # (in, out): not PyTorch's layout
-    with pytest.raises(RuntimeError, match=r"1.weight: shape \(16, 32\) in the state, \(32, 16\)"):
+    with pytest.raises(RuntimeError, match=r"1.weight: shape \(64, 128\) in the state, \(128, 64\)"):
         nn.load_torch_state_dict(wrong, state)
     with pytest.raises(ValueError, match="do not pair"):
         nn.torch_state_dict(wrong, keys=["0.weight", "2.weight"])
@@ -118,8 +123,8 @@ def test_loads_into_pytorch_when_installed(tmp_path):
     model.load_state_dict({k: v * 0.5 for k, v in model.state_dict().items()})
     nn.save(nn.torch_state_dict(model, keys=["0.weight", "0.bias", "2.weight", "2.bias",
                                              "4.weight", "4.bias"]), tmp_path / "m.safetensors")
-    twin = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 16),
-                               torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    twin = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64),
+                               torch.nn.ReLU(), torch.nn.Linear(64, 10))
     twin.load_state_dict(load_file(tmp_path / "m.safetensors"))
     x = np.random.default_rng(0).standard_normal((5, 64)).astype(np.float32)
     with torch.no_grad():

@@ -7,8 +7,9 @@ the files with NumPy only, so CI needs no PyTorch.
 
 - torch_net.safetensors: the state_dict of `Net` below (Embedding, Linear, BatchNorm1d with
   running statistics learnt in training, LayerNorm), as PyTorch names and lays it out;
-- torch_mlp.safetensors: the state_dict of a digits MLP, Sequential(Linear, ReLU, Linear,
-  ReLU, Linear): its layers are 0, 2, 4 where chainrule's fused Dense layers are 0, 1, 2;
+- torch_mlp.safetensors: the state_dict of examples/demo.py's digits model in PyTorch,
+  Sequential(Linear(64, 128), ReLU, Linear(128, 64), ReLU, Linear(64, 10)): its layers are
+  0, 2, 4 where the demo's fused Dense layers are 0, 1, 2;
 - torch_outputs.safetensors: inputs and the logits PyTorch computes from them in eval mode.
 """
 
@@ -46,8 +47,8 @@ def main() -> None:
         net(torch.randint(0, 10, (16, 5)))
     net.eval()
     idx = torch.randint(0, 10, (7, 5))
-    mlp = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 16),
-                              torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    mlp = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64),
+                              torch.nn.ReLU(), torch.nn.Linear(64, 10))
     x = torch.randn(9, 64)
     with torch.no_grad():
         outputs = {"net_input": idx, "net_logits": net(idx), "mlp_input": x, "mlp_logits": mlp(x)}
