@@ -336,3 +336,25 @@ def test_a_float64_example_gives_a_float32_model_float32_inputs():
     proto = nn.export_onnx(model, RNG.standard_normal((2, 4)), None)         # float64 example
     assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+
+
+class Cube(ag.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_arrays
+        return 3 * x ** 2 * grad
+
+
+def test_a_custom_function_is_named():
+    class Block(nn.Module):
+        def forward(self, x):
+            return Cube.apply(x)
+
+    model = nn.Sequential(nn.Dense(3, 3), Block())
+    with pytest.raises(ag.onnx.ExportError, match=r"'Cube' in module '1' \(Block\): it has no ONNX"):
+        nn.export_onnx(model, np.zeros((2, 3), np.float32), None)
