@@ -10,6 +10,7 @@ import numpy as np
 import autograd as ag
 
 from .module import Module
+from .normalization import BatchNorm1d, LayerNorm
 
 __all__ = ["export_onnx"]
 
@@ -58,3 +59,36 @@ def _in_model_dtype(model: Module, example: Any) -> Any:
         arr = np.asarray(x.data if isinstance(x, ag.Tensor) else x)
         return arr.astype(dtype) if arr.dtype.kind == "f" and arr.dtype != dtype else x
     return tuple(cast(x) for x in example) if isinstance(example, tuple) else cast(example)
+
+
+def _state(b: Any, module: Module, attr: str, default: Any) -> str:
+    """The ONNX name of `module.attr` (its dotted name), or of `default` if it is None."""
+    value = getattr(module, attr)
+    prefix = b.module_name(module)
+    name = f"{prefix}.{attr}" if prefix else attr
+    return b.tensor(default if value is None else value, name)
+
+
+def _batch_norm(b: Any, m: BatchNorm1d, x: str, dtype: np.dtype) -> str | None:
+    """BatchNormalization with the running statistics (eval mode)."""
+    if m.training or not m.track_running_stats or m.running_mean.dtype != dtype:
+        return None
+    c = m.num_features
+    inputs = [x, _state(b, m, "weight", np.ones(c, dtype)), _state(b, m, "bias", np.zeros(c, dtype)),
+              _state(b, m, "running_mean", None), _state(b, m, "running_var", None)]
+    return b.add("BatchNormalization", inputs, epsilon=m.eps)
+
+
+def _layer_norm(b: Any, m: LayerNorm, x: str, dtype: np.dtype) -> str | None:
+    """LayerNormalization over the last len(normalized_shape) axes."""
+    if m.weight is not None and m.weight.dtype != dtype:
+        return None
+    shape = m.normalized_shape
+    inputs = [x, _state(b, m, "weight", np.ones(shape, dtype))]
+    if m.bias is not None:
+        inputs.append(_state(b, m, "bias", None))
+    return b.add("LayerNormalization", inputs, axis=-len(shape), epsilon=m.eps)
+
+
+ag.onnx.register_module(BatchNorm1d, _batch_norm)
+ag.onnx.register_module(LayerNorm, _layer_norm)

@@ -192,7 +192,9 @@ def test_layers_in_eval_mode(tmp_path):
     assert model.training and all(m.training for m in model.modules())    # its mode is restored
     assert path.stat().st_size > 0
     names = {i.name for i in proto.graph.initializer}
-    assert {"1.running_mean", "1.weight", "1.bias", "4.weight", "4.bias"} <= names
+    assert {"1.running_mean", "1.running_var", "1.weight", "1.bias", "4.weight", "4.bias"} <= names
+    assert [n.op_type for n in proto.graph.node] == [
+        "MatMul", "Add", "BatchNormalization", "Relu", "LayerNormalization", "MatMul", "Add", "Softmax"]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     model.eval()
     for n in BATCHES:
@@ -358,3 +360,38 @@ def test_a_custom_function_is_named():
     model = nn.Sequential(nn.Dense(3, 3), Block())
     with pytest.raises(ag.onnx.ExportError, match=r"'Cube' in module '1' \(Block\): it has no ONNX"):
         nn.export_onnx(model, np.zeros((2, 3), np.float32), None)
+
+
+def test_normalisation_layers_without_affine_parameters_and_op_by_op():
+    ag.manual_seed(3)
+    model = nn.Sequential(nn.Dense(5, 4), nn.BatchNorm1d(4, affine=False),
+                          nn.LayerNorm(4, elementwise_affine=False), nn.LayerNorm(4, bias=False))
+    for _ in range(2):
+        model(RNG.standard_normal((8, 5)).astype(np.float32))
+    proto = _check(model.eval(), lambda n: RNG.standard_normal((n, 5)).astype(np.float32))
+    assert [n.op_type for n in proto.graph.node].count("LayerNormalization") == 2
+    # batch statistics in eval (no running statistics): written operation by operation
+    free = nn.Sequential(nn.Dense(5, 4), nn.BatchNorm1d(4, track_running_stats=False))
+    proto = nn.export_onnx(free, RNG.standard_normal((6, 5)).astype(np.float32), None)
+    assert "BatchNormalization" not in {n.op_type for n in proto.graph.node}
+    session = _session(proto)
+    x = RNG.standard_normal((7, 5)).astype(np.float32)
+    with ag.no_grad():
+        np.testing.assert_allclose(session.run(None, {"input": x})[0], free.eval()(x).numpy(),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_a_normalisation_layer_whose_inner_value_is_used_outside_is_exported_op_by_op():
+    ln = nn.LayerNorm(4)
+
+    def fn(x):
+        with ag.scope(ln):                      # as if its forward returned an inner value too
+            centred = x - x.mean(axis=-1, keepdims=True)
+            y = ln(centred)
+        return y + centred
+    proto = ag.onnx.export(fn, RNG.standard_normal((3, 4)).astype(np.float32))
+    assert "LayerNormalization" not in {n.op_type for n in proto.graph.node}
+    x = RNG.standard_normal((5, 4)).astype(np.float32)
+    with ag.no_grad():
+        np.testing.assert_allclose(_session(proto).run(None, {"input": x})[0],
+                                   fn(ag.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)

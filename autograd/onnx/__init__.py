@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..tensor import Tensor
+from ._modules import register_module
 from ._trace import ExportError, Trace, align, as_array, grown, run
 
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["export", "ExportError", "supported_operations"]
+__all__ = ["export", "ExportError", "supported_operations", "register_module"]
 
 OPSET = 18
 
@@ -114,11 +115,7 @@ def export(fn: Callable, inputs: Any, path: str | os.PathLike | None = None, *, 
     if dynamic_batch:
         b.twin = _second_trace(fn, arrays, trace)
     graph_inputs = _inputs(b, input_names)
-    for i, record in enumerate(trace.records):
-        if record.node in needed:
-            b.index, b.record = i, record
-            b.values[record.node] = CONVERTERS[record.name](b)
-    b.record = None
+    _convert_records(b, needed)
     graph_outputs = _outputs(b, output_names)
     graph = helper.make_graph(b.nodes, "chainrule", graph_inputs, graph_outputs, b.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -128,6 +125,39 @@ def export(fn: Callable, inputs: Any, path: str | os.PathLike | None = None, *, 
     if path is not None:
         onnx.save(model, os.fspath(path))
     return model
+
+
+def _convert_records(b: Any, needed: set) -> None:
+    """Every needed record as ONNX operators; a registered module's call as its own operator."""
+    from ._modules import MODULES, segments
+    from ._ops import CONVERTERS
+    records = b.trace.records
+    calls = segments(records, needed, b.trace.inputs, b.trace.outputs)
+    pending: list[int] = []             # the records of a call that may become one operator
+    first = {start: end for end, (_, start, _) in calls.items()}
+    end = -1
+    for i, record in enumerate(records):
+        if record.node not in needed:
+            continue
+        if i in first:
+            end = first[i]
+        if i <= end:
+            pending.append(i)
+            if i < end:
+                continue
+            module, _, x = calls[end]
+            b.index, b.record = i, record
+            x_name = b.values[x._node] if x._node in b.values else b.values[id(x)]
+            out = MODULES[type(module)](b, module, x_name, x.dtype)
+            if out is not None:
+                b.values[record.node] = out
+                pending = []
+                continue
+        for k in pending or [i]:
+            b.index, b.record = k, records[k]
+            b.values[records[k].node] = CONVERTERS[records[k].name](b)
+        pending = []
+    b.record = None
 
 
 def _second_trace(fn: Callable, arrays: list[np.ndarray], trace: Trace) -> Trace:

@@ -98,6 +98,26 @@ class Builder:
         base = f"{self.prefix()}{r.name}_{what}" if r is not None else what
         return self.const(np.asarray(values, np.int64).reshape(-1), base)
 
+    # -- for module converters (see _modules.py) -------------------------------------------
+
+    def tensor(self, t: Any, name: str) -> str:
+        """A module's Parameter (an initializer under its dotted name) or state (a constant
+        named `name`, e.g. `1.running_var`)."""
+        if isinstance(t, Tensor) and t.requires_grad and t._node is None:
+            return self.value(t, 0)[0]
+        arr = _plain(t)
+        key = (id(arr), arr.dtype.str)
+        if key not in self.constants:
+            self._keep.append(arr)
+            self.constants[key] = self.fresh(name)
+            self.initializers.append(numpy_helper.from_array(np.array(arr, order="C"),
+                                                             self.constants[key]))
+        return self.constants[key]
+
+    def module_name(self, module: Any) -> str:
+        """The dotted name of a module of the exported model ('' for the root or unknown)."""
+        return self.module_names.get(id(module), "")
+
     # -- operands ------------------------------------------------------------------------
 
     def twin_record(self) -> Record | None:
