@@ -99,13 +99,13 @@ def _fspath(path: Any, what: str) -> str:
 
 def _read(f: IO[bytes]) -> dict[Any, Any]:
     head = f.read(9)
+    size = f.seek(0, os.SEEK_END)
+    if _safetensors.looks_like(head, size):     # first: its data may hold a zip end record
+        return _safetensors.read(f, size)
     f.seek(0)
     if zipfile.is_zipfile(f):
         f.seek(0)
         return _codec.read_archive(f)
-    size = f.seek(0, os.SEEK_END)
-    if _safetensors.looks_like(head, size):
-        return _safetensors.read(f, size)
     if size == 0:
         raise _codec.DamagedError("the file is empty (0 bytes)")
     if head.startswith(b"\x93NUMPY"):
