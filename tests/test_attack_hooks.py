@@ -66,3 +66,21 @@ def test_outputs_without_output_grad_hooks_stay_the_input_itself():
         assert y is not x and np.array_equal(y.numpy(), x.numpy())
         with ag.no_grad():
             assert drop(x) is x
+
+
+def test_the_monitor_leaves_no_hook_on_a_tensor_a_layer_passes_through():
+    import optim
+    from autograd import engine
+
+    model = nn.Sequential(nn.Dropout(0.0), nn.Dense(3, 2, rng=0))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x = ag.tensor(np.ones((4, 3)), requires_grad=True)
+    with nn.Monitor(model, opt) as mon:
+        for _ in range(5):
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+    node = x._node or engine.leaf_node(x)
+    assert (node.meta or {}).get("hooks", []) == []        # was one more hook per step, forever
+    assert mon.steps == [0, 1, 2, 3, 4]
+    assert np.isfinite(mon.series("grad_norm")["1"]).all()
