@@ -107,3 +107,23 @@ def test_a_very_long_plain_key_round_trips(tmp_path):
         assert list(got) == list(state) and np.array_equal(got["k" * 70_000], np.ones(2))
     assert os.listdir(tmp_path) == sorted(os.listdir(tmp_path)) and len(os.listdir(tmp_path)) == 2
     assert np.load(tmp_path / "c.npz")["k" * 250].tolist() == [0.0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_saving_to_a_named_pipe_writes_into_it(tmp_path):
+    # the same path as a device: /dev/null was replaced by a regular file when root saved there
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    nn.save(STATE, fifo)                # it used to be replaced by a regular file (root: /dev/null)
+    reader.join(10)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    (tmp_path / "copy.npz").write_bytes(received[0])
+    assert _same(STATE, nn.load(tmp_path / "copy.npz"))
+    assert sorted(os.listdir(tmp_path)) == ["copy.npz", "pipe"]
+
