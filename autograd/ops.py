@@ -628,6 +628,11 @@ def _narrow(out: np.ndarray, like: np.ndarray) -> np.ndarray:
     return out.astype(like.dtype) if like.dtype == np.float16 else out
 
 
+def _std_wide(xd: np.ndarray, **kw: Any) -> np.ndarray:
+    """np.std, in float32 for float16 (NumPy sums float16 squares in float16: inf past 65,504)."""
+    return _narrow(np.std(_wide(xd), **kw), xd)
+
+
 def _per(g: Any, n: float) -> Any:
     """g / n, in float32 for float16 (n itself may not fit in float16)."""
     if g.dtype == np.float16:
@@ -730,7 +735,7 @@ def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
     """Standard deviation over `axis`, NumPy's: sqrt of the variance divided by N - ddof, with
     ddof=0 by default. torch.std divides by N - 1 by default: pass ddof=1 (or correction=1).
     The gradient (x - mean) / (std (N - ddof)) is NaN where std is 0, as PyTorch's."""
-    xd, axes, out = _reduce("std", np.std, x, axis, keepdims, ddof=ddof)
+    xd, axes, out = _reduce("std", _std_wide, x, axis, keepdims, ddof=ddof)
     if xd.dtype.kind in "biu":
         out = _to_default_float(out)
     kept = _kept_shape(xd.shape, axes)
@@ -738,9 +743,10 @@ def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
     scale = 1.0 / (n - ddof) if n > ddof else np.inf
 
     def vjp(g: Any, ans: Any, x: Any) -> Any:
+        g16, x, ans = g, _wide(x), _wide(ans)
         centred = x - x.mean(axis=axes, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):    # std 0: NaN, as PyTorch
-            return g.reshape(kept) * centred * scale / ans.reshape(kept)
+            return _narrow(_wide(g16).reshape(kept) * centred * scale / ans.reshape(kept), g16)
     return record("std", out, (x,), (vjp,), (x,), keep_ans=True,
                   attrs={"axis": axes, "keepdims": keepdims, "ddof": ddof})
 

@@ -520,6 +520,9 @@ class _Size(int):
             f"t.size is NumPy's element count (here {int(self)}), an int, not PyTorch's size(): "
             f"use {which}, or t.numel() for the number of elements")
 
+    def __reduce__(self) -> tuple:
+        return int, (int(self),)        # pickled, copied and sent to other processes as an int
+
 
 def _warn_non_leaf_grad(node: Any) -> None:
     """PyTorch's warning when `.grad` of a non-leaf tensor is read: once per tensor."""

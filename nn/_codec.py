@@ -6,8 +6,9 @@ is a one-key object naming its type: `{"array": member}`, `{"scalar": member}` (
 `{"dict": [[key_node, value_node], ...]}`, `{"list": [...]}`, `{"tuple": [...]}`, `{"str": s}`,
 `{"int": n}`, `{"float": repr}` (exact, NaN and inf included), `{"complex": [repr, repr]}`,
 `{"bool": b}`, `{"none": null}`. Keys are never derived from member names: an array under a
-top-level key made only of `[A-Za-z0-9_.-]` (not ending in `.npy`, not `__metadata__`) is stored as
-`<key>.npy`, so `np.load` finds it under its name; every other array is `__chainrule__/<n>.npy`.
+top-level key made only of `[A-Za-z0-9_.-]` (at most 250 of them; not ending in `.npy`, not
+`__metadata__`) is stored as `<key>.npy`, so `np.load` finds it under its name; every other
+array is `__chainrule__/<n>.npy`.
 Nothing is ever pickled, in either direction.
 """
 
@@ -27,7 +28,7 @@ import autograd as ag
 MANIFEST = "__chainrule__.json"
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
-_PLAIN = re.compile(r"[A-Za-z0-9_.\-]+")
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-]{1,250}")     # a zip member name has at most 65,535 bytes
 _EPOCH = (1980, 1, 1, 0, 0, 0)      # fixed member dates: the same state gives the same bytes
 _KEY_TYPES = (str, int, float, bool, type(None))
 NOT_SAVABLE = ("a checkpoint holds arrays (and Tensors, saved as arrays), NumPy scalars, int, float, "
@@ -227,6 +228,9 @@ def read_archive(f: IO[bytes]) -> dict[Any, Any]:
         names = zf.namelist()
         if len(set(names)) != len(names):
             raise DamagedError("it holds two members with the same name")
+        encrypted = [i.filename for i in zf.infolist() if i.flag_bits & 0x1]
+        if encrypted:       # zipfile would raise RuntimeError; a flipped flag bit does this too
+            raise DamagedError(f"member {encrypted[0]!r} is marked encrypted, which no checkpoint is")
         if MANIFEST in names:
             try:
                 manifest = json.loads(zf.read(MANIFEST).decode("ascii"))

@@ -26,6 +26,7 @@ DTYPES = {"BOOL": "?", "U8": "u1", "I8": "i1", "I16": "<i2", "U16": "<u2", "F16"
 _NAMES = {np.dtype(v).newbyteorder("<") if np.dtype(v).itemsize > 1 else np.dtype(v): k
           for k, v in DTYPES.items()}
 MAX_HEADER = 100 * 2**20
+HEADER_CRC = "chainrule.header_crc32"
 
 
 def tensor_name(member: str) -> str:
@@ -55,12 +56,22 @@ def write(f: IO[bytes], manifest: bytes, arrays: list[tuple[str, np.ndarray]]) -
     for _, arr in order:
         crc = zlib.crc32(_le_bytes(arr), crc)
     header["__metadata__"] = {"chainrule": manifest.decode("ascii"), "chainrule.crc32": str(crc)}
+    header["__metadata__"][HEADER_CRC] = str(_header_crc(header))
     text = json.dumps(header, ensure_ascii=True).encode("ascii")
     text += b" " * (-(8 + len(text)) % 8)          # the data starts 8-byte aligned
     f.write(struct.pack("<Q", len(text)))
     f.write(text)
     for _, arr in order:
         f.write(_le_bytes(arr))
+
+
+def _header_crc(header: dict[str, Any]) -> int:
+    """CRC-32 of the header's canonical JSON, its own entry left out: the tensors' names, dtypes,
+    shapes and offsets and the manifest, which the data's CRC does not cover."""
+    meta = {k: v for k, v in header["__metadata__"].items() if k != HEADER_CRC}
+    text = json.dumps({**header, "__metadata__": meta}, sort_keys=True, ensure_ascii=True,
+                      separators=(",", ":"))
+    return zlib.crc32(text.encode("ascii"))
 
 
 def _le_bytes(arr: np.ndarray) -> np.ndarray:
@@ -87,9 +98,11 @@ def read(f: IO[bytes], size: int) -> dict[Any, Any]:
         raise DamagedError(f"its safetensors header is not valid JSON ({err})") from None
     if not isinstance(header, dict):
         raise DamagedError("its safetensors header is not a JSON object")
-    meta = header.pop("__metadata__", None) or {}
+    meta = header.get("__metadata__") or {}
     if not isinstance(meta, dict):
         raise DamagedError("its safetensors __metadata__ is not an object")
+    _check_header(header, meta)
+    header.pop("__metadata__", None)
     data = bytearray(size - 8 - n)
     if f.readinto(data) != len(data):
         raise DamagedError("it ends before its data")
@@ -104,6 +117,17 @@ def read(f: IO[bytes], size: int) -> dict[Any, Any]:
         raise DamagedError(f"its chainrule manifest is not valid JSON ({err})") from None
     readers = {name + ".npy": (lambda a=arr: a) for name, arr in arrays.items()}
     return Decoder(readers).decode_root(manifest)
+
+
+def _check_header(header: dict[str, Any], meta: dict[str, Any]) -> None:
+    """A file chainrule wrote has its manifest and both CRCs (files saved before the header's
+    CRC existed have the first two); a damaged key or header is an error, never a partial load."""
+    ours = [k for k in ("chainrule", "chainrule.crc32") if k in meta]
+    if len(ours) == 1:
+        raise DamagedError(f"its metadata has {ours[0]!r} without its companion (a damaged key)")
+    if HEADER_CRC in meta and str(_header_crc(header)) != meta[HEADER_CRC]:
+        raise DamagedError("its header does not match the CRC-32 it was saved with (corrupted "
+                           "names, dtypes, shapes or manifest)")
 
 
 def _arrays(header: dict[str, Any], data: bytearray) -> dict[str, np.ndarray]:

@@ -108,8 +108,30 @@ def call_with_hooks(module: Any, hooks: ModuleHooks, args: tuple, kwargs: dict) 
             result = fn(module, args, kwargs, output) if with_kwargs else fn(module, args, output)
             if result is not None:
                 output = result
+        if hooks.output_grad and ag.is_grad_enabled():
+            output = _own_outputs(output, {id(a) for a in (*args, *kwargs.values())})
     if hooks.output_grad and ag.is_grad_enabled():
         _watch_output(module, hooks, output)
+    return output
+
+
+def _own_outputs(output: Any, inputs: set[int]) -> Any:
+    """`output` with each tensor that this call did not make (an input passed through, as
+    Dropout in eval does, or a leaf) replaced by `ag.clone` of it: a hook on the tensor itself
+    would outlive the call, pile up over calls, fire for backward passes that never go through
+    the module, and a replaced gradient would replace the tensor's whole gradient."""
+    def own(t: Any) -> Any:
+        if isinstance(t, ag.Tensor) and t.requires_grad and (t.is_leaf or id(t) in inputs):
+            return ag.clone(t)
+        return t
+    if isinstance(output, ag.Tensor):
+        return own(output)
+    if type(output) in (tuple, list):
+        return type(output)(own(t) for t in output)
+    if isinstance(output, tuple) and hasattr(output, "_make"):          # a namedtuple
+        return output._make(own(t) for t in output)
+    if type(output) is dict:
+        return {k: own(t) for k, t in output.items()}
     return output
 
 

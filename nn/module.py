@@ -200,7 +200,9 @@ class Module:
         """Run `hook(module, grad)` during backward when the gradient of the loss with respect
         to this module's output is complete (once per output tensor, per call); a returned
         Tensor replaces that gradient. Like PyTorch's `register_full_backward_pre_hook`, but
-        per output tensor. Outputs of calls made while grad mode is off are not watched."""
+        per output tensor. Outputs of calls made while grad mode is off are not watched. An
+        output the call did not make (an input passed through, a leaf) is returned as
+        `ag.clone` of it, so the hook sees only the gradient that flows through this call."""
         return _hooks.register(self, "output_grad", hook, False, prepend)
 
     # -- traversal -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 import struct
 import zipfile
 import zlib
@@ -99,13 +100,13 @@ def _fspath(path: Any, what: str) -> str:
 
 def _read(f: IO[bytes]) -> dict[Any, Any]:
     head = f.read(9)
+    size = f.seek(0, os.SEEK_END)
+    if _safetensors.looks_like(head, size):     # first: its data may hold a zip end record
+        return _safetensors.read(f, size)
     f.seek(0)
     if zipfile.is_zipfile(f):
         f.seek(0)
         return _codec.read_archive(f)
-    size = f.seek(0, os.SEEK_END)
-    if _safetensors.looks_like(head, size):
-        return _safetensors.read(f, size)
     if size == 0:
         raise _codec.DamagedError("the file is empty (0 bytes)")
     if head.startswith(b"\x93NUMPY"):
@@ -129,9 +130,20 @@ def _replace_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
     """Write through `write` to a temporary file in `path`'s directory, fsync, rename over `path`.
 
     On any error (including KeyboardInterrupt) the temporary file is removed and `path` is
-    untouched. A symlink at `path` is followed: its target is replaced.
+    untouched. A symlink at `path` is followed: its target is replaced. A device or a named
+    pipe at `path` is written into instead, as there is no file to replace.
     """
     target = os.path.realpath(path)
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        mode = stat.S_IFREG                         # no file yet (or unreadable): the usual way
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # a device or a named pipe (/dev/null, a FIFO to another process) is written into:
+        # replacing it with a regular file would destroy it (root may replace /dev/null)
+        with open(target, "wb") as f:
+            write(f)
+        return
     directory = os.path.dirname(target)
     fd, tmp = _create_temp(directory, os.path.basename(target))
     try:

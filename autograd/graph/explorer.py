@@ -188,7 +188,9 @@ def _finite(x: float) -> float | None:
 
 def _page(data: dict, title: str) -> str:
     payload = json.dumps(data, separators=(",", ":"), allow_nan=False, default=_jsonable)
-    payload = payload.replace("</", "<\\/")
+    # `<` only occurs inside JSON strings: as \u003c no name can end the script element or open
+    # a `<!--` that makes the HTML parser swallow the page's own script (a blank page)
+    payload = payload.replace("<", "\\u003c")
     script = (_HERE / "explorer.js").read_text(encoding="utf-8")
     return _TEMPLATE.format(title=html.escape(title), legend=_legend(data), data=payload,
                             script=script)

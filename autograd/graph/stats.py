@@ -85,18 +85,21 @@ def _stats(a: np.ndarray, keep_small: bool = False, exact: bool = False) -> dict
         st["values"] = np.array(a, copy=True)
     if n <= 16:                                 # small: Python floats beat four reductions
         vals = [float(v) for v in a.reshape(-1).tolist()]
-        total = math.fsum(vals)
-        if math.isfinite(total):
-            mean = total / n
-            sq = math.fsum(v * v for v in vals)
-            var = math.fsum((v - mean) ** 2 for v in vals) / n
-            st.update(norm=math.sqrt(sq), min=min(vals), max=max(vals), mean=mean,
-                      std=math.sqrt(var), finite=True)
-            return st
+        try:        # fsum raises on inf + -inf and on sums past the float range
+            total = math.fsum(vals)
+            if math.isfinite(total):
+                mean = total / n
+                sq = math.fsum(v * v for v in vals)
+                var = math.fsum((v - mean) ** 2 for v in vals) / n
+                st.update(norm=math.sqrt(sq), min=min(vals), max=max(vals), mean=mean,
+                          std=math.sqrt(var), finite=True)
+                return st
+        except (ValueError, OverflowError):
+            pass                                # the array path below handles them
     flat = (a if kind == "f" else a.astype(np.float64)).reshape(-1)
     mn, mx = float(flat.min()), float(flat.max())
-    total = float(flat.sum(dtype=np.float64))
-    with np.errstate(over="ignore", under="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):    # values near the range
+        total = float(flat.sum(dtype=np.float64))
         sq = float(np.dot(flat, flat))
     finite = math.isfinite(mn) and math.isfinite(mx)
     if finite:
@@ -112,7 +115,8 @@ def _stats(a: np.ndarray, keep_small: bool = False, exact: bool = False) -> dict
         # the second moment loses the spread to rounding when the mean dominates it
         # (sum of squares accurate to about eps * sq): then a second pass
         if exact or not var > 1e4 * float(np.finfo(flat.dtype).eps) * (sq / n):
-            std = float(flat.std(dtype=np.float64))
+            with np.errstate(over="ignore", invalid="ignore"):
+                std = float(flat.std(dtype=np.float64))
         else:
             std = math.sqrt(var)
     else:

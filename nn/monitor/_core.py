@@ -169,7 +169,9 @@ class Monitor(Measuring):
             if (self._active and module is st.module and isinstance(output, ag.Tensor)
                     and ag.is_grad_enabled()):
                 self._activation(st, output.data)
-                if output.requires_grad:
+                # not on a tensor the call did not make (a leaf, an input passed through, as
+                # Dropout in eval): the hook would outlive the step and pile up, step after step
+                if output.requires_grad and not output.is_leaf and all(a is not output for a in args):
                     output.register_hook(st.on_grad)
         return forward_hook
 
