@@ -100,11 +100,9 @@ class Monitor(Measuring):
         self._mcols = np.array([st.col for st in self._mods], np.intp)
         self._has_params = np.array([bool(st.params) for st in self._mods])
         self._active_kinds = [[False] * len(KINDS) for _ in self._mods]
-        self._before: np.ndarray | None = None
-        self._lens: list[int] = []
-        self._starts = np.zeros(0, np.intp)
-        self._bsum: list[float] = []
-        self._bsq: list[float] = []
+        self._ones: dict = {}
+        self._snapped = self._has_before = False
+        self._layout()
         self._trackers = {(i, k): Tracker() for i in range(len(self._mods)) for k in KINDS}
         self._step = 0
         self._active = True
@@ -233,7 +231,6 @@ class Monitor(Measuring):
             self._diagnose(row)
             self._history.add(self._step, row)
         self._snapped = False
-        self._before = None
         self._step += 1
         self._active = self._step % self.every == 0
         if self._active != self._armed and not self._closed:
@@ -399,7 +396,7 @@ class Monitor(Measuring):
         for st in self._mods:
             for a in (st.last_alive, st.act_sample, st.grad_sample):
                 n += 0 if a is None else a.nbytes
-        return n + (0 if self._before is None else self._before.nbytes)
+        return n + self._work.nbytes + self._after.nbytes
 
     def __repr__(self) -> str:
         return (f"Monitor({len(self._mods)} modules, {len(self._params)} parameters, every={self.every}, "
