@@ -100,6 +100,7 @@ class Monitor(Measuring):
         self._mcols = np.array([st.col for st in self._mods], np.intp)
         self._has_params = np.array([bool(st.params) for st in self._mods])
         self._active_kinds = [[False] * len(KINDS) for _ in self._mods]
+        self._any_active = False        # some module held some condition at the last recorded step
         self._ones: dict = {}
         self._snapped = self._has_before = False
         self._layout()
@@ -250,6 +251,12 @@ class Monitor(Measuring):
         step = self._step
         held, values, top = self._conditions(row)
         active = self._active_kinds
+        if not (self._any_active or any(True in h for h in held)):     # all healthy: no tracker moves
+            for st in self._mods:
+                row[st.col + _F] = 0
+            self._active_kinds = held
+            return
+        self._any_active = any(True in h for h in held)
         for i, st in enumerate(self._mods):
             flags = 0
             for k, kind in enumerate(KINDS):
