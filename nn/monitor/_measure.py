@@ -101,7 +101,7 @@ class _Param:
     def view(self) -> np.ndarray | None:
         """The sampled elements of the parameter's current array (a view, kept while the
         parameter keeps its array); None if its shape changed."""
-        data = self.tensor._data
+        data = self.tensor.data
         if data is not self.src_data:
             if data.shape != self.shape:
                 return None
@@ -196,7 +196,7 @@ class Measuring:
                 v = p.view()
             np.copyto(p.dst_b, v)
             if not p.whole:
-                f = p.tensor._data.reshape(-1)
+                f = p.tensor.data.reshape(-1)
                 p.wss = float(np.dot(f, f))
         self._snapped = self._has_before = True
 
@@ -275,13 +275,13 @@ class Measuring:
                 reshaped = True
             else:
                 np.copyto(p.dst_a, v)
-            g = p.tensor._grad
+            g = p.tensor.grad
             p.has_grad = g is not None
             if p.whole:
                 if g is None:
                     p.dst_g.fill(0.0)
                 else:
-                    np.copyto(p.dst_g, g._data)
+                    np.copyto(p.dst_g, g.data)
         np.multiply(work[0], work[0], out=work[1])
         np.subtract(after, work[0], out=work[2])
         np.multiply(work[2], work[2], out=work[3])
@@ -297,7 +297,7 @@ class Measuring:
                     if p.hook_calls == 1:       # one backward, into an empty .grad: its norm
                         g = p.hook_ss
                     else:
-                        f = p.tensor._grad._data.reshape(-1)
+                        f = p.tensor.grad.data.reshape(-1)
                         g = float(np.dot(f, f))
                 p.hook_calls = 0
             p.gss = g if p.has_grad else math.nan
