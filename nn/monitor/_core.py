@@ -133,17 +133,20 @@ class Monitor(Measuring):
 
     def _attach(self) -> None:
         self._pre_hook = self._make_pre_hook()
-        self._param_hooks = [(p, self._make_param_hook(p)) for p in self._large if p.tensor.requires_grad]
         self._forward_hooks = []
         for st in self._mods:
             st.on_grad = self._make_grad_hook(st)
             self._forward_hooks.append((st, self._make_forward_hook(st)))
-        self._arm()
         opt = self.optimizer
         if opt is not None:
             original = opt.step
 
+            # the weights and gradients the optimizer is given are those of the step's forward
+            # and backward passes: sampled (and the large ones' norms taken) just before it
+            # changes them, while they are in the cache for it anyway
             def step(closure: Callable | None = None) -> Any:
+                if self._active:
+                    self._snapshot(grads=closure is None)
                 result = original() if closure is None else original(closure)
                 self._end_step()
                 return result
@@ -154,6 +157,7 @@ class Monitor(Measuring):
                 if opt.__dict__.get("step") is step:
                     del opt.step
             self._restore_step = restore
+        self._arm()
 
     # hooks are closures, not bound methods: deep-copying a monitored model copies them as they
     # are (a copy's modules are not this monitor's, so its hooks ignore them)
@@ -172,16 +176,6 @@ class Monitor(Measuring):
                     output.register_hook(st.on_grad)
         return forward_hook
 
-    def _make_param_hook(self, p: _Param) -> Callable:
-        def param_hook(grad: ag.Tensor) -> None:
-            if self._active:
-                if p.tensor.grad is not None:       # accumulating into an existing .grad
-                    p.hook_calls += 1
-                f = grad.data.reshape(-1)
-                p.hook_ss = float(np.dot(f, f))
-                p.hook_calls += 1
-        return param_hook
-
     def _make_grad_hook(self, st: _Module) -> Callable:
         def grad_hook(grad: ag.Tensor) -> None:
             a = grad.data
@@ -195,9 +189,8 @@ class Monitor(Measuring):
     def _arm(self) -> None:
         """Hook into the model for a recorded step (between recorded steps no hook is left: an
         unrecorded step runs as if there were no monitor)."""
-        self._handles.append(self.model.register_forward_pre_hook(self._pre_hook))
-        for p, fn in self._param_hooks:   # a large parameter's gradient norm: taken in backward
-            self._handles.append(p.tensor.register_hook(fn))
+        if self.optimizer is None:      # else the optimizer's step takes the "before" values
+            self._handles.append(self.model.register_forward_pre_hook(self._pre_hook))
         for st, fn in self._forward_hooks:
             self._handles.append(st.module.register_forward_hook(fn))
         self._armed = True
@@ -248,14 +241,13 @@ class Monitor(Measuring):
     # -- diagnosing ----------------------------------------------------------------------
 
     def _diagnose(self, row: list[float]) -> None:
+        if not self._any_active and self._all_clear(row):     # all healthy: no tracker moves
+            for st in self._mods:
+                row[st.col + _F] = 0
+            return
         step = self._step
         held, values, top = self._conditions(row)
         active = self._active_kinds
-        if not (self._any_active or any(True in h for h in held)):     # all healthy: no tracker moves
-            for st in self._mods:
-                row[st.col + _F] = 0
-            self._active_kinds = held
-            return
         self._any_active = any(True in h for h in held)
         for i, st in enumerate(self._mods):
             flags = 0
@@ -274,6 +266,20 @@ class Monitor(Measuring):
                     warnings.warn(self._message(i, kind, tr), MonitorWarning, stacklevel=4)
             row[st.col + _F] = flags
         self._active_kinds = held
+
+    def _all_clear(self, row: list[float]) -> bool:
+        """True if no module shows any problem in this row (a quick pass of `_conditions`)."""
+        th = self.thresholds
+        cols = [(st.col, r) for st, r in zip(self._mods, [bool(st.params) for st in self._mods])]
+        grads = [row[c + _G] if has else math.nan for c, has in cols]
+        top = max([g for g in grads if 0 < g < math.inf], default=math.nan)
+        low = th["vanishing"] * top                 # NaN if no module has a gradient
+        for (c, _), g in zip(cols, grads):
+            if (row[c + _NF] == 1.0 or g > th["exploding"] or g < low or row[c + _D] > th["dead"]
+                    or row[c + _S] > th["saturated"] or row[c + _A] > th["update_high"]
+                    or row[c + _A] < th["update_low"]):
+                return False
+        return True
 
     def _conditions(self, row: Any) -> tuple[list[list[bool]], list[list[float]], int]:
         """For one row (a list or an array): per module, whether it shows each kind (in KINDS
@@ -403,7 +409,7 @@ class Monitor(Measuring):
         for st in self._mods:
             for a in (st.last_alive, st.act_sample, st.grad_sample):
                 n += 0 if a is None else a.nbytes
-        return n + self._work.nbytes + self._after.nbytes
+        return n + self._work.nbytes
 
     def __repr__(self) -> str:
         return (f"Monitor({len(self._mods)} modules, {len(self._params)} parameters, every={self.every}, "

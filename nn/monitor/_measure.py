@@ -50,7 +50,7 @@ def _ratio(dsum: float, dsq: float, bsum: float, bsq: float, n: int, work: np.nd
     vd, vb = dsq / n - md * md, bsq / n - mb * mb
     if vb > 0 and vd >= 1e-3 * md * md and vb >= 1e-3 * mb * mb and vd < math.inf and vb < math.inf:
         return 0.5 * math.log10(vd / vb) if vd > 0 else -math.inf
-    return log10_ratio(_std(dsum, dsq, n, work[2], start), _std(bsum, bsq, n, work[0], start))
+    return log10_ratio(_std(dsum, dsq, n, work[1], start), _std(bsum, bsq, n, work[0], start))
 
 
 def activation_of(module: Module) -> str | None:
@@ -81,7 +81,7 @@ class _Param:
     """One parameter's per-step state; `start` and `n` place its sample in the work matrix."""
 
     __slots__ = ("name", "tensor", "col", "sample", "sl", "shape", "whole", "index", "start", "n",
-                 "wss", "gss", "finite", "has_grad", "ratio", "hook_ss", "hook_calls", "src_data",
+                 "wss", "gss", "finite", "has_grad", "ratio", "pre_gss", "pre_grad", "src_data",
                  "src", "dst_b", "dst_a", "dst_g")
 
     def __init__(self, name: str, tensor: ag.Tensor, col: int, sample: int, index: int) -> None:
@@ -93,8 +93,8 @@ class _Param:
         self.start = self.n = 0
         self.src_data: np.ndarray | None = None      # the array `src` (the sampled view) is of
         self.src = self.dst_b = self.dst_a = self.dst_g = np.zeros(0)
-        self.hook_ss = math.nan                       # its gradient's sum of squares, from backward
-        self.hook_calls = 0
+        self.pre_gss = math.nan                       # its gradient's sum of squares before the update
+        self.pre_grad = False
         self.wss = self.gss = self.ratio = math.nan
         self.finite = self.has_grad = True
 
@@ -151,8 +151,8 @@ class Measuring:
     """The measuring half of `Monitor` (which holds the state these methods read).
 
     The sampled elements of every parameter sit side by side in one float64 work matrix
-    `_work` (rows: before, before squared, update, update squared, gradient squared), so
-    that one `np.add.reduceat` gives every parameter's sums at the end of a step."""
+    `_work` (rows: before, update, gradient (small parameters), then their squares), so that
+    two element-wise passes and one `np.add.reduceat` give every parameter's sums."""
 
     _params: list[_Param]
     _large: list[_Param]
@@ -163,7 +163,7 @@ class Measuring:
     _snapped: bool
     _has_before: bool
     _work: np.ndarray
-    _after: np.ndarray
+    _flat_starts: np.ndarray
     _starts: np.ndarray
     _ones: dict
 
@@ -176,19 +176,20 @@ class Measuring:
             p.whole = p.sl.step == 1
             p.n = len(range(*p.sl.indices(p.tensor.size)))
             p.start, s = s, s + max(p.n, 1)         # an empty parameter keeps a slot of 0
-        self._work = work = np.zeros((5, max(s, 1)))
-        self._after = np.zeros(max(s, 1))
-        self._starts = np.array([p.start for p in self._params], np.intp)
+        self._work = work = np.zeros((6, max(s, 1)))
+        starts = np.array([p.start for p in self._params], np.intp)
+        # one 1-D reduceat over the flattened matrix: much faster than along axis 1 of 2-D
+        self._flat_starts = (starts + work.shape[1] * np.arange(6)[:, None]).reshape(-1)
         for p in self._params:
             sl = slice(p.start, p.start + p.n)
             p.src_data = None
-            p.dst_b, p.dst_a = work[0, sl], self._after[sl]
-            p.dst_g = work[4, sl].reshape(p.shape) if p.whole else work[4, sl]
+            p.dst_b, p.dst_a = work[0, sl], work[1, sl]
+            p.dst_g = work[2, sl].reshape(p.shape) if p.whole else work[2, sl]
 
-    def _snapshot(self) -> None:
-        """Before the step's forward pass: copy the sampled elements of every parameter into
-        the work matrix and take the large parameters' weight norms (reading the large weights
-        here also brings them into the cache for the forward pass)."""
+    def _snapshot(self, grads: bool = False) -> None:
+        """Before the update (when the optimizer's step begins, or without an optimizer before
+        the step's forward pass): copy the sampled elements of every parameter into the work
+        matrix and take the large parameters' weight norms, with `grads` their gradient norms."""
         for p in self._params:
             v = p.view()
             if v is None:                       # a parameter's .data was replaced: a new layout
@@ -198,6 +199,11 @@ class Measuring:
             if not p.whole:
                 f = p.tensor.data.reshape(-1)
                 p.wss = float(np.dot(f, f))
+                g = p.tensor.grad if grads else None
+                if g is not None:
+                    f = g.data.reshape(-1)
+                    p.pre_gss = float(np.dot(f, f))
+                    p.pre_grad = True
         self._snapped = self._has_before = True
 
     def _activation(self, st: _Module, h: np.ndarray) -> None:
@@ -260,14 +266,14 @@ class Measuring:
     def _parameters(self, row: list[float]) -> None:
         """Gradient norms, weight norms and update:data ratios of every parameter in a handful
         of NumPy calls: one copy per parameter of its sampled elements after the update (and of
-        a small parameter's gradient), four element-wise passes and one `reduceat` over the work
-        matrix. A large parameter's weight norm was taken before the forward pass and its
-        gradient norm in backward (see _make_param_hook)."""
+        a small parameter's gradient), two element-wise passes and one `reduceat` over the work
+        matrix. A large parameter's weight norm (and its gradient norm, when the optimizer's
+        step was wrapped) was taken by _snapshot."""
         params = self._params
         if not self._snapped:                   # the model itself was not called: no "before"
             self._snapshot()
             self._has_before = False
-        work, after = self._work, self._after
+        work = self._work
         reshaped = False
         for p in params:
             v = p.view()
@@ -282,11 +288,11 @@ class Measuring:
                     p.dst_g.fill(0.0)
                 else:
                     np.copyto(p.dst_g, g.data)
-        np.multiply(work[0], work[0], out=work[1])
-        np.subtract(after, work[0], out=work[2])
-        np.multiply(work[2], work[2], out=work[3])
-        np.multiply(work[4], work[4], out=work[4])
-        bsum, bsq, dsum, dsq, gsq = np.add.reduceat(work, self._starts, axis=1).tolist()
+        np.subtract(work[1], work[0], out=work[1])          # the update
+        np.multiply(work[:3], work[:3], out=work[3:])       # squares
+        sums = np.add.reduceat(work.reshape(-1), self._flat_starts).tolist()
+        k = len(params)
+        bsum, dsum, bsq, dsq, gsq = sums[:k], sums[k:2 * k], sums[3 * k:4 * k], sums[4 * k:5 * k], sums[5 * k:]
         ratios = self._has_before and not reshaped
         for i, p in enumerate(params):
             if p.whole:
@@ -294,12 +300,12 @@ class Measuring:
             else:
                 g = math.nan
                 if p.has_grad:
-                    if p.hook_calls == 1:       # one backward, into an empty .grad: its norm
-                        g = p.hook_ss
+                    if p.pre_grad:              # taken before the update
+                        g = p.pre_gss
                     else:
                         f = p.tensor.grad.data.reshape(-1)
                         g = float(np.dot(f, f))
-                p.hook_calls = 0
+                p.pre_grad = False
             p.gss = g if p.has_grad else math.nan
             p.finite = math.isfinite(p.wss)
             if not (p.finite and (math.isfinite(g) or not p.has_grad)):
