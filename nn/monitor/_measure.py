@@ -292,7 +292,8 @@ class Measuring:
         np.multiply(work[:3], work[:3], out=work[3:])       # squares
         sums = np.add.reduceat(work.reshape(-1), self._flat_starts).tolist()
         k = len(params)
-        bsum, dsum, bsq, dsq, gsq = sums[:k], sums[k:2 * k], sums[3 * k:4 * k], sums[4 * k:5 * k], sums[5 * k:]
+        bsum, dsum = sums[:k], sums[k:2 * k]
+        bsq, dsq, gsq = sums[3 * k:4 * k], sums[4 * k:5 * k], sums[5 * k:]
         ratios = self._has_before and not reshaped
         for i, p in enumerate(params):
             if p.whole:
