@@ -179,11 +179,14 @@ class Monitor(Measuring):
     def _make_grad_hook(self, st: _Module) -> Callable:
         def grad_hook(grad: ag.Tensor) -> None:
             a = grad.data
-            ss, finite = sq_sum(a)
+            f = a.reshape(-1)
+            ss = float(np.dot(f, f)) if f.dtype.kind == "f" else math.nan
+            if not ss < math.inf:               # NaN / Inf, an overflow, or not a float array
+                ss, finite = sq_sum(a)
+                st.grad_finite &= finite
             st.out_sq += ss
-            st.grad_finite &= finite
             st.grad_seen = True
-            st.grad_sample = a.reshape(-1)[sample_slice(a.shape, _HIST_SAMPLE)].copy()
+            st.grad_sample = f[sample_slice(a.shape, _HIST_SAMPLE)].copy()
         return grad_hook
 
     def _arm(self) -> None:
@@ -251,6 +254,9 @@ class Monitor(Measuring):
         self._any_active = any(True in h for h in held)
         for i, st in enumerate(self._mods):
             flags = 0
+            if not (True in held[i] or True in active[i]):   # this module: nothing to track
+                row[st.col + _F] = 0
+                continue
             for k, kind in enumerate(KINDS):
                 h = held[i][k]
                 if not (h or active[i][k]):
