@@ -326,6 +326,7 @@ class Monitor(Measuring):
     def _dead_onset(self, st: _Module) -> int:
         """The step from which the dead share has been above the threshold, dating each dead
         unit's death to the recorded step after it last fired."""
+        assert st.last_alive is not None
         cutoff = max(self._step - int(self.thresholds["dead_window"]) + 1, st.first_seen)
         last = st.last_alive[st.last_alive < cutoff]
         died = np.where(last < st.first_seen, st.first_seen, last + self.every)

@@ -7,6 +7,7 @@ The hot path of a recorded step: as few NumPy calls as possible (each costs 1 to
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -42,6 +43,16 @@ def _std(total: float, squares: float, n: int, x: np.ndarray, start: int) -> flo
     return math.sqrt(var)
 
 
+def _ignore(grad: ag.Tensor) -> None:
+    """A placeholder output-gradient hook."""
+
+
+def _grad_of(p: _Param) -> np.ndarray:
+    g = p.tensor.grad
+    assert g is not None
+    return g.data
+
+
 def _ratio(dsum: float, dsq: float, bsum: float, bsq: float, n: int, work: np.ndarray,
            start: int) -> float:
     """log10 std(update) / std(before) from their sums over n elements (rows 2 and 0 of `work`
@@ -60,8 +71,8 @@ def activation_of(module: Module) -> str | None:
         if isinstance(module, cls):
             return name
     if isinstance(module, Dense):
-        name = module.activation_name
-        return name if name in _ACTIVATIONS else None
+        act = module.activation_name
+        return act if act in _ACTIVATIONS else None
     return None
 
 
@@ -134,7 +145,9 @@ class _Module:
         self.main = by_name.get("weight") or max(params, key=lambda p: p.tensor.size, default=None)
         self.last_alive: np.ndarray | None = None
         self.first_seen = 0
-        self.act_sample = self.grad_sample = None
+        self.act_sample: np.ndarray | None = None
+        self.grad_sample: np.ndarray | None = None
+        self.on_grad: Callable[[ag.Tensor], None] = _ignore     # set by Monitor._attach
         self.hist_step = -1
         self.ema = math.nan
         self.nonfinite_where: list[str] = []
@@ -195,6 +208,7 @@ class Measuring:
             if v is None:                       # a parameter's .data was replaced: a new layout
                 self._layout()
                 v = p.view()
+                assert v is not None
             np.copyto(p.dst_b, v)
             if not p.whole:
                 f = p.tensor.data.reshape(-1)
@@ -281,13 +295,13 @@ class Measuring:
                 reshaped = True
             else:
                 np.copyto(p.dst_a, v)
-            g = p.tensor.grad
-            p.has_grad = g is not None
+            grad = p.tensor.grad
+            p.has_grad = grad is not None
             if p.whole:
-                if g is None:
+                if grad is None:
                     p.dst_g.fill(0.0)
                 else:
-                    np.copyto(p.dst_g, g.data)
+                    np.copyto(p.dst_g, grad.data)
         np.subtract(work[1], work[0], out=work[1])          # the update
         np.multiply(work[:3], work[:3], out=work[3:])       # squares
         sums = np.add.reduceat(work.reshape(-1), self._flat_starts).tolist()
@@ -304,7 +318,7 @@ class Measuring:
                     if p.pre_grad:              # taken before the update
                         g = p.pre_gss
                     else:
-                        f = p.tensor.grad.data.reshape(-1)
+                        f = _grad_of(p).reshape(-1)
                         g = float(np.dot(f, f))
                 p.pre_grad = False
             p.gss = g if p.has_grad else math.nan
@@ -329,7 +343,7 @@ class Measuring:
         if not wfinite:
             p.wss = math.nan
         if p.has_grad:
-            p.gss, gfinite = sq_sum(p.tensor.grad.data)
+            p.gss, gfinite = sq_sum(_grad_of(p))
             p.finite &= gfinite
             if not gfinite:
                 p.gss = math.nan
@@ -351,7 +365,7 @@ class Measuring:
                 row[c + _W] = math.sqrt(wss)
                 if not finite:
                     where.append("weights (or their gradients)")
-                r = st.main.ratio
+                r = st.main.ratio if st.main is not None else math.nan
                 if r == r:                                  # not NaN
                     row[c + _U] = r
                     e = st.ema
