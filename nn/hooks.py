@@ -26,12 +26,21 @@ class RemovableHandle:
     """What a `register_*_hook` method returns: `remove()` unregisters the hook (again is a
     no-op); as a context manager it removes the hook on leaving the block."""
 
-    __slots__ = ("_table", "_hooks", "id")
+    __slots__ = ("_table", "_hooks", "_entry", "id")
 
     def __init__(self, table: dict[int, Any], hooks: ModuleHooks | None = None) -> None:
         self._table = table
         self._hooks = hooks
+        self._entry: Any = None
         self.id = next(_IDS)
+
+    def _restore(self) -> None:
+        """Register the removed hook again, last (cheaper than a new registration: nn.Monitor
+        does it before every recorded step)."""
+        if self._entry is not None and self.id not in self._table:
+            self._table[self.id] = self._entry
+            if self._hooks is not None:
+                self._hooks.any = True
 
     def remove(self) -> None:
         self._table.pop(self.id, None)
@@ -72,7 +81,7 @@ class ModuleHooks:
             raise TypeError(f"a hook must be callable, got {type(fn).__name__}")
         table = getattr(self, kind)
         handle = RemovableHandle(table, self)
-        table[handle.id] = (fn, bool(with_kwargs))
+        table[handle.id] = handle._entry = (fn, bool(with_kwargs))
         if prepend:                          # dicts keep insertion order: rebuild with it first
             items = list(table.items())
             table.clear()

@@ -100,8 +100,9 @@ class Monitor(Measuring):
         self._mcols = np.array([st.col for st in self._mods], np.intp)
         self._has_params = np.array([bool(st.params) for st in self._mods])
         self._active_kinds = [[False] * len(KINDS) for _ in self._mods]
+        self._cols = [st.col for st in self._mods]
+        self._with_params = [bool(st.params) for st in self._mods]
         self._any_active = False        # some module held some condition at the last recorded step
-        self._ones: dict = {}
         self._snapped = self._has_before = False
         self._layout()
         self._trackers = {(i, k): Tracker() for i in range(len(self._mods)) for k in KINDS}
@@ -191,22 +192,26 @@ class Monitor(Measuring):
 
     def _arm(self) -> None:
         """Hook into the model for a recorded step (between recorded steps no hook is left: an
-        unrecorded step runs as if there were no monitor)."""
-        if self.optimizer is None:      # else the optimizer's step takes the "before" values
-            self._handles.append(self.model.register_forward_pre_hook(self._pre_hook))
-        for st, fn in self._forward_hooks:
-            self._handles.append(st.module.register_forward_hook(fn))
+        unrecorded step runs as if there were no monitor); the handles are kept and put back."""
+        if self._handles:
+            for h in self._handles:
+                h._restore()
+        else:
+            if self.optimizer is None:  # else the optimizer's step takes the "before" values
+                self._handles.append(self.model.register_forward_pre_hook(self._pre_hook))
+            for st, fn in self._forward_hooks:
+                self._handles.append(st.module.register_forward_hook(fn))
         self._armed = True
 
     def _disarm(self) -> None:
         for h in self._handles:
             h.remove()
-        self._handles.clear()
         self._armed = False
 
     def close(self) -> None:
         """Remove every hook and give the optimizer its own `step` back; the history stays."""
         self._disarm()
+        self._handles.clear()
         self._closed = True
         if self._restore_step is not None:
             self._restore_step()
@@ -276,7 +281,7 @@ class Monitor(Measuring):
     def _all_clear(self, row: list[float]) -> bool:
         """True if no module shows any problem in this row (a quick pass of `_conditions`)."""
         th = self.thresholds
-        cols = [(st.col, r) for st, r in zip(self._mods, [bool(st.params) for st in self._mods])]
+        cols = list(zip(self._cols, self._with_params))
         grads = [row[c + _G] if has else math.nan for c, has in cols]
         top = max([g for g in grads if 0 < g < math.inf], default=math.nan)
         low = th["vanishing"] * top                 # NaN if no module has a gradient
@@ -291,17 +296,18 @@ class Monitor(Measuring):
         """For one row (a list or an array): per module, whether it shows each kind (in KINDS
         order) and the value that says so; and the module with the largest gradient norm (-1: none)."""
         th, r = self.thresholds, row if isinstance(row, list) else row.tolist()
-        cols = [st.col for st in self._mods]
-        grads = [r[c + _G] if st.params else math.nan for c, st in zip(cols, self._mods)]
+        cols = self._cols
+        grads = [r[c + _G] if has else math.nan for c, has in zip(cols, self._with_params)]
         positive = [(g, i) for i, g in enumerate(grads) if 0 < g < math.inf]
         top_g, top = max(positive) if positive else (math.nan, -1)
         held, values = [], []
         any_other = False
+        ex, de, sa, va, hi, lo = (th["exploding"], th["dead"], th["saturated"], th["vanishing"],
+                                  th["update_high"], th["update_low"])
         for i, c in enumerate(cols):
             g, dead, sat, avg = grads[i], r[c + _D], r[c + _S], r[c + _A]
             ratio = g / top_g if top >= 0 and 0 <= g < math.inf else math.nan
-            h = [r[c + _NF] == 1.0, g > th["exploding"], dead > th["dead"], sat > th["saturated"],
-                 ratio < th["vanishing"] and i != top, avg > th["update_high"], avg < th["update_low"]]
+            h = [r[c + _NF] == 1.0, g > ex, dead > de, sat > sa, ratio < va and i != top, avg > hi, avg < lo]
             any_other = any_other or any(h[:-1])
             held.append(h)
             values.append([1.0, g, dead, sat, ratio, avg, avg])

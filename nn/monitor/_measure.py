@@ -134,7 +134,7 @@ class _Module:
     __slots__ = ("name", "module", "label", "act", "params", "main", "col", "mean", "std", "sat",
                  "dead", "dead_batch", "act_finite", "out_sq", "grad_finite", "grad_seen",
                  "last_alive", "first_seen", "act_sample", "grad_sample", "ema", "on_grad",
-                 "nonfinite_where", "hist_step")
+                 "nonfinite_where", "hist_step", "ones")
 
     def __init__(self, name: str, module: Module, params: list[_Param], col: int) -> None:
         self.name, self.module, self.params, self.col = name, module, params, col
@@ -148,6 +148,7 @@ class _Module:
         self.act_sample: np.ndarray | None = None
         self.grad_sample: np.ndarray | None = None
         self.on_grad: Callable[[ag.Tensor], None] = _ignore     # set by Monitor._attach
+        self.ones = np.ones(0)          # a ReLU's column sums: ones @ output
         self.hist_step = -1
         self.ema = math.nan
         self.nonfinite_where: list[str] = []
@@ -178,7 +179,6 @@ class Measuring:
     _work: np.ndarray
     _flat_starts: np.ndarray
     _starts: np.ndarray
-    _ones: dict
 
     def _layout(self) -> None:
         """Place each parameter's sample (its elements if small) in the work matrix."""
@@ -232,10 +232,9 @@ class Measuring:
         cols = None
         if act == "relu":
             rows = h.reshape(-1, h.shape[-1]) if h.ndim > 1 else h.reshape(1, -1)
-            key = (rows.shape[0], rows.dtype)
-            ones = self._ones.get(key)
-            if ones is None:
-                ones = self._ones[key] = np.ones(rows.shape[0], rows.dtype)
+            ones = st.ones
+            if ones.shape[0] != rows.shape[0] or ones.dtype != rows.dtype:
+                ones = st.ones = np.ones(rows.shape[0], rows.dtype)
             cols = ones @ rows                  # per unit: the sum over the batch
             mean = float(np.add.reduce(cols)) / n
         else:
