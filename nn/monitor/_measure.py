@@ -204,7 +204,7 @@ class Measuring:
         the step's forward pass): copy the sampled elements of every parameter into the work
         matrix and take the large parameters' weight norms, with `grads` their gradient norms."""
         for p in self._params:
-            v = p.view()
+            v = p.src if p.tensor.data is p.src_data else p.view()
             if v is None:                       # a parameter's .data was replaced: a new layout
                 self._layout()
                 v = p.view()
@@ -289,7 +289,7 @@ class Measuring:
         work = self._work
         reshaped = False
         for p in params:
-            v = p.view()
+            v = p.src if p.tensor.data is p.src_data else p.view()
             if v is None:
                 reshaped = True
             else:
