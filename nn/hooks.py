@@ -6,7 +6,8 @@ its output arrives during backward.
     handle.remove()                     # or: with model.register_forward_hook(fn): model(x)
 
 `Module.__call__` hands over to `call_with_hooks` only when the module has hooks, so a module
-without hooks pays one dictionary lookup per call.
+without hooks pays one dictionary lookup per call (and, once it has had hooks, one attribute
+read: `ModuleHooks.any`).
 """
 
 from __future__ import annotations
@@ -25,14 +26,26 @@ class RemovableHandle:
     """What a `register_*_hook` method returns: `remove()` unregisters the hook (again is a
     no-op); as a context manager it removes the hook on leaving the block."""
 
-    __slots__ = ("_table", "id")
+    __slots__ = ("_table", "_hooks", "_entry", "id")
 
-    def __init__(self, table: dict[int, Any]) -> None:
+    def __init__(self, table: dict[int, Any], hooks: ModuleHooks | None = None) -> None:
         self._table = table
+        self._hooks = hooks
+        self._entry: Any = None
         self.id = next(_IDS)
+
+    def _restore(self) -> None:
+        """Register the removed hook again, last (cheaper than a new registration: nn.Monitor
+        does it before every recorded step)."""
+        if self._entry is not None and self.id not in self._table:
+            self._table[self.id] = self._entry
+            if self._hooks is not None:
+                self._hooks.any = True
 
     def remove(self) -> None:
         self._table.pop(self.id, None)
+        if self._hooks is not None:
+            self._hooks.count()
 
     def __enter__(self) -> RemovableHandle:
         return self
@@ -48,27 +61,32 @@ class RemovableHandle:
 class ModuleHooks:
     """The hooks of one module: three tables `{handle id: (fn, with_kwargs)}` in calling order."""
 
-    __slots__ = ("pre", "forward", "output_grad")
+    __slots__ = ("pre", "forward", "output_grad", "any")
 
     def __init__(self) -> None:
         self.pre: dict[int, tuple[Callable, bool]] = {}
         self.forward: dict[int, tuple[Callable, bool]] = {}
         self.output_grad: dict[int, tuple[Callable, bool]] = {}
+        self.any = False        # some hook is registered (what Module.__call__ reads)
 
     def __len__(self) -> int:
         return len(self.pre) + len(self.forward) + len(self.output_grad)
+
+    def count(self) -> None:
+        self.any = bool(self.pre or self.forward or self.output_grad)
 
     def add(self, kind: str, fn: Callable, with_kwargs: bool = False,
             prepend: bool = False) -> RemovableHandle:
         if not callable(fn):
             raise TypeError(f"a hook must be callable, got {type(fn).__name__}")
         table = getattr(self, kind)
-        handle = RemovableHandle(table)
-        table[handle.id] = (fn, bool(with_kwargs))
+        handle = RemovableHandle(table, self)
+        table[handle.id] = handle._entry = (fn, bool(with_kwargs))
         if prepend:                          # dicts keep insertion order: rebuild with it first
             items = list(table.items())
             table.clear()
             table.update([items[-1], *items[:-1]])
+        self.any = True
         return handle
 
 

@@ -174,7 +174,7 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         hooks = self.__dict__.get("_hooks")
-        if hooks:                   # see nn/hooks.py
+        if hooks is not None and hooks.any:     # see nn/hooks.py
             return _hooks.call_with_hooks(self, hooks, args, kwargs)
         with ag.scope(self):        # draw_graph clusters the operations recorded here by module
             return self.forward(*args, **kwargs)

@@ -122,6 +122,67 @@ def test_update_ratio_of_a_large_parameter_is_sampled_within(sample, tolerance):
     assert model[0].weight.size > sample                # it was a sample
 
 
+def test_norms_of_a_large_parameter_with_accumulated_gradients_and_a_closure():
+    """Norms of a parameter over 4096 elements are exact whatever the loop: gradients summed over
+    two backward passes, or computed inside optimizer.step(closure)."""
+    ag.manual_seed(0)
+    model = nn.Sequential(nn.Dense(100, 64, activation="tanh"), nn.Dense(64, 3))
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    mon = nn.Monitor(model, opt)
+    X = np.random.default_rng(0).standard_normal((16, 100)).astype(np.float32)
+    y = np.arange(16) % 3
+    w = model[0].weight
+    assert w.size > 4096
+
+    def norm(a):
+        return float(np.sqrt((a.astype(np.float64) ** 2).sum()))
+
+    opt.zero_grad()
+    for half in (X[:8], X[8:]):                         # gradient accumulation
+        nn.functional.cross_entropy(model(half), y[:8]).backward()
+    w_before, g = w.numpy().copy(), w.grad.numpy().copy()
+    opt.step()
+    p = {k: v[-1] for k, v in mon.series("grad_norm", params=True).items()}
+    assert p["0.weight"] == pytest.approx(norm(g), rel=1e-5)
+    assert mon.series("weight_norm", params=True)["0.weight"][-1] == pytest.approx(norm(w_before), rel=1e-5)
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(X), y)
+        loss.backward()
+        return loss
+    w_before = w.numpy().copy()
+    opt.step(closure)
+    assert mon.steps == [0, 1]
+    p = {k: v[-1] for k, v in mon.series("grad_norm", params=True).items()}
+    assert p["0.weight"] == pytest.approx(norm(w.grad.numpy()), rel=1e-5)
+    full = math.log10(np.std(w.numpy() - w_before) / np.std(w_before))
+    assert abs(mon.module_health()["0"]["update_ratio"] - full) < 0.03
+
+
+def test_unrecorded_steps_run_without_hooks():
+    ag.manual_seed(0)
+    X, y = digits()
+    model = nn.Sequential(nn.Dense(64, 16, activation="relu"), nn.Dense(16, 10))
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    mon = nn.Monitor(model, opt, every=3)
+
+    def hooked():
+        return [m.__dict__.get("_hooks") is not None and m.__dict__["_hooks"].any
+                for m in (model, model[0], model[1])]
+    assert hooked() == [False, True, True]      # with an optimizer: no pre-hook on the model
+    train(model, opt, X, y, 1)
+    assert hooked() == [False, False, False]    # steps 1 and 2 are not recorded
+    train(model, opt, X, y, 1)
+    assert hooked() == [False, False, False]
+    train(model, opt, X, y, 1)
+    assert hooked() == [False, True, True]      # armed for step 3
+    train(model, opt, X, y, 1)
+    assert mon.steps == [0, 3]
+    mon.close()
+    assert hooked() == [False, False, False] and "step" not in opt.__dict__
+
+
 def test_every_records_only_those_steps_and_dead_window():
     ag.manual_seed(0)
     X, y = digits()

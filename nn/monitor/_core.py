@@ -100,11 +100,11 @@ class Monitor(Measuring):
         self._mcols = np.array([st.col for st in self._mods], np.intp)
         self._has_params = np.array([bool(st.params) for st in self._mods])
         self._active_kinds = [[False] * len(KINDS) for _ in self._mods]
-        self._before: np.ndarray | None = None
-        self._lens: list[int] = []
-        self._starts = np.zeros(0, np.intp)
-        self._bsum: list[float] = []
-        self._bsq: list[float] = []
+        self._cols = [st.col for st in self._mods]
+        self._with_params = [bool(st.params) for st in self._mods]
+        self._any_active = False        # some module held some condition at the last recorded step
+        self._snapped = self._has_before = False
+        self._layout()
         self._trackers = {(i, k): Tracker() for i in range(len(self._mods)) for k in KINDS}
         self._step = 0
         self._active = True
@@ -134,17 +134,20 @@ class Monitor(Measuring):
 
     def _attach(self) -> None:
         self._pre_hook = self._make_pre_hook()
-        self._param_hooks = [(p, self._make_param_hook(p)) for p in self._large if p.tensor.requires_grad]
         self._forward_hooks = []
         for st in self._mods:
             st.on_grad = self._make_grad_hook(st)
             self._forward_hooks.append((st, self._make_forward_hook(st)))
-        self._arm()
         opt = self.optimizer
         if opt is not None:
             original = opt.step
 
+            # the weights and gradients the optimizer is given are those of the step's forward
+            # and backward passes: sampled (and the large ones' norms taken) just before it
+            # changes them, while they are in the cache for it anyway
             def step(closure: Callable | None = None) -> Any:
+                if self._active:
+                    self._snapshot(grads=closure is None)
                 result = original() if closure is None else original(closure)
                 self._end_step()
                 return result
@@ -155,6 +158,7 @@ class Monitor(Measuring):
                 if opt.__dict__.get("step") is step:
                     del opt.step
             self._restore_step = restore
+        self._arm()
 
     # hooks are closures, not bound methods: deep-copying a monitored model copies them as they
     # are (a copy's modules are not this monitor's, so its hooks ignore them)
@@ -175,45 +179,41 @@ class Monitor(Measuring):
                     output.register_hook(st.on_grad)
         return forward_hook
 
-    def _make_param_hook(self, p: _Param) -> Callable:
-        def param_hook(grad: ag.Tensor) -> None:
-            if self._active:
-                if p.tensor.grad is not None:       # accumulating into an existing .grad
-                    p.hook_calls += 1
-                f = grad.data.reshape(-1)
-                p.hook_ss = float(np.dot(f, f))
-                p.hook_calls += 1
-        return param_hook
-
     def _make_grad_hook(self, st: _Module) -> Callable:
         def grad_hook(grad: ag.Tensor) -> None:
             a = grad.data
-            ss, finite = sq_sum(a)
+            f = a.reshape(-1)
+            ss = float(np.dot(f, f)) if f.dtype.kind == "f" else math.nan
+            if not ss < math.inf:               # NaN / Inf, an overflow, or not a float array
+                ss, finite = sq_sum(a)
+                st.grad_finite &= finite
             st.out_sq += ss
-            st.grad_finite &= finite
             st.grad_seen = True
-            st.grad_sample = a.reshape(-1)[sample_slice(a.shape, _HIST_SAMPLE)].copy()
+            st.grad_sample = f[sample_slice(a.shape, _HIST_SAMPLE)].copy()
         return grad_hook
 
     def _arm(self) -> None:
         """Hook into the model for a recorded step (between recorded steps no hook is left: an
-        unrecorded step runs as if there were no monitor)."""
-        self._handles.append(self.model.register_forward_pre_hook(self._pre_hook))
-        for p, fn in self._param_hooks:   # a large parameter's gradient norm: taken in backward
-            self._handles.append(p.tensor.register_hook(fn))
-        for st, fn in self._forward_hooks:
-            self._handles.append(st.module.register_forward_hook(fn))
+        unrecorded step runs as if there were no monitor); the handles are kept and put back."""
+        if self._handles:
+            for h in self._handles:
+                h._restore()
+        else:
+            if self.optimizer is None:  # else the optimizer's step takes the "before" values
+                self._handles.append(self.model.register_forward_pre_hook(self._pre_hook))
+            for st, fn in self._forward_hooks:
+                self._handles.append(st.module.register_forward_hook(fn))
         self._armed = True
 
     def _disarm(self) -> None:
         for h in self._handles:
             h.remove()
-        self._handles.clear()
         self._armed = False
 
     def close(self) -> None:
         """Remove every hook and give the optimizer its own `step` back; the history stays."""
         self._disarm()
+        self._handles.clear()
         self._closed = True
         if self._restore_step is not None:
             self._restore_step()
@@ -235,7 +235,6 @@ class Monitor(Measuring):
             self._diagnose(row)
             self._history.add(self._step, row)
         self._snapped = False
-        self._before = None
         self._step += 1
         self._active = self._step % self.every == 0
         if self._active != self._armed and not self._closed:
@@ -252,11 +251,19 @@ class Monitor(Measuring):
     # -- diagnosing ----------------------------------------------------------------------
 
     def _diagnose(self, row: list[float]) -> None:
+        if not self._any_active and self._all_clear(row):     # all healthy: no tracker moves
+            for st in self._mods:
+                row[st.col + _F] = 0
+            return
         step = self._step
         held, values, top = self._conditions(row)
         active = self._active_kinds
+        self._any_active = any(True in h for h in held)
         for i, st in enumerate(self._mods):
             flags = 0
+            if not (True in held[i] or True in active[i]):   # this module: nothing to track
+                row[st.col + _F] = 0
+                continue
             for k, kind in enumerate(KINDS):
                 h = held[i][k]
                 if not (h or active[i][k]):
@@ -273,21 +280,36 @@ class Monitor(Measuring):
             row[st.col + _F] = flags
         self._active_kinds = held
 
+    def _all_clear(self, row: list[float]) -> bool:
+        """True if no module shows any problem in this row (a quick pass of `_conditions`)."""
+        th = self.thresholds
+        cols = list(zip(self._cols, self._with_params))
+        grads = [row[c + _G] if has else math.nan for c, has in cols]
+        top = max([g for g in grads if 0 < g < math.inf], default=math.nan)
+        low = th["vanishing"] * top                 # NaN if no module has a gradient
+        for (c, _), g in zip(cols, grads):
+            if (row[c + _NF] == 1.0 or g > th["exploding"] or g < low or row[c + _D] > th["dead"]
+                    or row[c + _S] > th["saturated"] or row[c + _A] > th["update_high"]
+                    or row[c + _A] < th["update_low"]):
+                return False
+        return True
+
     def _conditions(self, row: Any) -> tuple[list[list[bool]], list[list[float]], int]:
         """For one row (a list or an array): per module, whether it shows each kind (in KINDS
         order) and the value that says so; and the module with the largest gradient norm (-1: none)."""
         th, r = self.thresholds, row if isinstance(row, list) else row.tolist()
-        cols = [st.col for st in self._mods]
-        grads = [r[c + _G] if st.params else math.nan for c, st in zip(cols, self._mods)]
+        cols = self._cols
+        grads = [r[c + _G] if has else math.nan for c, has in zip(cols, self._with_params)]
         positive = [(g, i) for i, g in enumerate(grads) if 0 < g < math.inf]
         top_g, top = max(positive) if positive else (math.nan, -1)
         held, values = [], []
         any_other = False
+        ex, de, sa, va, hi, lo = (th["exploding"], th["dead"], th["saturated"], th["vanishing"],
+                                  th["update_high"], th["update_low"])
         for i, c in enumerate(cols):
             g, dead, sat, avg = grads[i], r[c + _D], r[c + _S], r[c + _A]
             ratio = g / top_g if top >= 0 and 0 <= g < math.inf else math.nan
-            h = [r[c + _NF] == 1.0, g > th["exploding"], dead > th["dead"], sat > th["saturated"],
-                 ratio < th["vanishing"] and i != top, avg > th["update_high"], avg < th["update_low"]]
+            h = [r[c + _NF] == 1.0, g > ex, dead > de, sat > sa, ratio < va and i != top, avg > hi, avg < lo]
             any_other = any_other or any(h[:-1])
             held.append(h)
             values.append([1.0, g, dead, sat, ratio, avg, avg])
@@ -312,6 +334,7 @@ class Monitor(Measuring):
     def _dead_onset(self, st: _Module) -> int:
         """The step from which the dead share has been above the threshold, dating each dead
         unit's death to the recorded step after it last fired."""
+        assert st.last_alive is not None
         cutoff = max(self._step - int(self.thresholds["dead_window"]) + 1, st.first_seen)
         last = st.last_alive[st.last_alive < cutoff]
         died = np.where(last < st.first_seen, st.first_seen, last + self.every)
@@ -401,7 +424,7 @@ class Monitor(Measuring):
         for st in self._mods:
             for a in (st.last_alive, st.act_sample, st.grad_sample):
                 n += 0 if a is None else a.nbytes
-        return n + (0 if self._before is None else self._before.nbytes)
+        return n + self._work.nbytes
 
     def __repr__(self) -> str:
         return (f"Monitor({len(self._mods)} modules, {len(self._params)} parameters, every={self.every}, "

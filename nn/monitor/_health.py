@@ -33,7 +33,8 @@ def _onset(mon: Any, i: int, kind: str, r: int) -> int:
     return int(h.steps[start])
 
 
-def _problems(mon: Any, i: int, r: int, held: np.ndarray, values: np.ndarray, top: int) -> list[str]:
+def _problems(mon: Any, i: int, r: int, held: list[bool], values: list[list[float]],
+              top: int) -> list[str]:
     st = mon._mods[i]
     latest = r == mon._history.n - 1
     out = []

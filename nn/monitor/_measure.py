@@ -7,6 +7,7 @@ The hot path of a recorded step: as few NumPy calls as possible (each costs 1 to
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -42,6 +43,27 @@ def _std(total: float, squares: float, n: int, x: np.ndarray, start: int) -> flo
     return math.sqrt(var)
 
 
+def _ignore(grad: ag.Tensor) -> None:
+    """A placeholder output-gradient hook."""
+
+
+def _grad_of(p: _Param) -> np.ndarray:
+    g = p.tensor.grad
+    assert g is not None
+    return g.data
+
+
+def _ratio(dsum: float, dsq: float, bsum: float, bsq: float, n: int, work: np.ndarray,
+           start: int) -> float:
+    """log10 std(update) / std(before) from their sums over n elements (rows 2 and 0 of `work`
+    from `start`), straight from the sums unless they lose precision."""
+    md, mb = dsum / n, bsum / n
+    vd, vb = dsq / n - md * md, bsq / n - mb * mb
+    if vb > 0 and vd >= 1e-3 * md * md and vb >= 1e-3 * mb * mb and vd < math.inf and vb < math.inf:
+        return 0.5 * math.log10(vd / vb) if vd > 0 else -math.inf
+    return log10_ratio(_std(dsum, dsq, n, work[1], start), _std(bsum, bsq, n, work[0], start))
+
+
 def activation_of(module: Module) -> str | None:
     """The activation a module ends with: "relu", "tanh", "sigmoid", ... or None."""
     for cls, name in ((ReLU, "relu"), (LeakyReLU, "leaky_relu"), (Tanh, "tanh"),
@@ -49,8 +71,8 @@ def activation_of(module: Module) -> str | None:
         if isinstance(module, cls):
             return name
     if isinstance(module, Dense):
-        name = module.activation_name
-        return name if name in _ACTIVATIONS else None
+        act = module.activation_name
+        return act if act in _ACTIVATIONS else None
     return None
 
 
@@ -67,21 +89,43 @@ def describe(name: str, module: Module) -> str:
 
 
 class _Param:
-    """One parameter's per-step state."""
+    """One parameter's per-step state; `start` and `n` place its sample in the work matrix."""
 
-    __slots__ = ("name", "tensor", "col", "sl", "whole", "index", "wss", "gss", "finite", "has_grad",
-                 "ratio", "hook_ss", "hook_calls")
+    __slots__ = ("name", "tensor", "col", "sample", "sl", "shape", "whole", "index", "start", "n",
+                 "wss", "gss", "finite", "has_grad", "ratio", "pre_gss", "pre_grad", "src_data",
+                 "src", "dst_b", "dst_a", "dst_g")
 
     def __init__(self, name: str, tensor: ag.Tensor, col: int, sample: int, index: int) -> None:
         self.name, self.tensor, self.col, self.index = name, tensor, col, index
-        # up to _WHOLE elements a parameter is used whole (exact, and fewer NumPy calls)
-        self.sl = sample_slice(tensor.shape, max(sample, _WHOLE))
-        self.sl = self.sl if self.sl.step == 1 else sample_slice(tensor.shape, sample)
+        self.sample = sample
+        self.shape = tensor.shape
+        self.sl = self.slice_for(tensor.shape)
         self.whole = self.sl.step == 1                # the sample is the whole parameter
-        self.hook_ss = math.nan                       # its gradient's sum of squares, from backward
-        self.hook_calls = 0
+        self.start = self.n = 0
+        self.src_data: np.ndarray | None = None      # the array `src` (the sampled view) is of
+        self.src = self.dst_b = self.dst_a = self.dst_g = np.zeros(0)
+        self.pre_gss = math.nan                       # its gradient's sum of squares before the update
+        self.pre_grad = False
         self.wss = self.gss = self.ratio = math.nan
         self.finite = self.has_grad = True
+
+    def view(self) -> np.ndarray | None:
+        """The sampled elements of the parameter's current array (a view, kept while the
+        parameter keeps its array); None if its shape changed."""
+        data = self.tensor.data
+        if data is not self.src_data:
+            if data.shape != self.shape:
+                return None
+            v = data.reshape(-1)[self.sl]
+            if not data.flags.c_contiguous:        # reshape copied: nothing to keep
+                return v
+            self.src_data, self.src = data, v
+        return self.src
+
+    def slice_for(self, shape: tuple) -> slice:
+        """Up to _WHOLE elements a parameter is used whole (exact, and fewer NumPy calls)."""
+        sl = sample_slice(shape, max(self.sample, _WHOLE))
+        return sl if sl.step == 1 else sample_slice(shape, self.sample)
 
 
 class _Module:
@@ -90,7 +134,7 @@ class _Module:
     __slots__ = ("name", "module", "label", "act", "params", "main", "col", "mean", "std", "sat",
                  "dead", "dead_batch", "act_finite", "out_sq", "grad_finite", "grad_seen",
                  "last_alive", "first_seen", "act_sample", "grad_sample", "ema", "on_grad",
-                 "nonfinite_where", "hist_step")
+                 "nonfinite_where", "hist_step", "ones")
 
     def __init__(self, name: str, module: Module, params: list[_Param], col: int) -> None:
         self.name, self.module, self.params, self.col = name, module, params, col
@@ -101,7 +145,10 @@ class _Module:
         self.main = by_name.get("weight") or max(params, key=lambda p: p.tensor.size, default=None)
         self.last_alive: np.ndarray | None = None
         self.first_seen = 0
-        self.act_sample = self.grad_sample = None
+        self.act_sample: np.ndarray | None = None
+        self.grad_sample: np.ndarray | None = None
+        self.on_grad: Callable[[ag.Tensor], None] = _ignore     # set by Monitor._attach
+        self.ones = np.ones(0)          # a ReLU's column sums: ones @ output
         self.hist_step = -1
         self.ema = math.nan
         self.nonfinite_where: list[str] = []
@@ -115,7 +162,11 @@ class _Module:
 
 
 class Measuring:
-    """The measuring half of `Monitor` (which holds the state these methods read)."""
+    """The measuring half of `Monitor` (which holds the state these methods read).
+
+    The sampled elements of every parameter sit side by side in one float64 work matrix
+    `_work` (rows: before, update, gradient (small parameters), then their squares), so that
+    two element-wise passes and one `np.add.reduceat` give every parameter's sums."""
 
     _params: list[_Param]
     _large: list[_Param]
@@ -123,38 +174,71 @@ class Measuring:
     _step: int
     every: int
     thresholds: dict[str, float]
+    _snapped: bool
+    _has_before: bool
+    _work: np.ndarray
+    _flat_starts: np.ndarray
+    _starts: np.ndarray
 
-    def _snapshot(self) -> None:
-        """Before the step's forward pass: copy the sampled elements of every parameter into one
-        float64 array (a parameter of at most `sample` elements whole), with their sums, and take
-        the weight norms (reading the large weights here also brings them into the cache for
-        the forward pass)."""
-        params = self._params
-        parts = [p.tensor.data.reshape(-1)[p.sl] for p in params]
-        lens = [a.size for a in parts]
-        if lens != self._lens:
-            self._lens = lens
-            self._starts = np.concatenate([[0], np.cumsum(lens[:-1])]).astype(np.intp)
-        b = np.concatenate(parts).astype(np.float64)
-        bsum = np.add.reduceat(b, self._starts).tolist()
-        bsq = np.add.reduceat(b * b, self._starts).tolist()
-        for p in self._large:
-            f = p.tensor.data.reshape(-1)
-            p.wss = float(np.dot(f, f))
-        for p in params:
-            if p.whole:
-                p.wss = bsq[p.index]
-            p.finite = math.isfinite(p.wss)
-        self._before, self._bsum, self._bsq = b, bsum, bsq
-        self._snapped = True
+    def _layout(self) -> None:
+        """Place each parameter's sample (its elements if small) in the work matrix."""
+        s = 0
+        for p in self._params:
+            p.shape = p.tensor.shape
+            p.sl = p.slice_for(p.shape)
+            p.whole = p.sl.step == 1
+            p.n = len(range(*p.sl.indices(p.tensor.size)))
+            p.start, s = s, s + max(p.n, 1)         # an empty parameter keeps a slot of 0
+        self._work = work = np.zeros((6, max(s, 1)))
+        starts = np.array([p.start for p in self._params], np.intp)
+        # one 1-D reduceat over the flattened matrix: much faster than along axis 1 of 2-D
+        self._flat_starts = (starts + work.shape[1] * np.arange(6)[:, None]).reshape(-1)
+        for p in self._params:
+            sl = slice(p.start, p.start + p.n)
+            p.src_data = None
+            p.dst_b, p.dst_a = work[0, sl], work[1, sl]
+            p.dst_g = work[2, sl].reshape(p.shape) if p.whole else work[2, sl]
+
+    def _snapshot(self, grads: bool = False) -> None:
+        """Before the update (when the optimizer's step begins, or without an optimizer before
+        the step's forward pass): copy the sampled elements of every parameter into the work
+        matrix and take the large parameters' weight norms, with `grads` their gradient norms."""
+        for p in self._params:
+            v = p.src if p.tensor.data is p.src_data else p.view()
+            if v is None:                       # a parameter's .data was replaced: a new layout
+                self._layout()
+                v = p.view()
+                assert v is not None
+            np.copyto(p.dst_b, v)
+            if not p.whole:
+                f = p.tensor.data.reshape(-1)
+                p.wss = float(np.dot(f, f))
+                g = p.tensor.grad if grads else None
+                if g is not None:
+                    f = g.data.reshape(-1)
+                    p.pre_gss = float(np.dot(f, f))
+                    p.pre_grad = True
+        self._snapped = self._has_before = True
 
     def _activation(self, st: _Module, h: np.ndarray) -> None:
+        """Mean, std, and the saturated or dead share of one module's output: about five NumPy
+        calls (a ReLU's column sums come from one matrix-vector product)."""
         if h.dtype.kind != "f" or h.size == 0:
             return
         flat = h.reshape(-1)
         n = flat.size
         ss = float(np.dot(flat, flat))
-        mean = float(np.add.reduce(flat)) / n
+        act = st.act
+        cols = None
+        if act == "relu":
+            rows = h.reshape(-1, h.shape[-1]) if h.ndim > 1 else h.reshape(1, -1)
+            ones = st.ones
+            if ones.shape[0] != rows.shape[0] or ones.dtype != rows.dtype:
+                ones = st.ones = np.ones(rows.shape[0], rows.dtype)
+            cols = ones @ rows                  # per unit: the sum over the batch
+            mean = float(np.add.reduce(cols)) / n
+        else:
+            mean = float(np.add.reduce(flat)) / n
         var = ss / n - mean * mean
         if not (var >= 1e-4 * mean * mean and math.isfinite(var)):   # NaN/Inf, or cancellation
             mean, std, finite = moments(flat)
@@ -166,62 +250,90 @@ class Measuring:
         st.hist_step = self._step
         if not finite:
             return
-        act = st.act
-        if act == "relu":
-            self._dead(st, h)
+        if cols is not None:
+            self._dead(st, cols)
         elif act == "tanh":
             st.sat = np.count_nonzero(np.abs(flat) > self.thresholds["tanh_saturation"]) / n
         elif act == "sigmoid":
             st.sat = np.count_nonzero(np.abs(flat - 0.5) > self.thresholds["sigmoid_saturation"] - 0.5) / n
 
-    def _dead(self, st: _Module, h: np.ndarray) -> None:
-        """Units (last axis) with no positive value in the batch, and in the last dead_window steps."""
-        rows = h.reshape(-1, h.shape[-1]) if h.ndim > 1 else h.reshape(1, -1)
-        alive = rows.max(axis=0) > 0
-        units = alive.size
+    def _dead(self, st: _Module, cols: np.ndarray) -> None:
+        """Units (last axis) with no positive value in the batch, and in the last dead_window
+        steps, from the ReLU output's column sums (a sum of values >= 0 is > 0 exactly when
+        one of them is)."""
+        units = cols.size
+        step = self._step
         if st.last_alive is None or st.last_alive.size != units:
-            st.first_seen = self._step
-            st.last_alive = np.full(units, self._step - 1, np.int64)
-        st.dead_batch = 1.0 - np.count_nonzero(alive) / units
-        np.putmask(st.last_alive, alive, self._step)
-        cutoff = max(self._step - int(self.thresholds["dead_window"]) + 1, st.first_seen)
+            st.first_seen = step
+            st.last_alive = np.full(units, step - 1, np.int64)
+        alive = np.count_nonzero(cols)
+        st.dead_batch = 1.0 - alive / units
+        if alive == units:
+            st.last_alive.fill(step)
+            st.dead = 0.0
+            return
+        np.putmask(st.last_alive, cols, step)
+        cutoff = max(step - int(self.thresholds["dead_window"]) + 1, st.first_seen)
         st.dead = np.count_nonzero(st.last_alive < cutoff) / units
 
     def _parameters(self, row: list[float]) -> None:
-        """Gradient norms and update:data ratios of every parameter (weight norms were taken
-        before the forward pass), in few NumPy calls: the samples of all parameters sit in one
-        array; a large parameter's gradient norm was taken in backward (see _make_param_hook)."""
+        """Gradient norms, weight norms and update:data ratios of every parameter in a handful
+        of NumPy calls: one copy per parameter of its sampled elements after the update (and of
+        a small parameter's gradient), two element-wise passes and one `reduceat` over the work
+        matrix. A large parameter's weight norm (and its gradient norm, when the optimizer's
+        step was wrapped) was taken by _snapshot."""
         params = self._params
         if not self._snapped:                   # the model itself was not called: no "before"
             self._snapshot()
-            self._before = None
-        gss = [math.nan] * len(params)
-        small = [p for p in params if p.whole and p.tensor.grad is not None]
-        if small:
-            g = np.concatenate([p.tensor.grad.data.reshape(-1) for p in small]).astype(np.float64)
-            gl = [p.tensor.size for p in small]
-            sums = np.add.reduceat(g * g, np.concatenate([[0], np.cumsum(gl[:-1])]).astype(np.intp))
-            for p, v in zip(small, sums.tolist()):
-                gss[p.index] = v
-        for p in self._large:
-            if p.tensor.grad is not None:
-                if p.hook_calls == 1:           # one backward, into an empty .grad: its norm
-                    gss[p.index] = p.hook_ss
+            self._has_before = False
+        work = self._work
+        reshaped = False
+        for p in params:
+            v = p.src if p.tensor.data is p.src_data else p.view()
+            if v is None:
+                reshaped = True
+            else:
+                np.copyto(p.dst_a, v)
+            grad = p.tensor.grad
+            p.has_grad = grad is not None
+            if p.whole:
+                if grad is None:
+                    p.dst_g.fill(0.0)
                 else:
-                    f = p.tensor.grad.data.reshape(-1)
-                    gss[p.index] = float(np.dot(f, f))
-            p.hook_calls = 0
-        ratios = self._update_ratios()
-        for p, g, r in zip(params, gss, ratios):
-            p.has_grad = p.tensor.grad is not None
-            p.gss = g
+                    np.copyto(p.dst_g, grad.data)
+        np.subtract(work[1], work[0], out=work[1])          # the update
+        np.multiply(work[:3], work[:3], out=work[3:])       # squares
+        sums = np.add.reduceat(work.reshape(-1), self._flat_starts).tolist()
+        k = len(params)
+        bsum, dsum = sums[:k], sums[k:2 * k]
+        bsq, dsq, gsq = sums[3 * k:4 * k], sums[4 * k:5 * k], sums[5 * k:]
+        ratios = self._has_before and not reshaped
+        for i, p in enumerate(params):
+            if p.whole:
+                p.wss, g = bsq[i], gsq[i]
+            else:
+                g = math.nan
+                if p.has_grad:
+                    if p.pre_grad:              # taken before the update
+                        g = p.pre_gss
+                    else:
+                        f = _grad_of(p).reshape(-1)
+                        g = float(np.dot(f, f))
+                p.pre_grad = False
+            p.gss = g if p.has_grad else math.nan
+            p.finite = math.isfinite(p.wss)
             if not (p.finite and (math.isfinite(g) or not p.has_grad)):
                 self._nonfinite(p)
-            p.ratio = r if p.has_grad else math.nan
+            r = math.nan
+            if ratios and p.has_grad and p.n:
+                r = _ratio(dsum[i], dsq[i], bsum[i], bsq[i], p.n, work, p.start)
+            p.ratio = r
             c = p.col
-            row[c] = math.sqrt(p.gss) if p.gss >= 0 else math.nan
-            row[c + 1] = math.sqrt(p.wss) if p.wss >= 0 else math.nan
-            row[c + 2] = p.ratio
+            gss, wss = p.gss, p.wss
+            row[c] = math.sqrt(gss) if gss >= 0 else math.nan
+            row[c + 1] = math.sqrt(wss) if wss >= 0 else math.nan
+            row[c + 2] = r
+        self._has_before = False
 
     def _nonfinite(self, p: _Param) -> None:
         """Sort out a parameter whose sums are not finite: NaN / Inf, or squares that overflowed."""
@@ -230,30 +342,10 @@ class Measuring:
         if not wfinite:
             p.wss = math.nan
         if p.has_grad:
-            p.gss, gfinite = sq_sum(p.tensor.grad.data)
+            p.gss, gfinite = sq_sum(_grad_of(p))
             p.finite &= gfinite
             if not gfinite:
                 p.gss = math.nan
-
-    def _update_ratios(self) -> list[float]:
-        """log10 std(update) / std(weight before) of each parameter, on its sampled elements."""
-        before, self._before = self._before, None
-        lens, starts = self._lens, self._starts
-        if before is None:
-            return [math.nan] * len(lens)
-        parts = [p.tensor.data.reshape(-1)[p.sl] for p in self._params]
-        if [a.size for a in parts] != lens:         # a parameter's .data was reshaped
-            return [math.nan] * len(lens)
-        d = np.concatenate(parts).astype(np.float64)
-        d -= before
-        dsum = np.add.reduceat(d, starts).tolist()
-        dsq = np.add.reduceat(d * d, starts).tolist()
-        out = []
-        for i, n in enumerate(lens):
-            num = _std(dsum[i], dsq[i], n, d, starts[i])
-            den = _std(self._bsum[i], self._bsq[i], n, before, starts[i])
-            out.append(log10_ratio(num, den))
-        return out
 
     def _modules(self, row: list[float]) -> None:
         for st in self._mods:
@@ -272,7 +364,7 @@ class Measuring:
                 row[c + _W] = math.sqrt(wss)
                 if not finite:
                     where.append("weights (or their gradients)")
-                r = st.main.ratio
+                r = st.main.ratio if st.main is not None else math.nan
                 if r == r:                                  # not NaN
                     row[c + _U] = r
                     e = st.ema

@@ -30,6 +30,7 @@ def plot(mon: Any) -> Any:
         a.set_title(title)
         a.grid(alpha=0.3)
     n = len(mon._mods)
+    colours: dict[str, Any]
     if n <= 10:
         colours = {st.name: f"C{i}" for i, st in enumerate(mon._mods)}
     else:                                   # many layers: shallow to deep, dark to light
