@@ -30,6 +30,9 @@ from typing import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import workloads  # noqa: E402  (bench/workloads.py: W5 and W6)
 
 import autograd as ag  # noqa: E402
 import nn  # noqa: E402
@@ -311,6 +314,47 @@ def bench_mlp(label: str, sizes: list[int], batch: int, repeats: int, goal: floa
     return {k: v / results["numpy (hand-written)"] for k, v in results.items()}
 
 
+def bench_pair(label: str, title: str, batch: int, repeats: int, goal: float, makers: dict,
+               check: Callable[[dict], str]) -> dict:
+    """A workload given as {engine: make(batch)}: time per step, ratio, peak memory, faults."""
+    print(f"\n{label}: {title}, batch {batch}   (goal <= {goal:.2f}x NumPy)")
+    row("engine", ["time/step", "x NumPy", "peak MB*", "faults/step"])
+    steps = {name: make(batch) for name, make in makers.items()}
+    results = timed_together(steps, repeats)
+    base = results["numpy (hand-written)"]
+    for name, step in steps.items():
+        traced = "n/a" if name == "pytorch eager" else f"{peak_bytes(step) / 2**20:.1f}"
+        row(name, [f"{results[name] * 1e6:9.0f} us", f"{results[name] / base:.2f}x",
+                   traced, f"{faults_per_step(step):.0f}"])
+    print(f"  {check(steps)}")
+    return {k: v / base for k, v in results.items()}
+
+
+def bench_w5(batch: int, repeats: int, goal: float) -> dict:
+    makers = {"numpy (hand-written)": workloads.numpy_makemore, "chainrule": workloads.chainrule_makemore}
+    if torch is not None:
+        makers["pytorch eager"] = lambda b: workloads.torch_makemore(torch, b)
+
+    def check(_: dict) -> str:
+        a, b = workloads.numpy_makemore(batch), workloads.chainrule_makemore(batch)
+        return f"same losses as NumPy within {max(abs(a() - b()) for _ in range(5)):.1e}"
+    return bench_pair("W5", "makemore MLP (C[X], tanh 200, cross-entropy, SGD on 5 tensors)",
+                      batch, repeats, goal, makers, check)
+
+
+def bench_w6(batch: int, repeats: int, goal: float) -> dict:
+    makers = {"numpy (hand-written)": workloads.numpy_hvp, "chainrule": workloads.chainrule_hvp}
+    if torch is not None:
+        makers["pytorch eager"] = lambda b: workloads.torch_hvp(torch, b)
+
+    def check(steps: dict) -> str:
+        ref, ours = steps["numpy (hand-written)"](), steps["chainrule"]()
+        err = max(float(np.abs(r - o.data).max() / np.abs(r).max()) for r, o in zip(ref, ours))
+        return f"H v as the R-operator by hand within {err:.1e} (relative to its largest entry)"
+    return bench_pair("W6", "Hessian-vector product of W1's loss with tanh (hand-written: R-operator)",
+                      batch, repeats, goal, makers, check)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -329,6 +373,9 @@ def main() -> None:
     summary = {}
     summary["W1 b32"] = bench_mlp("W1", [784, 256, 256, 10], 32, reps * 5, 1.25)
     summary["W1 b256"] = bench_mlp("W1", [784, 256, 256, 10], 256, reps * 2, 1.15)
+    summary["W5 b32"] = bench_w5(32, reps * 10, 1.7)
+    summary["W5 b256"] = bench_w5(256, reps * 5, 1.25)
+    summary["W6 b32"] = bench_w6(32, reps * 5, 1.6)
     summary["W4 b1024"] = bench_mlp("W4", [784, 1024, 1024, 10], 1024, max(reps // 2, 5), 1.05)
 
     n = 1000
