@@ -12,6 +12,7 @@ the input's shape.
 from __future__ import annotations
 
 import builtins
+import math
 import string
 from typing import Any, Sequence
 
@@ -1083,12 +1084,41 @@ def index_add(g: Any, key: tuple, shape: tuple, accumulate: bool = True, dtype: 
             return gg[key]
         out = index_add(g._data, key, shape, accumulate, dtype)
         return record("index_add", out, (g,), (vjp,))
-    out = np.zeros(shape, dtype or g.dtype)
+    dtype = np.dtype(dtype or g.dtype)
+    k0 = key[0] if len(key) == 1 else None
+    if accumulate and dtype.kind == "f" and isinstance(k0, np.ndarray) and k0.dtype.kind in "iu" \
+            and len(shape) >= 1:
+        return _scatter_rows(g, k0, shape, dtype)
+    out = np.zeros(shape, dtype)
     if accumulate:
         np.add.at(out, key, g)
     else:
         out[key] = g
     return out
+
+
+_SCATTER_CHUNK = 1 << 16     # elements of g per call below (bounds the index array at 512 KB)
+
+
+def _scatter_rows(g: np.ndarray, idx: np.ndarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """zeros(shape) with the rows g[i] added at idx[i] (x[idx]'s gradient, e.g. an embedding's).
+
+    np.add.at on a 1-D array with a 1-D index takes NumPy's fast path (a few ns per element,
+    against ~0.1 us on the rows of a 2-D array); it adds in the same order, so the result is
+    np.add.at's bit for bit. A negative index i reaches flat position i*k + j, which counts from
+    the end to the same place as (i + rows)*k + j."""
+    k = math.prod(shape[1:])
+    out = np.zeros(shape[0] * k, dtype)
+    flat = idx.reshape(-1).astype(np.intp, copy=False)
+    g2 = np.asarray(g, dtype).reshape(flat.size, k)
+    if k == 1:
+        np.add.at(out, flat, g2.reshape(-1))
+    elif k:
+        cols, step = np.arange(k), builtins.max(_SCATTER_CHUNK // k, 1)
+        for lo in range(0, flat.size, step):
+            pos = (flat[lo:lo + step] * k)[:, None] + cols
+            np.add.at(out, pos.reshape(-1), g2[lo:lo + step].reshape(-1))
+    return out.reshape(shape)
 
 
 # ================================================================ linear algebra

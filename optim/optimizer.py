@@ -101,6 +101,7 @@ class Optimizer:
         self.state = ParamState()
         self._workspace: dict[np.dtype, np.ndarray] = {}
         self._views: dict[tuple, np.ndarray] = {}       # scratch views by (dtype, shape)
+        self._checked: dict[int, tuple] = {}            # groups whose values passed _check_group
         name = type(self).__name__
         if isinstance(params, ag.Tensor):
             raise TypeError(
@@ -196,26 +197,39 @@ class Optimizer:
         if closure is not None:
             with ag.enable_grad():
                 loss = closure()
-        for group in self.param_groups:     # all groups first: no half-done step on a bad value
-            self._check_group(group)
+        self._check_groups()                # all groups first: no half-done step on a bad value
+        setdefault, scratch, update = self.state.setdefault, self._scratch, self._update
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                grad = p.grad
+                if grad is None:
                     continue
-                g = p.grad.data
+                g = grad.data
                 x = p.data
                 if g.shape != x.shape:
                     raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
-                state = self.state.setdefault(p)
                 if x.flags.writeable:
-                    self._update(x, g, state, group, self._scratch(x))
+                    update(x, g, setdefault(p), group, scratch(x))
                 else:
                     # A live graph saved this parameter and made its array read-only: update a
                     # copy and assign it, so that graph's backward reports the change (version check).
                     x = x.copy()
-                    self._update(x, g, state, group, self._scratch(x))
+                    update(x, g, setdefault(p), group, scratch(x))
                     p.data = x
         return loss
+
+    def _check_groups(self) -> None:
+        """Validate every group's hyperparameters, skipping a group none of whose values was
+        replaced since it last passed (values are compared by identity: a float stored by the
+        check stays the same object until the user assigns another)."""
+        checked = self._checked
+        for group in self.param_groups:
+            snap = checked.get(id(group))
+            if snap is not None and snap[0] is group and len(snap[1]) == len(group) \
+                    and all(group.get(k, snap) is v for k, v in snap[1].items()):
+                continue
+            self._check_group(group)
+            checked[id(group)] = (group, dict(group))
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
                 w: np.ndarray) -> None:
