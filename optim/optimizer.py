@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -179,14 +180,16 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: `.grad = None` (or fill it with zeros)."""
-        set_to_none = self._flag("set_to_none", set_to_none)
-        for p in self._params():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            elif p.grad.data.flags.writeable:
-                p.grad.data[...] = 0
-            else:
-                p.grad = ag.zeros_like(p.grad)
+        if set_to_none is not True:
+            set_to_none = self._flag("set_to_none", set_to_none)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                elif p.grad.data.flags.writeable:
+                    p.grad.data[...] = 0
+                else:
+                    p.grad = ag.zeros_like(p.grad)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns `closure()` (recomputing the loss) if given."""
@@ -224,12 +227,13 @@ class Optimizer:
         check stays the same object until the user assigns another)."""
         checked = self._checked
         for group in self.param_groups:
+            values = tuple(group.values())
             snap = checked.get(id(group))
-            if snap is not None and snap[0] is group and len(snap[1]) == len(group) \
-                    and all(group.get(k, snap) is v for k, v in snap[1].items()):
+            if snap is not None and snap[0] is group and len(snap[1]) == len(values) \
+                    and all(map(operator.is_, snap[1], values)) and tuple(group) == snap[2]:
                 continue
             self._check_group(group)
-            checked[id(group)] = (group, dict(group))
+            checked[id(group)] = (group, tuple(group.values()), tuple(group))
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
                 w: np.ndarray) -> None:
