@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import math
 import string
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -1194,12 +1195,52 @@ def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
 
 def _fused(name: str, derivative: Any, second: Any) -> Any:
     """The rule of affine followed by an activation whose derivative is read from its output y.
-    Under create_graph, g * derivative(y) is one recorded node (see `_act_grad`)."""
+    Under create_graph, g * derivative(y) is one recorded node (see `_act_grad`); otherwise it
+    is computed in a scratch buffer that never leaves the rule (the bias gets its sum)."""
     def rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
         if isinstance(g, Tensor) or isinstance(ans, Tensor):
             return _affine_rule(_act_grad(name, derivative, second, g, ans), None, need, x, w)
-        return _affine_rule(g * derivative(ans), None, need, x, w)
+        if type(g) is not np.ndarray or g.dtype != ans.dtype or g.shape != ans.shape:
+            return _affine_rule(g * derivative(ans), None, need, x, w)
+        t = _ACT_INTO[name](g, ans, _scratch(ans.shape, ans.dtype, 0))
+        gx, gw = _affine_rule(t, None, need[:2], x, w)
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (np.add.reduce(t.reshape(-1, t.shape[-1]), axis=0) if need[2] else None)
     return rule
+
+
+def _scratch(shape: tuple, dtype: Any, slot: int) -> np.ndarray:
+    """A scratch array of `shape`, private to this thread and to `slot`: a view into one buffer
+    per (slot, dtype) as large as the largest asked for. Only a rule's temporaries live there
+    (never an array it returns), so large backward passes stop mapping and unmapping memory."""
+    bufs = _SCRATCH.__dict__.setdefault("bufs", {})
+    n = math.prod(shape)
+    buf = bufs.get((slot, dtype))
+    if buf is None or buf.size < n:
+        buf = bufs[(slot, dtype)] = np.empty(n, dtype)
+    return buf[:n].reshape(shape)
+
+
+def _relu_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    mask = np.greater(y, 0, out=_scratch(y.shape, np.dtype(bool), 1))
+    return np.multiply(g, mask, out=t)
+
+
+def _tanh_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    np.multiply(y, y, out=t)
+    np.subtract(1, t, out=t)
+    return np.multiply(g, t, out=t)         # g * (1 - y * y), the same rounding as written so
+
+
+def _sigmoid_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    np.subtract(1, y, out=t)
+    np.multiply(y, t, out=t)
+    return np.multiply(g, t, out=t)         # g * (y * (1 - y))
+
+
+_SCRATCH = threading.local()
+_ACT_INTO = {"relu": _relu_into, "tanh": _tanh_into, "sigmoid": _sigmoid_into}
 
 
 def _act_grad(name: str, derivative: Any, second: Any, g: Any, y: Any) -> Tensor:
