@@ -289,6 +289,27 @@ def _w3_child(lib: str, n: int) -> None:
     print(statistics.median(times), peak)
 
 
+def fresh_faults(engine: str, sizes: list[int], batch: int) -> tuple[float, float]:
+    """Minor page faults and CPU seconds per step over steps 3-6 of a fresh process (the
+    allocator has not settled there: memory mapped and unmapped each step shows up)."""
+    out = subprocess.run([sys.executable, __file__, "--fresh-child", engine, str(batch),
+                          ",".join(map(str, sizes))], check=True, capture_output=True, text=True)
+    faults, secs = out.stdout.split()
+    return float(faults), float(secs)
+
+
+def _fresh_child(engine: str, batch: int, sizes: list[int]) -> None:
+    make = {"numpy": numpy_mlp, "chainrule": chainrule_mlp, "torch": torch_mlp}[engine]
+    step = make(sizes, batch)
+    step()
+    step()
+    before, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
+    for _ in range(4):
+        step()
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 4,
+          (time.process_time() - t0) / 4)
+
+
 # ---------------------------------------------------------------- report
 
 def row(name: str, cols: list) -> None:
@@ -359,7 +380,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--w3-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--fresh-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fresh_child:
+        engine, batch, sizes = args.fresh_child
+        _fresh_child(engine, int(batch), [int(n) for n in sizes.split(",")])
+        return
     if args.w3_child:
         _w3_child(args.w3_child[0], int(args.w3_child[1]))
         return
@@ -377,6 +403,10 @@ def main() -> None:
     summary["W5 b256"] = bench_w5(256, reps * 5, 1.25)
     summary["W6 b32"] = bench_w6(32, reps * 5, 1.6)
     summary["W4 b1024"] = bench_mlp("W4", [784, 1024, 1024, 10], 1024, max(reps // 2, 5), 1.05)
+    print("  in a fresh process (steps 3-6; goal < 10 faults/step):")
+    for engine in ["numpy", "chainrule"] + (["torch"] if torch is not None else []):
+        faults, secs = fresh_faults(engine, [784, 1024, 1024, 10], 1024)
+        row(engine, [f"{secs * 1e3:9.0f} ms cpu", "", "", f"{faults:.0f}"])
 
     n = 1000
     print(f"\nW2: chain of {n} elementwise ops on shape (8,), forward + backward, per op "
