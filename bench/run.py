@@ -30,6 +30,9 @@ from typing import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import workloads  # noqa: E402  (bench/workloads.py: W5 and W6)
 
 import autograd as ag  # noqa: E402
 import nn  # noqa: E402
@@ -286,6 +289,27 @@ def _w3_child(lib: str, n: int) -> None:
     print(statistics.median(times), peak)
 
 
+def fresh_faults(engine: str, sizes: list[int], batch: int) -> tuple[float, float]:
+    """Minor page faults and CPU seconds per step over steps 3-6 of a fresh process (the
+    allocator has not settled there: memory mapped and unmapped each step shows up)."""
+    out = subprocess.run([sys.executable, __file__, "--fresh-child", engine, str(batch),
+                          ",".join(map(str, sizes))], check=True, capture_output=True, text=True)
+    faults, secs = out.stdout.split()
+    return float(faults), float(secs)
+
+
+def _fresh_child(engine: str, batch: int, sizes: list[int]) -> None:
+    make = {"numpy": numpy_mlp, "chainrule": chainrule_mlp, "torch": torch_mlp}[engine]
+    step = make(sizes, batch)
+    step()
+    step()
+    before, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
+    for _ in range(4):
+        step()
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 4,
+          (time.process_time() - t0) / 4)
+
+
 # ---------------------------------------------------------------- report
 
 def row(name: str, cols: list) -> None:
@@ -311,11 +335,57 @@ def bench_mlp(label: str, sizes: list[int], batch: int, repeats: int, goal: floa
     return {k: v / results["numpy (hand-written)"] for k, v in results.items()}
 
 
+def bench_pair(label: str, title: str, batch: int, repeats: int, goal: float, makers: dict,
+               check: Callable[[dict], str]) -> dict:
+    """A workload given as {engine: make(batch)}: time per step, ratio, peak memory, faults."""
+    print(f"\n{label}: {title}, batch {batch}   (goal <= {goal:.2f}x NumPy)")
+    row("engine", ["time/step", "x NumPy", "peak MB*", "faults/step"])
+    steps = {name: make(batch) for name, make in makers.items()}
+    results = timed_together(steps, repeats)
+    base = results["numpy (hand-written)"]
+    for name, step in steps.items():
+        traced = "n/a" if name == "pytorch eager" else f"{peak_bytes(step) / 2**20:.1f}"
+        row(name, [f"{results[name] * 1e6:9.0f} us", f"{results[name] / base:.2f}x",
+                   traced, f"{faults_per_step(step):.0f}"])
+    print(f"  {check(steps)}")
+    return {k: v / base for k, v in results.items()}
+
+
+def bench_w5(batch: int, repeats: int, goal: float) -> dict:
+    makers = {"numpy (hand-written)": workloads.numpy_makemore, "chainrule": workloads.chainrule_makemore}
+    if torch is not None:
+        makers["pytorch eager"] = lambda b: workloads.torch_makemore(torch, b)
+
+    def check(_: dict) -> str:
+        a, b = workloads.numpy_makemore(batch), workloads.chainrule_makemore(batch)
+        return f"same losses as NumPy within {max(abs(a() - b()) for _ in range(5)):.1e}"
+    return bench_pair("W5", "makemore MLP (C[X], tanh 200, cross-entropy, SGD on 5 tensors)",
+                      batch, repeats, goal, makers, check)
+
+
+def bench_w6(batch: int, repeats: int, goal: float) -> dict:
+    makers = {"numpy (hand-written)": workloads.numpy_hvp, "chainrule": workloads.chainrule_hvp}
+    if torch is not None:
+        makers["pytorch eager"] = lambda b: workloads.torch_hvp(torch, b)
+
+    def check(steps: dict) -> str:
+        ref, ours = steps["numpy (hand-written)"](), steps["chainrule"]()
+        err = max(float(np.abs(r - o.data).max() / np.abs(r).max()) for r, o in zip(ref, ours))
+        return f"H v as the R-operator by hand within {err:.1e} (relative to its largest entry)"
+    return bench_pair("W6", "Hessian-vector product of W1's loss with tanh (hand-written: R-operator)",
+                      batch, repeats, goal, makers, check)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--w3-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--fresh-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fresh_child:
+        engine, batch, sizes = args.fresh_child
+        _fresh_child(engine, int(batch), [int(n) for n in sizes.split(",")])
+        return
     if args.w3_child:
         _w3_child(args.w3_child[0], int(args.w3_child[1]))
         return
@@ -329,7 +399,14 @@ def main() -> None:
     summary = {}
     summary["W1 b32"] = bench_mlp("W1", [784, 256, 256, 10], 32, reps * 5, 1.25)
     summary["W1 b256"] = bench_mlp("W1", [784, 256, 256, 10], 256, reps * 2, 1.15)
+    summary["W5 b32"] = bench_w5(32, reps * 10, 1.7)
+    summary["W5 b256"] = bench_w5(256, reps * 5, 1.25)
+    summary["W6 b32"] = bench_w6(32, reps * 5, 1.6)
     summary["W4 b1024"] = bench_mlp("W4", [784, 1024, 1024, 10], 1024, max(reps // 2, 5), 1.05)
+    print("  in a fresh process (steps 3-6; goal < 10 faults/step):")
+    for engine in ["numpy", "chainrule"] + (["torch"] if torch is not None else []):
+        faults, secs = fresh_faults(engine, [784, 1024, 1024, 10], 1024)
+        row(engine, [f"{secs * 1e3:9.0f} ms cpu", "", "", f"{faults:.0f}"])
 
     n = 1000
     print(f"\nW2: chain of {n} elementwise ops on shape (8,), forward + backward, per op "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -101,6 +102,7 @@ class Optimizer:
         self.state = ParamState()
         self._workspace: dict[np.dtype, np.ndarray] = {}
         self._views: dict[tuple, np.ndarray] = {}       # scratch views by (dtype, shape)
+        self._checked: dict[int, tuple] = {}            # groups whose values passed _check_group
         name = type(self).__name__
         if isinstance(params, ag.Tensor):
             raise TypeError(
@@ -178,14 +180,16 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: `.grad = None` (or fill it with zeros)."""
-        set_to_none = self._flag("set_to_none", set_to_none)
-        for p in self._params():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            elif p.grad.data.flags.writeable:
-                p.grad.data[...] = 0
-            else:
-                p.grad = ag.zeros_like(p.grad)
+        if set_to_none is not True:
+            set_to_none = self._flag("set_to_none", set_to_none)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                elif p.grad.data.flags.writeable:
+                    p.grad.data[...] = 0
+                else:
+                    p.grad = ag.zeros_like(p.grad)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns `closure()` (recomputing the loss) if given."""
@@ -196,26 +200,40 @@ class Optimizer:
         if closure is not None:
             with ag.enable_grad():
                 loss = closure()
-        for group in self.param_groups:     # all groups first: no half-done step on a bad value
-            self._check_group(group)
+        self._check_groups()                # all groups first: no half-done step on a bad value
+        setdefault, scratch, update = self.state.setdefault, self._scratch, self._update
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                grad = p.grad
+                if grad is None:
                     continue
-                g = p.grad.data
+                g = grad.data
                 x = p.data
                 if g.shape != x.shape:
                     raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
-                state = self.state.setdefault(p)
                 if x.flags.writeable:
-                    self._update(x, g, state, group, self._scratch(x))
+                    update(x, g, setdefault(p), group, scratch(x))
                 else:
                     # A live graph saved this parameter and made its array read-only: update a
                     # copy and assign it, so that graph's backward reports the change (version check).
                     x = x.copy()
-                    self._update(x, g, state, group, self._scratch(x))
+                    update(x, g, setdefault(p), group, scratch(x))
                     p.data = x
         return loss
+
+    def _check_groups(self) -> None:
+        """Validate every group's hyperparameters, skipping a group none of whose values was
+        replaced since it last passed (values are compared by identity: a float stored by the
+        check stays the same object until the user assigns another)."""
+        checked = self._checked
+        for group in self.param_groups:
+            values = tuple(group.values())
+            snap = checked.get(id(group))
+            if snap is not None and snap[0] is group and len(snap[1]) == len(values) \
+                    and all(map(operator.is_, snap[1], values)) and tuple(group) == snap[2]:
+                continue
+            self._check_group(group)
+            checked[id(group)] = (group, tuple(group.values()), tuple(group))
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
                 w: np.ndarray) -> None:

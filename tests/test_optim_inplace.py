@@ -124,3 +124,29 @@ def test_update_after_graph_released_is_in_place_again():
     opt.step()
     assert p.data is arr
     np.testing.assert_allclose(arr, [0.8, 1.6])
+
+
+def test_step_rechecks_a_group_only_when_a_value_was_replaced():
+    """Hyperparameters passing the check once are not checked again each step; a new value is."""
+    p = ag.tensor(np.ones(3), requires_grad=True)
+    opt = optim.SGD([p], lr=0.5)
+    calls = []
+    check = opt._check_group
+    opt._check_group = lambda g: (calls.append(1), check(g))
+    for _ in range(3):
+        p.grad = ag.tensor(np.ones(3))
+        opt.step()
+    assert len(calls) == 1
+    np.testing.assert_allclose(p.data, 1 - 3 * 0.5)
+    opt.param_groups[0]["lr"] = 0.25
+    opt.step()
+    assert len(calls) == 2
+    np.testing.assert_allclose(p.data, -0.5 - 0.25)
+    opt.param_groups[0]["momentum"] = 1.5
+    with pytest.raises(ValueError, match="momentum"):
+        opt.step()
+    np.testing.assert_allclose(p.data, -0.75)
+    opt.param_groups[0]["momentum"] = 0.0
+    opt.param_groups[0]["extra"] = 1
+    opt.step()
+    assert len(calls) == 4
