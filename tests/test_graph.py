@@ -87,7 +87,10 @@ def node_by_label(nodes: dict, *parts: str) -> list:
     return [k for k, a in nodes.items() if all(p in label(a) for p in parts)]
 
 
-# Minimal stand-ins for nn until it exists: modules that scope their forward.
+# Small hand-written modules that scope their forward with ag.scope (what draw_graph clusters
+# by), on float64 weights from one Generator. nn.Dense is not used here on purpose: it fuses
+# the activation into its affine node, and these tests count and colour the activation's own
+# node (the nn.Sequential test below covers the real modules).
 
 class Dense:
     def __init__(self, n_in: int, n_out: int, rng: np.random.Generator, activation=None,

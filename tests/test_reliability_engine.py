@@ -9,15 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import f64
 
 import autograd as ag
 from autograd.engine import _LOCKED, _PENDING
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def f64(v, **kw):
-    return ag.tensor(np.asarray(v, dtype=np.float64), requires_grad=True, **kw)
 
 
 # ---------------------------------------------------------------- 4: complex tensors

@@ -25,8 +25,8 @@ import numpy as np
 from ..engine import LeafNode, Node
 from ..tensor import STATE, Tensor
 
-# (name, lower bound inclusive, upper bound, fill colour); the upper bound of "healthy" is
-# inclusive, as written in the module docstring.
+# (name, lower bound, upper bound, fill colour); a norm on a boundary belongs to the band nearer
+# "healthy" (1e-2 is healthy, 1e1 healthy, 1e3 large), as written in the module docstring.
 GRAD_BANDS: tuple = (
     ("vanishing", 0.0, 1e-6, "#6fa8dc"),
     ("small", 1e-6, 1e-2, "#cfe2f3"),
@@ -43,18 +43,16 @@ _SMALL = 6                  # tensors with at most this many elements show their
 
 def grad_band(norm: float) -> str:
     """The colour band of a gradient norm: 'vanishing', 'small', 'healthy', 'large',
-    'exploding' or 'nonfinite' (thresholds in `GRAD_BANDS`)."""
+    'exploding' or 'nonfinite' (thresholds in `GRAD_BANDS`, the one table the legend and the
+    colours are also drawn from)."""
     if not math.isfinite(norm):
         return "nonfinite"
-    if norm < 1e-6:
-        return "vanishing"
-    if norm < 1e-2:
-        return "small"
-    if norm <= 1e1:
-        return "healthy"
-    if norm <= 1e3:
-        return "large"
-    return "exploding"
+    upper_inclusive = False         # from "healthy" on, a band includes its upper bound
+    for name, _, upper, _ in GRAD_BANDS:
+        upper_inclusive = upper_inclusive or name == "healthy"
+        if norm < upper or (upper_inclusive and norm == upper):
+            return name
+    return GRAD_BANDS[-1][0]
 
 
 # ---------------------------------------------------------------- statistics
