@@ -21,7 +21,19 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .tensor import CLOCK, MUTATIONS, OBSERVED, SHARED, STATE, Tensor, _new, memory_owner
+from .tensor import (
+    CLOCK,
+    MUTATIONS,
+    OFF_OBSERVED,
+    RECORD,
+    RECORD_OBSERVED,
+    SHARED,
+    STATE,
+    Observer,
+    Tensor,
+    _new,
+    memory_owner,
+)
 
 
 class Node:
@@ -214,56 +226,23 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
     the output value.
     """
     mode = STATE.recording
-    if mode <= 0:
+    if mode < RECORD:
         return unrecorded(name, out, mode)
-    if len(inputs) == 2:
+    if len(inputs) == 2:        # the most frequent case, spelled out (faster than the general one)
         a, b = inputs
-        pa = (a._node or leaf_node(a)) if isinstance(a, Tensor) and a._requires_grad else None
-        pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b._requires_grad else None
-        if pa is None and pb is None:
-            return unrecorded(name, out, mode)
-        parents = (pa, pb)
-    elif len(inputs) == 1:
-        x = inputs[0]
-        if not (isinstance(x, Tensor) and x._requires_grad):
-            return unrecorded(name, out, mode)
-        parents = (x._node or leaf_node(x),)
+        parents = ((a._node or leaf_node(a)) if isinstance(a, Tensor) and a._requires_grad else None,
+                   (b._node or leaf_node(b)) if isinstance(b, Tensor) and b._requires_grad else None)
     else:
         parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x._requires_grad
                          else None for x in inputs])
-        if parents.count(None) == len(parents):
-            return unrecorded(name, out, mode)
-    cls = Node if type(vjps) is tuple else JointNode
-    arrays, locked = saved, ()
+    if parents.count(None) == len(parents):
+        return unrecorded(name, out, mode)
+    arrays = locked = ()
     if saved:
-        arrays = []
-        tensors = False
-        for s in saved:
-            if isinstance(s, Tensor):
-                tensors = True
-                arr = s._data
-                if s._node is None or arr.base is not None:     # hold(s), inlined
-                    arr, lk = protect(arr)
-                    locked += lk
-                arrays.append(arr)
-            else:
-                if isinstance(s, np.ndarray) and id(s) not in FROZEN and (
-                        s.flags.writeable or s.base is not None or id(s) in _LOCKED
-                        or type(s) is not np.ndarray):
-                    s, lk = protect(s)                              # the user's array
-                    locked += lk
-                arrays.append(s)
-        arrays = tuple(arrays)
+        arrays, locked, tensors = saved_arrays(saved)
         if not tensors:
-            saved = ()      # only constants: nothing to check, the node can run again
-        if locked and cls is Node:
-            cls = LockingNode
-    node = cls(name, parents, vjps, saved, arrays, out if keep_ans else None, out.shape, out.dtype)
-    if cls is not Node:
-        node.locked = locked
-    if mode == OBSERVED:
-        observed(node, out, inputs)
-    return _new(out, node)
+            saved = ()  # only constants: nothing to version-check, the node can run again
+    return new_node(None, name, parents, vjps, saved, arrays, locked, out, keep_ans, inputs, mode)
 
 
 def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bool = False,
@@ -272,36 +251,61 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     input (`save_input`) or the output (`keep_ans`): the same graph, with less work per call
     (elementwise ops are the most frequent)."""
     mode = STATE.recording
-    if not (mode > 0 and isinstance(x, Tensor) and x._requires_grad):
+    if mode < RECORD or not (isinstance(x, Tensor) and x._requires_grad):
         return unrecorded(name, out, mode)
-    parents = (x._node or leaf_node(x),)
     if save_input:
-        arr = x._data
-        # hold(x), inlined: an operation's fresh output (the usual case here) needs nothing
-        arr, locked = protect(arr) if x._node is None or arr.base is not None else (arr, ())
-        node = (LockingNode if locked else Node)(name, parents, vjps, (x,), (arr,),
-                                                 out if keep_ans else None, out.shape, out.dtype)
-        if locked:
-            node.locked = locked
+        arr, locked = hold(x)
+        saved, arrays = (x,), (arr,)
     else:
-        node = Node(name, parents, vjps, (), (), out if keep_ans else None, out.shape, out.dtype)
-    if mode == OBSERVED:
-        observed(node, out, (x,))
+        saved = arrays = locked = ()
+    return new_node(None, name, (x._node or leaf_node(x),), vjps, saved, arrays, locked, out,
+                    keep_ans, (x,), mode)
+
+
+def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
+             locked: tuple, out: np.ndarray, keep_ans: bool, inputs: tuple, mode: int) -> Tensor:
+    """The one place a node is made (for `record`, `record_unary`, `Function.apply`): its class
+    (`cls`, or picked: a `JointNode` for one joint rule, a `LockingNode` when it locked arrays),
+    the arrays it locked, the observers told; returns the output Tensor it made."""
+    if cls is None:
+        cls = (LockingNode if locked else Node) if type(vjps) is tuple else JointNode
+    node = cls(name, parents, vjps, saved, arrays, out if keep_ans else None, out.shape, out.dtype)
+    if cls is not Node:
+        node.locked = locked
+    if mode == RECORD_OBSERVED:
+        node.scope = STATE.scope
+        for observer in STATE.observers:
+            observer.recorded(node, out, inputs)
     return _new(out, node)
 
 
+def saved_arrays(saved: tuple) -> tuple:
+    """(the arrays a node's rules read for `saved`, the arrays locked to keep them, whether a
+    Tensor was saved): a Tensor's array as `hold` saves it; an ndarray the user can reach
+    protected (see `protect`); other constants as they are."""
+    arrays, locked, tensors = [], (), False
+    for s in saved:
+        if isinstance(s, Tensor):
+            arr, lk = hold(s)
+            tensors = True
+        elif isinstance(s, np.ndarray) and id(s) not in FROZEN and (
+                s.flags.writeable or s.base is not None or id(s) in _LOCKED
+                or type(s) is not np.ndarray):
+            arr, lk = protect(s)
+        else:
+            arr, lk = s, ()
+        arrays.append(arr)
+        locked += lk
+    return tuple(arrays), locked, tensors
+
+
 def unrecorded(name: str, out: np.ndarray, mode: int) -> Tensor:
-    """The output of an operation that records no node; detect_anomaly still checks it."""
-    if (mode == OBSERVED or mode < 0) and STATE.anomaly:
-        _anomaly_value(name, out)
+    """The output of an operation that records no node; the observers (detect_anomaly) still
+    see it."""
+    if mode == OFF_OBSERVED or mode == RECORD_OBSERVED:
+        for observer in STATE.observers:
+            observer.unrecorded(name, out)
     return _new(out)
-
-
-def observed(node: Node, out: np.ndarray, inputs: tuple) -> None:
-    """What a node recorded inside `ag.scope` or under an `on_record` hook also gets."""
-    node.scope = STATE.scope
-    if STATE.on_record is not None:
-        STATE.on_record(node, out, inputs)
 
 
 # ---------------------------------------------------------------- in-place write protection
@@ -442,16 +446,16 @@ def register_hook(t: Tensor, fn: Callable) -> RemovableHandle:
     return RemovableHandle(hooks, fn)
 
 
-def _run_hooks(node: Node, g: Any, create_graph: bool, handed: set, owned: set) -> Any:
+def _run_hooks(node: Node, g: Any, create_graph: bool, handed: set, fresh: set) -> Any:
     """Run the hooks on `g`. Every array a hook saw or returned may be held by user code: its
-    id goes into `handed` (a leaf's .grad gets a copy of it) and out of `owned` (the pass never
+    id goes into `handed` (a leaf's .grad gets a copy of it) and out of `fresh` (the pass never
     adds into it in place)."""
     what = "the leaf" if not node.parents else f"the output of '{node.name}'"
     for fn in list(node.meta["hooks"]):
         wrapped = g if create_graph else _new(g)
         if not create_graph:
             handed.add(id(wrapped._data))
-            owned.discard(id(wrapped._data))
+            fresh.discard(id(wrapped._data))
         result = fn(wrapped)
         if result is None:
             continue
@@ -471,7 +475,7 @@ def _run_hooks(node: Node, g: Any, create_graph: bool, handed: set, owned: set) 
         g = result if create_graph else result._data
         if not create_graph:
             handed.add(id(g))
-            owned.discard(id(g))
+            fresh.discard(id(g))
     return g
 
 
@@ -486,11 +490,6 @@ def _user_trace() -> str:
     return "<unknown>"
 
 
-def _anomaly_forward(node: Node, out: np.ndarray) -> None:
-    node.set_meta("trace", _user_trace())
-    _anomaly_value(node.name, out, node.trace)
-
-
 def _anomaly_value(name: str, out: np.ndarray, trace: str | None = None) -> None:
     if out.dtype.kind in "fc" and np.isnan(out).any():
         raise RuntimeError(
@@ -498,36 +497,27 @@ def _anomaly_value(name: str, out: np.ndarray, trace: str | None = None) -> None
             f"  created at {trace or _user_trace()}")
 
 
-def _anomaly_backward(node: Node, grads: list) -> None:
-    for i, gi in enumerate(grads):
-        if gi is None:
-            continue
-        arr = gi._data if isinstance(gi, Tensor) else np.asarray(gi)
-        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-            kind = "NaN" if np.isnan(arr).any() else "Inf"
-            raise RuntimeError(
-                f"detect_anomaly: the backward of '{node.name}' produced {kind} in the gradient "
-                f"of its input {i} (shape {arr.shape}).\n  '{node.name}' was created at "
-                f"{node.trace or '<created before detect_anomaly was entered>'}")
-
-
-class detect_anomaly:
+class detect_anomaly(Observer):
     """Stop at the first operation whose forward gives NaN or whose backward gives NaN/Inf."""
 
-    def __enter__(self) -> detect_anomaly:
-        self._prev = (STATE.anomaly, STATE.on_record)
-        outer = STATE.on_record
+    def recorded(self, node: Node, out: np.ndarray, inputs: tuple) -> None:
+        node.set_meta("trace", _user_trace())
+        _anomaly_value(node.name, out, node.trace)
 
-        def on_record(node: Node, out: np.ndarray, inputs: tuple) -> None:
-            if outer is not None:
-                outer(node, out, inputs)
-            _anomaly_forward(node, out)
-        STATE.anomaly = True
-        STATE.on_record = on_record
-        return self
+    def unrecorded(self, name: str, out: np.ndarray) -> None:
+        _anomaly_value(name, out)
 
-    def __exit__(self, *exc: object) -> None:
-        STATE.anomaly, STATE.on_record = self._prev
+    def backward(self, node: Node, g: Any, grads: Any) -> None:
+        for i, gi in enumerate(grads):
+            if gi is None:
+                continue
+            arr = gi._data if isinstance(gi, Tensor) else np.asarray(gi)
+            if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+                kind = "NaN" if np.isnan(arr).any() else "Inf"
+                raise RuntimeError(
+                    f"detect_anomaly: the backward of '{node.name}' produced {kind} in the "
+                    f"gradient of its input {i} (shape {arr.shape}).\n  '{node.name}' was created "
+                    f"at {node.trace or '<created before detect_anomaly was entered>'}")
 
 
 # ---------------------------------------------------------------- the backward pass
@@ -592,91 +582,112 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     collects the ids of arrays user code has seen (hooks), which must be copied before being
     handed out as a gradient.
     """
-    roots = list(seeds)
-    needed = None if targets is None else _needed(roots, targets)
-    grads = dict(seeds)         # the gradient reached so far, of each node waiting to run
-    waiting = [(-r.seq, r) for r in roots]      # a heap: the latest-created node on top
-    heapq.heapify(waiting)
-    owned: set = set()          # ids of gradient buffers this pass allocated (safe to add into)
+    needed = None if targets is None else _needed(list(seeds), targets)
+    observers = STATE.backward_observers
+    # first order, every input wanted, nobody watching: the loop calls each rule itself
+    rules_in_loop = not create_graph and needed is None and not observers
+    # What may be written in place: only a gradient buffer this pass allocated (`fresh`, by
+    # id) and nobody else has seen yet; a hook, a leaf's .grad, a rule reading it take it out.
+    fresh: set = set()
     if handed is None:
-        handed = set()          # ids of arrays already given to a leaf's .grad, or seen by hooks
-    observe = STATE.recorder is not None or STATE.anomaly
-    fast = not create_graph and needed is None and not observe
-    mutations = MUTATIONS[0]
-    push, pop, pop_grad = heapq.heappush, heapq.heappop, grads.pop
-    mode = STATE.enabled
+        handed = set()          # ids of arrays given to a leaf's .grad, or seen by hooks
+    grads = dict(seeds)         # the gradient reached so far, of each node waiting in the heap
+    waiting = [(-node.seq, node) for node in seeds]     # a heap: the latest-created node on top
+    heapq.heapify(waiting)
+    # The chain shortcut: the node reached first by the node that just ran waits outside the
+    # heap and the table, with its gradient; in a chain it is the next to run, and runs straight
+    # away (it joins the heap only when a later-created node is waiting).
+    next_node = next_g = None
+    last_mutation = MUTATIONS[0]
+    push, pop = heapq.heappush, heapq.heappop
+    grad_mode = STATE.enabled
     STATE.enabled = create_graph      # rules record only when building a differentiable graph
-    # `held`: the last node found, kept out of the heap and the table: in a chain it is the
-    # next to run, and goes straight on (it joins the heap only if a later node is waiting)
-    held = held_g = None
     try:
-        while waiting or held is not None:
-            if held is None:
-                node = pop(waiting)[1]
-                g = pop_grad(node)
-            elif not waiting or -waiting[0][0] < held.seq:
-                node, g, held = held, held_g, None
+        while waiting or next_node is not None:
+            if next_node is not None and (not waiting or -waiting[0][0] < next_node.seq):
+                node, g, next_node = next_node, next_g, None
             else:
-                grads[held] = held_g
-                push(waiting, (-held.seq, held))
-                held = None
-                continue
-            if owned:
-                owned.discard(id(g))
+                if next_node is not None:           # a later-created node waits: queue it
+                    grads[next_node] = next_g
+                    push(waiting, (-next_node.seq, next_node))
+                    next_node = None
+                node = pop(waiting)[1]
+                g = grads.pop(node)
+            if fresh:
+                fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
             if node.meta and node.meta.get("hooks"):
-                g = _run_hooks(node, g, create_graph, handed, owned)
+                g = _run_hooks(node, g, create_graph, handed, fresh)
             parents = node.parents
-            if not parents:                                 # a leaf
-                if targets is None:
-                    _accumulate(node, g, create_graph, handed)
-                elif node in targets:
-                    targets[node] = g
-                if observe:
-                    _observe(node, g, ())
+            if not parents:
+                _reach_leaf(node, g, create_graph, targets, handed, observers)
                 continue
             if targets is not None:
                 if node in targets:
                     targets[node] = g
                 if node not in needed:
                     continue            # no target below: stop here, leaving its graph intact
-            if node.freed or node.seq < mutations:
+            if node.freed or node.seq < last_mutation:
                 node.check_saved()
-            if fast and node.rules:                         # first order: rules run in the loop
-                gis, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
+            if rules_in_loop and node.rules:
+                input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
             else:
-                gis = node.vjp(g, None if needed is None else
-                               [p in needed or p in targets for p in parents], create_graph)
-                if observe:
-                    _observe(node, g, gis)
+                input_grads = node.vjp(g, None if needed is None else
+                                       [p in needed or p in targets for p in parents], create_graph)
+                if observers:
+                    sent = [None] * len(parents)
             for i, p in enumerate(parents):
                 if p is None:
                     continue
-                gi = vjps[i](g, ans, *saved) if gis is None else gis[i]
+                gi = vjps[i](g, ans, *saved) if input_grads is None else input_grads[i]
                 if gi is None:
                     continue
-                if type(gi) is not np.ndarray and not create_graph:
-                    gi = np.asarray(gi)     # NumPy returns scalars for 0-d results
-                if gi.shape != p.shape:
-                    gi = unbroadcast(gi, p.shape, node)
-                if gi.dtype is not p.dtype and gi.dtype != p.dtype and p.dtype.kind in "fc":
-                    if gi.dtype.kind == "c" and p.dtype.kind == "f":
-                        _complex_error(node)
-                    gi = gi.astype(p.dtype)
-                if p is held:
-                    held_g = _add(held_g, gi, owned, create_graph)
+                if type(gi) is not np.ndarray or gi.shape != p.shape or gi.dtype is not p.dtype:
+                    gi = fit_to_input(gi, p, node, create_graph)
+                if observers:
+                    sent[i] = gi
+                if p is next_node:
+                    next_g = _add(next_g, gi, fresh, create_graph)
                     continue
                 prev = grads.get(p)
                 if prev is not None:
-                    grads[p] = _add(prev, gi, owned, create_graph)
-                elif held is None:
-                    held, held_g = p, gi
+                    grads[p] = _add(prev, gi, fresh, create_graph)
+                elif next_node is None:
+                    next_node, next_g = p, gi
                 else:
                     grads[p] = gi
                     push(waiting, (-p.seq, p))
+            if observers:
+                for observer in observers:
+                    observer.backward(node, g, sent)
+            # free what the rules saved (a plain Node with nothing saved has nothing to free)
             if not retain_graph and (node.saved or node.ans is not None or type(node) is not Node):
                 node.release()
     finally:
-        STATE.enabled = mode
+        STATE.enabled = grad_mode
+
+
+def _reach_leaf(node: LeafNode, g: Any, create_graph: bool, targets: dict | None, handed: set,
+                observers: tuple) -> None:
+    """The end of a path: accumulate into the leaf's .grad, or, with targets, keep `g` for it."""
+    if targets is None:
+        _accumulate(node, g, create_graph, handed)
+    elif node in targets:
+        targets[node] = g
+    for observer in observers:
+        observer.backward(node, g, ())
+
+
+def fit_to_input(g: Any, p: Node, node: Node, create_graph: bool) -> Any:
+    """`node`'s gradient `g` for its input `p` in `p`'s shape (broadcasting undone) and dtype."""
+    if type(g) is not np.ndarray and not create_graph:
+        g = np.asarray(g)       # NumPy returns scalars for 0-d results
+    if g.shape != p.shape:
+        g = unbroadcast(g, p.shape, node)
+    if g.dtype != p.dtype and p.dtype.kind in "fc":
+        if g.dtype.kind == "c" and p.dtype.kind == "f":
+            _complex_error(node)
+        g = g.astype(p.dtype)
+    return g
 
 
 def _complex_error(node: Node) -> None:
@@ -686,25 +697,18 @@ def _complex_error(node: Node) -> None:
         f"compute with real and imaginary parts as separate float tensors")
 
 
-def _add(prev: Any, g: Any, owned: set, create_graph: bool) -> Any:
-    """prev + g, in place when `prev` is a buffer this pass allocated."""
+def _add(prev: Any, g: Any, fresh: set, create_graph: bool) -> Any:
+    """prev + g, in place when `prev` is a buffer this pass allocated and nobody has seen."""
     if create_graph:
         return prev + g
-    if id(prev) in owned:
+    if id(prev) in fresh:
         np.add(prev, g, out=prev)
         return prev
     acc = prev + g
     if type(acc) is not np.ndarray:
         acc = np.asarray(acc)
-    owned.add(id(acc))
+    fresh.add(id(acc))
     return acc
-
-
-def _observe(node: Node, g: Any, gis: Any) -> None:
-    if STATE.anomaly and gis:
-        _anomaly_backward(node, gis)
-    if STATE.recorder is not None:
-        STATE.recorder(node, g, gis)
 
 
 _ACCUMULATE_GUARD = threading.Lock()    # backward passes on several threads may share a leaf

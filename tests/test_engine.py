@@ -282,14 +282,14 @@ def test_one_tensor_feeding_many_operations():
     np.testing.assert_allclose(x.grad.data, [sum(i % 3 for i in range(20_000))] * 2)
 
 
-def test_scope_and_on_record_are_per_thread_and_restored():
+def test_scope_and_observers_are_per_thread_and_restored():
     from autograd.tensor import STATE
     seen = {}
 
     def worker():
         x = f64([1.0])
         seen["scope"] = (x * 2).grad_fn.scope
-        seen["state"] = (STATE.scope, STATE.on_record, STATE.recording)
+        seen["state"] = (STATE.scope, STATE.observers, STATE.recording)
 
     calls = []
     with ag.scope("outer"):
@@ -303,8 +303,8 @@ def test_scope_and_on_record_are_per_thread_and_restored():
         assert y.grad_fn.scope == ("outer",)
         assert y.grad_fn.parents[0].scope == ("outer",)
     assert calls == [(2,)]
-    assert seen == {"scope": (), "state": ((), None, 1)}
-    assert (STATE.scope, STATE.on_record, STATE.recording) == ((), None, 1)
+    assert seen == {"scope": (), "state": ((), (), 1)}
+    assert (STATE.scope, STATE.observers, STATE.recording) == ((), (), 1)
     with ag.no_grad():
         assert STATE.recording == 0
         with ag.scope("inside no_grad"):

@@ -8,8 +8,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..engine import LeafNode, Node, _seeds, run, unbroadcast
-from ..tensor import STATE, Tensor
+from ..engine import LeafNode, Node, _seeds, run
+from ..tensor import Observer, Tensor
 from .model import _Names, _walk
 from .stats import _array, _fmt, _stats
 
@@ -56,45 +56,38 @@ def explain_backward(root: Tensor, file: TextIO | None = None, *, grad: Any = No
     def d(a: str, b: str) -> str:
         return f"d{a}/d{b}"
 
-    def recorder(node: Node, g: Any, grads: Any) -> None:
-        if prev is not None:
-            prev(node, g, grads)
-        step[0] += 1
-        g = _array(g)
-        n = sym[node]
-        scalar_in = g.size == 1
-        if type(node) is LeafNode:
-            lines.append(f"[{step[0]}] leaf {n}: " + _incoming(out_sym, n, g, received.get(node)))
-            return
-        args = ", ".join("const" if p is None else sym[p] for p in node.parents)
-        lines.append(f"[{step[0]}] {n} = {node.name}({args})  shape {tuple(node.shape)}")
-        lines.append("    incoming " + _incoming(out_sym, n, g, received.get(node)))
-        for p, gi in zip(node.parents, grads):
-            if p is None or gi is None:
-                continue
-            gi = _array(gi)
-            if gi.shape != tuple(p.shape):
-                gi = unbroadcast(gi, tuple(p.shape), node)
-            ps = sym[p]
-            parts = edges_in.get(p, 1)
-            k = len(received.setdefault(p, [])) + 1
-            received[p].append(gi.item() if gi.size == 1 else None)
-            lhs = d(out_sym, ps) + (f" (part {k} of {parts})" if parts > 1 else "")
-            if scalar_in and gi.size == 1:
-                gv, pv = g.item(), gi.item()
-                local = _fmt(pv / gv) if gv != 0 else "? (incoming is 0)"
-                lines.append(f"    to {ps}: {lhs} = {d(out_sym, n)} * {d(n, ps)} = "
-                             f"{_fmt(gv)} * {local} = {_fmt(pv)}")
-            else:
-                lines.append(f"    to {ps}: {lhs}: shape {gi.shape}, norm {_fmt(_norm(gi))}")
+    class Explain(Observer):
+        def backward(self, node: Node, g: Any, grads: Any) -> None:
+            step[0] += 1
+            g = _array(g)
+            n = sym[node]
+            scalar_in = g.size == 1
+            if type(node) is LeafNode:
+                lines.append(f"[{step[0]}] leaf {n}: " + _incoming(out_sym, n, g, received.get(node)))
+                return
+            args = ", ".join("const" if p is None else sym[p] for p in node.parents)
+            lines.append(f"[{step[0]}] {n} = {node.name}({args})  shape {tuple(node.shape)}")
+            lines.append("    incoming " + _incoming(out_sym, n, g, received.get(node)))
+            for p, gi in zip(node.parents, grads):
+                if p is None or gi is None:
+                    continue
+                gi = _array(gi)
+                ps = sym[p]
+                parts = edges_in.get(p, 1)
+                k = len(received.setdefault(p, [])) + 1
+                received[p].append(gi.item() if gi.size == 1 else None)
+                lhs = d(out_sym, ps) + (f" (part {k} of {parts})" if parts > 1 else "")
+                if scalar_in and gi.size == 1:
+                    gv, pv = g.item(), gi.item()
+                    local = _fmt(pv / gv) if gv != 0 else "? (incoming is 0)"
+                    lines.append(f"    to {ps}: {lhs} = {d(out_sym, n)} * {d(n, ps)} = "
+                                 f"{_fmt(gv)} * {local} = {_fmt(pv)}")
+                else:
+                    lines.append(f"    to {ps}: {lhs}: shape {gi.shape}, norm {_fmt(_norm(gi))}")
 
-    prev = STATE.recorder
-    STATE.recorder = recorder
-    try:
+    with Explain():
         leaves = {node: None for node in nodes if type(node) is LeafNode}
         run(seeds, True, False, leaves)
-    finally:
-        STATE.recorder = prev
     text = "\n".join(lines) + "\n"
     print(text, end="", file=sys.stdout if file is None else file)
     return Explanation(text)
