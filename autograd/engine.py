@@ -10,7 +10,6 @@ Broadcasting is undone in one place, `unbroadcast`, for every operation.
 
 from __future__ import annotations
 
-import collections
 import heapq
 import sys
 import threading
@@ -21,19 +20,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .tensor import (
-    CLOCK,
-    MUTATIONS,
-    OFF_OBSERVED,
-    RECORD,
-    RECORD_OBSERVED,
-    SHARED,
-    STATE,
-    Observer,
-    Tensor,
-    _new,
-    memory_owner,
-)
+from .protection import hold, hold_constant, unlock_arrays, unlock_later
+from .tensor import CLOCK, MUTATIONS, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Observer, Tensor, _new
 
 
 class Node:
@@ -136,7 +124,7 @@ class Node:
 
 
 class LockingNode(Node):
-    """A Node that locked arrays the user can reach (`locked`, see `hold`): it unlocks them when
+    """A Node that locked arrays the user can reach (`locked`, see `protection.hold`): it unlocks them when
     released, or when it dies if its graph is dropped without a backward."""
 
     __slots__ = ("locked",)
@@ -281,19 +269,14 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
 
 def saved_arrays(saved: tuple) -> tuple:
     """(the arrays a node's rules read for `saved`, the arrays locked to keep them, whether a
-    Tensor was saved): a Tensor's array as `hold` saves it; an ndarray the user can reach
-    protected (see `protect`); other constants as they are."""
+    Tensor was saved): see `protection.hold` and `protection.hold_constant`."""
     arrays, locked, tensors = [], (), False
     for s in saved:
         if isinstance(s, Tensor):
             arr, lk = hold(s)
             tensors = True
-        elif isinstance(s, np.ndarray) and id(s) not in FROZEN and (
-                s.flags.writeable or s.base is not None or id(s) in _LOCKED
-                or type(s) is not np.ndarray):
-            arr, lk = protect(s)
         else:
-            arr, lk = s, ()
+            arr, lk = hold_constant(s)
         arrays.append(arr)
         locked += lk
     return tuple(arrays), locked, tensors
@@ -306,117 +289,6 @@ def unrecorded(name: str, out: np.ndarray, mode: int) -> Tensor:
         for observer in STATE.observers:
             observer.unrecorded(name, out)
     return _new(out)
-
-
-# ---------------------------------------------------------------- in-place write protection
-#
-# An array a rule reads must not change before backward. Replacing a tensor's value
-# (`t.data = a`) dates it, and backward checks the dates (see Node.seq). Writing into an array
-# is refused at the write: an operation's output is read-only through `.data` (see Tensor.data);
-# the arrays the user can reach otherwise, a leaf's, an ndarray operand, and the array a saved
-# view shares memory with, are made read-only while a node saves them, counted per array
-# (several graphs may save one parameter) and unlocked when the last such node is released.
-
-_LOCKED: dict = {}      # id(array) -> [array, how many live nodes locked it]
-FROZEN: set = set()     # ids of read-only arrays kept for good (ops' cached constants): never locked
-_LOCKED_GUARD = threading.Lock()    # graphs on several threads may save one parameter
-
-
-def hold(t: Tensor) -> tuple:
-    """(the array a node saves of `t`, the arrays it locked, for the node to unlock). An
-    operation's own fresh output is saved as it is; a leaf's array and the memory a view shares
-    are locked, or copied when a lock cannot hold them (see `protect`)."""
-    arr = t._data
-    if t._node is None or arr.base is not None:
-        return protect(arr)
-    return arr, ()
-
-
-def protect(arr: np.ndarray) -> tuple:
-    """(what a node saves of an array the user can reach, the arrays locked): `arr` itself,
-    locked with the ndarray owning its memory; a copy when no lock can refuse every write to
-    that memory: a memmap, memory a bytearray or another library owns (not locked), and memory
-    other views the user made earlier may share (a Tensor was built on a view of it, see
-    `tensor.SHARED`: locked as well, so writes through `arr` and its owner are still refused)."""
-    owner = memory_owner(arr)
-    if type(owner) is not np.ndarray or type(arr) is not np.ndarray:
-        return np.array(arr), ()
-    locked = lock_array(arr, owner)
-    if SHARED and id(owner) in SHARED and SHARED[id(owner)]() is owner:
-        return np.array(arr), locked    # locked too: writes through `arr` and `owner` are refused
-    return arr, locked
-
-
-def lock_array(arr: np.ndarray, owner: Any = None) -> tuple:
-    """Make `arr`, and the ndarray owning the memory it views (`owner`, found if not given),
-    read-only; count them. An array that was read-only already, and not by us, is left alone.
-    Returns the arrays counted."""
-    if owner is None:
-        owner = memory_owner(arr)
-    counted = []
-    with _LOCKED_GUARD:
-        for a in (arr, owner) if owner is not arr and isinstance(owner, np.ndarray) else (arr,):
-            entry = _LOCKED.get(id(a))
-            if entry is not None:
-                entry[1] += 1
-            elif a.flags.writeable:
-                a.setflags(write=False)
-                _LOCKED[id(a)] = [a, 1]
-            else:
-                continue
-            counted.append(a)
-    if _PENDING:
-        _unlock_pending()
-    return tuple(counted)
-
-
-def unlock_arrays(arrays: tuple) -> None:
-    """Undo `lock_array`: an array nobody holds any more is writable again."""
-    if arrays:
-        with _LOCKED_GUARD:
-            _unlock(arrays)
-    if _PENDING:
-        _unlock_pending()
-
-
-def _unlock(arrays: tuple) -> None:
-    for a in reversed(arrays):          # the memory's owner first, then its view
-        entry = _LOCKED[id(a)]
-        entry[1] -= 1
-        if not entry[1]:
-            del _LOCKED[id(a)]
-            try:
-                a.setflags(write=True)
-            except ValueError:          # a view of memory someone else made read-only
-                pass
-
-
-# Finalizers (a node dropped without a backward, collected by the cycle collector) run inside
-# whatever allocation triggered the collection, possibly inside `lock_array` on this very thread
-# with the guard held: waiting for it there would never end. They queue their arrays instead;
-# the queue is emptied by whoever holds the guard next, and by the finalizer itself when the
-# guard is free.
-_PENDING: collections.deque = collections.deque()
-
-
-def unlock_later(arrays: tuple) -> None:
-    """`unlock_arrays` for a finalizer: never waits for the guard."""
-    if arrays:
-        _PENDING.append(arrays)
-        _unlock_pending()
-
-
-def _unlock_pending() -> None:
-    while _PENDING and _LOCKED_GUARD.acquire(blocking=False):
-        try:
-            while True:
-                try:
-                    arrays = _PENDING.popleft()
-                except IndexError:
-                    break
-                _unlock(arrays)
-        finally:
-            _LOCKED_GUARD.release()
 
 
 # ---------------------------------------------------------------- hooks

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .engine import LockingNode, Node, hold, leaf_node, new_node, protect, unrecorded
+from .engine import LockingNode, Node, leaf_node, new_node, unrecorded
+from .protection import hold, protect
 from .tensor import RECORD, STATE, Tensor, _new, no_grad
 
 

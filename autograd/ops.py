@@ -18,8 +18,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import dtypes as _dtypes
-from .engine import FROZEN, record, record_unary
+from .engine import record, record_unary
 from .keywords import torch_keywords
+from .protection import FROZEN
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
 AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25

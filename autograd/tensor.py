@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .protection import shared
+
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "arange",
     "randn", "rand", "manual_seed", "set_default_dtype", "get_default_dtype",
@@ -238,7 +240,7 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
             data = data.view(np.ndarray)
         arr = data.astype(dtype, copy=copy) if dtype is not None else data.copy() if copy else data
         if arr.base is not None:
-            _shared(arr)
+            shared(arr)
         return arr
     if isinstance(data, np.generic):
         return np.array(data, dtype=dtype)
@@ -250,32 +252,6 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
             f"{type(data).__name__} data (nested data must be numbers)"
         raise TypeError(f"cannot make a tensor from {what}")
     return arr
-
-
-# Memory that arrays other than a tensor's own may write into: a tensor built on a view
-# (`Tensor(A[:, :2])`) shares it with `A` and any other view the user made of it before, whose
-# writes no lock on the tensor's array can refuse. A node saving a tensor on such memory saves a
-# copy (`engine.protect`). id(owner of the memory) -> weak reference to it.
-SHARED: dict = {}
-
-
-def _shared(arr: np.ndarray) -> None:
-    owner = memory_owner(arr)
-    key = id(owner)
-    if key not in SHARED and type(owner) is np.ndarray:
-        SHARED[key] = weakref.ref(owner, functools.partial(_forget_shared, key))
-
-
-def _forget_shared(key: int, _ref: Any) -> None:
-    SHARED.pop(key, None)
-
-
-def memory_owner(arr: np.ndarray) -> Any:
-    """The object that owns `arr`'s memory: `arr` itself, the ndarray it views, or a foreign
-    buffer (a bytearray, an mmap, another library's array)."""
-    while isinstance(arr.base, np.ndarray) and type(arr) is np.ndarray:
-        arr = arr.base
-    return arr if arr.base is None or type(arr) is not np.ndarray else arr.base
 
 
 def _big_int(data: Any) -> bool:

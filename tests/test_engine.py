@@ -391,7 +391,7 @@ def test_gradgradcheck_refuses_grad_outputs_that_do_not_match():
 
 
 def test_threads_saving_one_parameter_keep_its_lock_count():
-    from autograd.engine import _LOCKED
+    from autograd.protection import _LOCKED
     w = f64(np.ones(3))
     errors = []
 

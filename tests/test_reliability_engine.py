@@ -12,7 +12,7 @@ import pytest
 from conftest import f64
 
 import autograd as ag
-from autograd.engine import _LOCKED, _PENDING
+from autograd.protection import _LOCKED, _PENDING
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -171,7 +171,7 @@ for i in range(3000):
 del m, y
 gc.set_threshold(700, 10, 10)
 gc.collect()
-from autograd.engine import _LOCKED, _PENDING
+from autograd.protection import _LOCKED, _PENDING
 assert not _LOCKED and not _PENDING, (len(_LOCKED), len(_PENDING))
 x[0, 0] = 5.0                          # writable again
 print("done")
