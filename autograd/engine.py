@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .protection import hold, hold_constant, unlock_arrays, unlock_later
+from .protection import hold_constant, protect, unlock_arrays, unlock_later
 from .tensor import CLOCK, MUTATIONS, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Observer, Tensor, _new
 
 
@@ -218,13 +218,16 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         return unrecorded(name, out, mode)
     if len(inputs) == 2:        # the most frequent case, spelled out (faster than the general one)
         a, b = inputs
-        parents = ((a._node or leaf_node(a)) if isinstance(a, Tensor) and a._requires_grad else None,
-                   (b._node or leaf_node(b)) if isinstance(b, Tensor) and b._requires_grad else None)
+        pa = (a._node or leaf_node(a)) if isinstance(a, Tensor) and a._requires_grad else None
+        pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b._requires_grad else None
+        if pa is None and pb is None:
+            return unrecorded(name, out, mode)
+        parents = (pa, pb)
     else:
         parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x._requires_grad
                          else None for x in inputs])
-    if parents.count(None) == len(parents):
-        return unrecorded(name, out, mode)
+        if parents.count(None) == len(parents):
+            return unrecorded(name, out, mode)
     arrays = locked = ()
     if saved:
         arrays, locked, tensors = saved_arrays(saved)
@@ -241,13 +244,13 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     mode = STATE.recording
     if mode < RECORD or not (isinstance(x, Tensor) and x._requires_grad):
         return unrecorded(name, out, mode)
+    saved = arrays = locked = ()
     if save_input:
-        arr, locked = hold(x)
+        arr = x._data       # `hold(x)`, inlined: an operation's fresh output needs nothing
+        arr, locked = protect(arr) if x._node is None or arr.base is not None else (arr, ())
         saved, arrays = (x,), (arr,)
-    else:
-        saved = arrays = locked = ()
-    return new_node(None, name, (x._node or leaf_node(x),), vjps, saved, arrays, locked, out,
-                    keep_ans, (x,), mode)
+    return new_node(LockingNode if locked else Node, name, (x._node or leaf_node(x),), vjps, saved,
+                    arrays, locked, out, keep_ans, (x,), mode)
 
 
 def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
@@ -264,7 +267,13 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
         node.scope = STATE.scope
         for observer in STATE.observers:
             observer.recorded(node, out, inputs)
-    return _new(out, node)
+    t = _new_tensor(Tensor)     # `_new(out, node)`, inlined: this is the hottest path
+    t._data = out if type(out) is np.ndarray else np.asarray(out)
+    t._node = node
+    t._leaf = t._grad = t.name = None
+    t._requires_grad = True
+    t._version = 0
+    return t
 
 
 def saved_arrays(saved: tuple) -> tuple:
@@ -273,13 +282,22 @@ def saved_arrays(saved: tuple) -> tuple:
     arrays, locked, tensors = [], (), False
     for s in saved:
         if isinstance(s, Tensor):
-            arr, lk = hold(s)
             tensors = True
+            arr = s._data   # `hold(s)`, inlined: an operation's fresh output needs nothing
+            if s._node is None or arr.base is not None:
+                arr, lk = protect(arr)
+                locked += lk
+        elif s is None or type(s) in _NUMBERS:
+            arr = s
         else:
             arr, lk = hold_constant(s)
+            locked += lk
         arrays.append(arr)
-        locked += lk
     return tuple(arrays), locked, tensors
+
+
+_NUMBERS = (int, float, bool)
+_new_tensor = Tensor.__new__
 
 
 def unrecorded(name: str, out: np.ndarray, mode: int) -> Tensor:
