@@ -473,14 +473,26 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     handed out as a gradient.
     """
     needed = None if targets is None else _needed(list(seeds), targets)
+    if handed is None:
+        handed = set()          # ids of arrays given to a leaf's .grad, or seen by hooks
+    grad_mode = STATE.enabled
+    STATE.enabled = create_graph      # rules record only when building a differentiable graph
+    try:
+        _propagate(seeds, retain_graph, create_graph, targets, needed, handed)
+    finally:
+        STATE.enabled = grad_mode
+
+
+def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None,
+               needed: set | None, handed: set) -> None:
+    """`run`'s loop. It stays one function (longer than the others): it runs once per node,
+    and each call it would make to a helper would cost a tenth of a first-order backward."""
     observers = STATE.backward_observers
     # first order, every input wanted, nobody watching: the loop calls each rule itself
     rules_in_loop = not create_graph and needed is None and not observers
     # What may be written in place: only a gradient buffer this pass allocated (`fresh`, by
     # id) and nobody else has seen yet; a hook, a leaf's .grad, a rule reading it take it out.
     fresh: set = set()
-    if handed is None:
-        handed = set()          # ids of arrays given to a leaf's .grad, or seen by hooks
     grads = dict(seeds)         # the gradient reached so far, of each node waiting in the heap
     waiting = [(-node.seq, node) for node in seeds]     # a heap: the latest-created node on top
     heapq.heapify(waiting)
@@ -490,70 +502,65 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     next_node = next_g = None
     last_mutation = MUTATIONS[0]
     push, pop = heapq.heappush, heapq.heappop
-    grad_mode = STATE.enabled
-    STATE.enabled = create_graph      # rules record only when building a differentiable graph
-    try:
-        while waiting or next_node is not None:
-            if next_node is not None and (not waiting or -waiting[0][0] < next_node.seq):
-                node, g, next_node = next_node, next_g, None
-            else:
-                if next_node is not None:           # a later-created node waits: queue it
-                    grads[next_node] = next_g
-                    push(waiting, (-next_node.seq, next_node))
-                    next_node = None
-                node = pop(waiting)[1]
-                g = grads.pop(node)
-            if fresh:
-                fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
-            if node.meta and node.meta.get("hooks"):
-                g = _run_hooks(node, g, create_graph, handed, fresh)
-            parents = node.parents
-            if not parents:
-                _reach_leaf(node, g, create_graph, targets, handed, observers)
-                continue
-            if targets is not None:
-                if node in targets:
-                    targets[node] = g
-                if node not in needed:
-                    continue            # no target below: stop here, leaving its graph intact
-            if node.freed or node.seq < last_mutation:
-                node.check_saved()
-            if rules_in_loop and node.rules:
-                input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
-            else:
-                input_grads = node.vjp(g, None if needed is None else
-                                       [p in needed or p in targets for p in parents], create_graph)
-                if observers:
-                    sent = [None] * len(parents)
-            for i, p in enumerate(parents):
-                if p is None:
-                    continue
-                gi = vjps[i](g, ans, *saved) if input_grads is None else input_grads[i]
-                if gi is None:
-                    continue
-                if type(gi) is not np.ndarray or gi.shape != p.shape or gi.dtype is not p.dtype:
-                    gi = fit_to_input(gi, p, node, create_graph)
-                if observers:
-                    sent[i] = gi
-                if p is next_node:
-                    next_g = _add(next_g, gi, fresh, create_graph)
-                    continue
-                prev = grads.get(p)
-                if prev is not None:
-                    grads[p] = _add(prev, gi, fresh, create_graph)
-                elif next_node is None:
-                    next_node, next_g = p, gi
-                else:
-                    grads[p] = gi
-                    push(waiting, (-p.seq, p))
+    while waiting or next_node is not None:
+        if next_node is not None and (not waiting or -waiting[0][0] < next_node.seq):
+            node, g, next_node = next_node, next_g, None
+        else:
+            if next_node is not None:           # a later-created node waits: queue it
+                grads[next_node] = next_g
+                push(waiting, (-next_node.seq, next_node))
+                next_node = None
+            node = pop(waiting)[1]
+            g = grads.pop(node)
+        if fresh:
+            fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
+        if node.meta and node.meta.get("hooks"):
+            g = _run_hooks(node, g, create_graph, handed, fresh)
+        parents = node.parents
+        if not parents:
+            _reach_leaf(node, g, create_graph, targets, handed, observers)
+            continue
+        if targets is not None:
+            if node in targets:
+                targets[node] = g
+            if node not in needed:
+                continue            # no target below: stop here, leaving its graph intact
+        if node.freed or node.seq < last_mutation:
+            node.check_saved()
+        if rules_in_loop and node.rules:
+            input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
+        else:
+            input_grads = node.vjp(g, None if needed is None else
+                                   [p in needed or p in targets for p in parents], create_graph)
             if observers:
-                for observer in observers:
-                    observer.backward(node, g, sent)
-            # free what the rules saved (a plain Node with nothing saved has nothing to free)
-            if not retain_graph and (node.saved or node.ans is not None or type(node) is not Node):
-                node.release()
-    finally:
-        STATE.enabled = grad_mode
+                sent = [None] * len(parents)
+        for i, p in enumerate(parents):
+            if p is None:
+                continue
+            gi = vjps[i](g, ans, *saved) if input_grads is None else input_grads[i]
+            if gi is None:
+                continue
+            if type(gi) is not np.ndarray or gi.shape != p.shape or gi.dtype is not p.dtype:
+                gi = fit_to_input(gi, p, node, create_graph)
+            if observers:
+                sent[i] = gi
+            if p is next_node:
+                next_g = _add(next_g, gi, fresh, create_graph)
+                continue
+            prev = grads.get(p)
+            if prev is not None:
+                grads[p] = _add(prev, gi, fresh, create_graph)
+            elif next_node is None:
+                next_node, next_g = p, gi
+            else:
+                grads[p] = gi
+                push(waiting, (-p.seq, p))
+        if observers:
+            for observer in observers:
+                observer.backward(node, g, sent)
+        # free what the rules saved (a plain Node with nothing saved has nothing to free)
+        if not retain_graph and (node.saved or node.ans is not None or type(node) is not Node):
+            node.release()
 
 
 def _reach_leaf(node: LeafNode, g: Any, create_graph: bool, targets: dict | None, handed: set,
