@@ -29,19 +29,21 @@ class Node:
 
     __slots__ = ("name", "parents", "vjps", "saved", "arrays", "ans", "shape", "dtype", "scope",
                  "freed", "meta", "seq", "__weakref__")
-    rules = True        # gradients come from `vjps` on arrays (False: the node computes its own)
+    rule_per_input = True   # `vjps[i]` gives input i's gradient (False: the node's own `vjp` computes them)
 
     def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
                  ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
         self.name = name
         self.parents = parents      # Node or None (input needs no gradient), one per input
         self.vjps = vjps            # rule(g, ans, *saved) -> gradient of that input
-        self.saved = saved          # operands the rules read, if one is a Tensor (else empty)
+        self.saved = saved          # operands the rules read, when one is a Tensor to version-
+        #                             check; empty when all are constants (nothing to check or
+        #                             free: such a node can run in a second backward)
         self.arrays = arrays        # the same operands as arrays, for first-order backward
         self.ans = ans              # output value, when a rule needs it
         self.shape = shape
         self.dtype = dtype
-        self.scope = ()             # module scope at creation, for draw_graph clusters (see observed)
+        self.scope = ()             # module scope at creation, for draw_graph clusters (new_node)
         self.freed = False
         self.meta = None            # rarely used extras: hooks, creation trace, recorded grad norm
         # creation time: the nodes of its inputs are older, and a saved Tensor whose _version
@@ -56,7 +58,8 @@ class Node:
         if create_graph:
             if self.saved:
                 self.check_copies()
-            return (None if self.ans is None else _new(self.ans, self)), self.saved or self.arrays
+            operands = self.saved or self.arrays    # Tensors where any were saved, else constants
+            return (None if self.ans is None else _new(self.ans, self)), operands
         return self.ans, self.arrays
 
     def check_copies(self) -> None:
@@ -150,7 +153,7 @@ class JointNode(LockingNode):
     returns the gradients of all inputs at once (`need[i]` says which are wanted)."""
 
     __slots__ = ()
-    rules = False
+    rule_per_input = False
 
     def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
         ans, saved = self.operands(create_graph)
@@ -527,13 +530,16 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
                 continue            # no target below: stop here, leaving its graph intact
         if node.freed or node.seq < last_mutation:
             node.check_saved()
-        if rules_in_loop and node.rules:
+        if rules_in_loop and node.rule_per_input:
             input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
         else:
             input_grads = node.vjp(g, None if needed is None else
                                    [p in needed or p in targets for p in parents], create_graph)
-            if observers:
-                sent = [None] * len(parents)
+            if observers:       # they see the gradients as the inputs will receive them
+                input_grads = [None if gi is None else fit_to_input(gi, p, node, create_graph)
+                               for gi, p in zip(input_grads, parents)]
+                for observer in observers:
+                    observer.backward(node, g, input_grads)
         for i, p in enumerate(parents):
             if p is None:
                 continue
@@ -542,8 +548,6 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
                 continue
             if type(gi) is not np.ndarray or gi.shape != p.shape or gi.dtype is not p.dtype:
                 gi = fit_to_input(gi, p, node, create_graph)
-            if observers:
-                sent[i] = gi
             if p is next_node:
                 next_g = _add(next_g, gi, fresh, create_graph)
                 continue
@@ -555,9 +559,6 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             else:
                 grads[p] = gi
                 push(waiting, (-p.seq, p))
-        if observers:
-            for observer in observers:
-                observer.backward(node, g, sent)
         # free what the rules saved (a plain Node with nothing saved has nothing to free)
         if not retain_graph and (node.saved or node.ans is not None or type(node) is not Node):
             node.release()

@@ -39,7 +39,7 @@ class FunctionNode(LockingNode):
     """A Node whose gradients come from one call of a user's `Function.backward`."""
 
     __slots__ = ("fn", "ctx", "in_shapes")
-    rules = False
+    rule_per_input = False
 
     def vjp(self, g: Any, need: Any, create_graph: bool) -> list:
         arr = g._data if isinstance(g, Tensor) else g
@@ -79,7 +79,7 @@ class _NotDifferentiable(Node):
     """Marks a gradient made by a custom Function's backward: it cannot be differentiated."""
 
     __slots__ = ()
-    rules = False
+    rule_per_input = False
 
     def __init__(self, name: str, parents: tuple, g: np.ndarray) -> None:
         Node.__init__(self, f"{name}.backward", parents, (), (), (), None, g.shape, g.dtype)
