@@ -10,7 +10,6 @@ Broadcasting is undone in one place, `unbroadcast`, for every operation.
 
 from __future__ import annotations
 
-import collections
 import heapq
 import sys
 import threading
@@ -21,7 +20,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .tensor import CLOCK, MUTATIONS, OBSERVED, SHARED, STATE, Tensor, _new, memory_owner
+from .protection import hold_constant, protect, unlock_arrays, unlock_later
+from .tensor import CLOCK, MUTATIONS, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Observer, Tensor, _new
 
 
 class Node:
@@ -29,19 +29,21 @@ class Node:
 
     __slots__ = ("name", "parents", "vjps", "saved", "arrays", "ans", "shape", "dtype", "scope",
                  "freed", "meta", "seq", "__weakref__")
-    rules = True        # gradients come from `vjps` on arrays (False: the node computes its own)
+    rule_per_input = True   # `vjps[i]` gives input i's gradient (False: the node's own `vjp` computes them)
 
     def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
                  ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
         self.name = name
         self.parents = parents      # Node or None (input needs no gradient), one per input
         self.vjps = vjps            # rule(g, ans, *saved) -> gradient of that input
-        self.saved = saved          # operands the rules read, if one is a Tensor (else empty)
+        self.saved = saved          # operands the rules read, when one is a Tensor to version-
+        #                             check; empty when all are constants (nothing to check or
+        #                             free: such a node can run in a second backward)
         self.arrays = arrays        # the same operands as arrays, for first-order backward
         self.ans = ans              # output value, when a rule needs it
         self.shape = shape
         self.dtype = dtype
-        self.scope = ()             # module scope at creation, for draw_graph clusters (see observed)
+        self.scope = ()             # module scope at creation, for draw_graph clusters (new_node)
         self.freed = False
         self.meta = None            # rarely used extras: hooks, creation trace, recorded grad norm
         # creation time: the nodes of its inputs are older, and a saved Tensor whose _version
@@ -56,7 +58,8 @@ class Node:
         if create_graph:
             if self.saved:
                 self.check_copies()
-            return (None if self.ans is None else _new(self.ans, self)), self.saved or self.arrays
+            operands = self.saved or self.arrays    # Tensors where any were saved, else constants
+            return (None if self.ans is None else _new(self.ans, self)), operands
         return self.ans, self.arrays
 
     def check_copies(self) -> None:
@@ -124,7 +127,7 @@ class Node:
 
 
 class LockingNode(Node):
-    """A Node that locked arrays the user can reach (`locked`, see `hold`): it unlocks them when
+    """A Node that locked arrays the user can reach (`locked`, see `protection.hold`): it unlocks them when
     released, or when it dies if its graph is dropped without a backward."""
 
     __slots__ = ("locked",)
@@ -150,7 +153,7 @@ class JointNode(LockingNode):
     returns the gradients of all inputs at once (`need[i]` says which are wanted)."""
 
     __slots__ = ()
-    rules = False
+    rule_per_input = False
 
     def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
         ans, saved = self.operands(create_graph)
@@ -211,60 +214,31 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
     `inputs` are the operands (Tensors or constants), `vjps` one rule per input (or, for a
     fused operation, one callable giving all inputs' gradients: see `JointNode`), `saved` the
     operands the rules read (passed after `g` and `ans`), `keep_ans` whether the rules read
-    the output value. `attrs` (axis, shape, key, ...) are passed only to an `on_record` hook
-    that sets `takes_attrs` (the ONNX tracer); nothing keeps them.
+    the output value. `attrs` (axis, shape, key, ...) go only to the observers (the ONNX
+    tracer reads them); nothing keeps them.
     """
     mode = STATE.recording
-    if mode <= 0:
+    if mode < RECORD:
         return unrecorded(name, out, mode)
-    if len(inputs) == 2:
+    if len(inputs) == 2:        # the most frequent case, spelled out (faster than the general one)
         a, b = inputs
         pa = (a._node or leaf_node(a)) if isinstance(a, Tensor) and a._requires_grad else None
         pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b._requires_grad else None
         if pa is None and pb is None:
             return unrecorded(name, out, mode)
         parents = (pa, pb)
-    elif len(inputs) == 1:
-        x = inputs[0]
-        if not (isinstance(x, Tensor) and x._requires_grad):
-            return unrecorded(name, out, mode)
-        parents = (x._node or leaf_node(x),)
     else:
         parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x._requires_grad
                          else None for x in inputs])
         if parents.count(None) == len(parents):
             return unrecorded(name, out, mode)
-    cls = Node if type(vjps) is tuple else JointNode
-    arrays, locked = saved, ()
+    arrays = locked = ()
     if saved:
-        arrays = []
-        tensors = False
-        for s in saved:
-            if isinstance(s, Tensor):
-                tensors = True
-                arr = s._data
-                if s._node is None or arr.base is not None:     # hold(s), inlined
-                    arr, lk = protect(arr)
-                    locked += lk
-                arrays.append(arr)
-            else:
-                if isinstance(s, np.ndarray) and id(s) not in FROZEN and (
-                        s.flags.writeable or s.base is not None or id(s) in _LOCKED
-                        or type(s) is not np.ndarray):
-                    s, lk = protect(s)                              # the user's array
-                    locked += lk
-                arrays.append(s)
-        arrays = tuple(arrays)
+        arrays, locked, tensors = saved_arrays(saved)
         if not tensors:
-            saved = ()      # only constants: nothing to check, the node can run again
-        if locked and cls is Node:
-            cls = LockingNode
-    node = cls(name, parents, vjps, saved, arrays, out if keep_ans else None, out.shape, out.dtype)
-    if cls is not Node:
-        node.locked = locked
-    if mode == OBSERVED:
-        observed(node, out, inputs, attrs)
-    return _new(out, node)
+            saved = ()  # only constants: nothing to version-check, the node can run again
+    return new_node(None, name, parents, vjps, saved, arrays, locked, out, keep_ans, inputs, mode,
+                    attrs)
 
 
 def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bool = False,
@@ -273,151 +247,72 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     input (`save_input`) or the output (`keep_ans`): the same graph, with less work per call
     (elementwise ops are the most frequent)."""
     mode = STATE.recording
-    if not (mode > 0 and isinstance(x, Tensor) and x._requires_grad):
+    if mode < RECORD or not (isinstance(x, Tensor) and x._requires_grad):
         return unrecorded(name, out, mode)
-    parents = (x._node or leaf_node(x),)
+    saved = arrays = locked = ()
     if save_input:
-        arr = x._data
-        # hold(x), inlined: an operation's fresh output (the usual case here) needs nothing
+        arr = x._data       # `hold(x)`, inlined: an operation's fresh output needs nothing
         arr, locked = protect(arr) if x._node is None or arr.base is not None else (arr, ())
-        node = (LockingNode if locked else Node)(name, parents, vjps, (x,), (arr,),
-                                                 out if keep_ans else None, out.shape, out.dtype)
-        if locked:
-            node.locked = locked
-    else:
-        node = Node(name, parents, vjps, (), (), out if keep_ans else None, out.shape, out.dtype)
-    if mode == OBSERVED:
-        observed(node, out, (x,))
-    return _new(out, node)
+        saved, arrays = (x,), (arr,)
+    return new_node(LockingNode if locked else Node, name, (x._node or leaf_node(x),), vjps, saved,
+                    arrays, locked, out, keep_ans, (x,), mode)
+
+
+def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
+             locked: tuple, out: np.ndarray, keep_ans: bool, inputs: tuple, mode: int,
+             attrs: dict | None = None) -> Tensor:
+    """The one place a node is made (for `record`, `record_unary`, `Function.apply`): its class
+    (`cls`, or picked: a `JointNode` for one joint rule, a `LockingNode` when it locked arrays),
+    the arrays it locked, the observers told; returns the output Tensor it made."""
+    if cls is None:
+        cls = (LockingNode if locked else Node) if type(vjps) is tuple else JointNode
+    node = cls(name, parents, vjps, saved, arrays, out if keep_ans else None, out.shape, out.dtype)
+    if cls is not Node:
+        node.locked = locked
+    if mode == RECORD_OBSERVED:
+        node.scope = STATE.scope
+        for observer in STATE.observers:
+            observer.recorded(node, out, inputs, attrs)
+    t = _new_tensor(Tensor)     # `_new(out, node)`, inlined: this is the hottest path
+    t._data = out if type(out) is np.ndarray else np.asarray(out)
+    t._node = node
+    t._leaf = t._grad = t.name = None
+    t._requires_grad = True
+    t._version = 0
+    return t
+
+
+def saved_arrays(saved: tuple) -> tuple:
+    """(the arrays a node's rules read for `saved`, the arrays locked to keep them, whether a
+    Tensor was saved): see `protection.hold` and `protection.hold_constant`."""
+    arrays, locked, tensors = [], (), False
+    for s in saved:
+        if isinstance(s, Tensor):
+            tensors = True
+            arr = s._data   # `hold(s)`, inlined: an operation's fresh output needs nothing
+            if s._node is None or arr.base is not None:
+                arr, lk = protect(arr)
+                locked += lk
+        elif s is None or type(s) in _NUMBERS:
+            arr = s
+        else:
+            arr, lk = hold_constant(s)
+            locked += lk
+        arrays.append(arr)
+    return tuple(arrays), locked, tensors
+
+
+_NUMBERS = (int, float, bool)
+_new_tensor = Tensor.__new__
 
 
 def unrecorded(name: str, out: np.ndarray, mode: int) -> Tensor:
-    """The output of an operation that records no node; detect_anomaly still checks it."""
-    if (mode == OBSERVED or mode < 0) and STATE.anomaly:
-        _anomaly_value(name, out)
+    """The output of an operation that records no node; the observers (detect_anomaly) still
+    see it."""
+    if mode == OFF_OBSERVED or mode == RECORD_OBSERVED:
+        for observer in STATE.observers:
+            observer.unrecorded(name, out)
     return _new(out)
-
-
-def observed(node: Node, out: np.ndarray, inputs: tuple, attrs: dict | None = None) -> None:
-    """What a node recorded inside `ag.scope` or under an `on_record` hook also gets."""
-    node.scope = STATE.scope
-    hook = STATE.on_record
-    if hook is not None:
-        if attrs is not None and getattr(hook, "takes_attrs", False):
-            hook(node, out, inputs, attrs)
-        else:
-            hook(node, out, inputs)
-
-
-# ---------------------------------------------------------------- in-place write protection
-#
-# An array a rule reads must not change before backward. Replacing a tensor's value
-# (`t.data = a`) dates it, and backward checks the dates (see Node.seq). Writing into an array
-# is refused at the write: an operation's output is read-only through `.data` (see Tensor.data);
-# the arrays the user can reach otherwise, a leaf's, an ndarray operand, and the array a saved
-# view shares memory with, are made read-only while a node saves them, counted per array
-# (several graphs may save one parameter) and unlocked when the last such node is released.
-
-_LOCKED: dict = {}      # id(array) -> [array, how many live nodes locked it]
-FROZEN: set = set()     # ids of read-only arrays kept for good (ops' cached constants): never locked
-_LOCKED_GUARD = threading.Lock()    # graphs on several threads may save one parameter
-
-
-def hold(t: Tensor) -> tuple:
-    """(the array a node saves of `t`, the arrays it locked, for the node to unlock). An
-    operation's own fresh output is saved as it is; a leaf's array and the memory a view shares
-    are locked, or copied when a lock cannot hold them (see `protect`)."""
-    arr = t._data
-    if t._node is None or arr.base is not None:
-        return protect(arr)
-    return arr, ()
-
-
-def protect(arr: np.ndarray) -> tuple:
-    """(what a node saves of an array the user can reach, the arrays locked): `arr` itself,
-    locked with the ndarray owning its memory; a copy when no lock can refuse every write to
-    that memory: a memmap, memory a bytearray or another library owns (not locked), and memory
-    other views the user made earlier may share (a Tensor was built on a view of it, see
-    `tensor.SHARED`: locked as well, so writes through `arr` and its owner are still refused)."""
-    owner = memory_owner(arr)
-    if type(owner) is not np.ndarray or type(arr) is not np.ndarray:
-        return np.array(arr), ()
-    locked = lock_array(arr, owner)
-    if SHARED and id(owner) in SHARED and SHARED[id(owner)]() is owner:
-        return np.array(arr), locked    # locked too: writes through `arr` and `owner` are refused
-    return arr, locked
-
-
-def lock_array(arr: np.ndarray, owner: Any = None) -> tuple:
-    """Make `arr`, and the ndarray owning the memory it views (`owner`, found if not given),
-    read-only; count them. An array that was read-only already, and not by us, is left alone.
-    Returns the arrays counted."""
-    if owner is None:
-        owner = memory_owner(arr)
-    counted = []
-    with _LOCKED_GUARD:
-        for a in (arr, owner) if owner is not arr and isinstance(owner, np.ndarray) else (arr,):
-            entry = _LOCKED.get(id(a))
-            if entry is not None:
-                entry[1] += 1
-            elif a.flags.writeable:
-                a.setflags(write=False)
-                _LOCKED[id(a)] = [a, 1]
-            else:
-                continue
-            counted.append(a)
-    if _PENDING:
-        _unlock_pending()
-    return tuple(counted)
-
-
-def unlock_arrays(arrays: tuple) -> None:
-    """Undo `lock_array`: an array nobody holds any more is writable again."""
-    if arrays:
-        with _LOCKED_GUARD:
-            _unlock(arrays)
-    if _PENDING:
-        _unlock_pending()
-
-
-def _unlock(arrays: tuple) -> None:
-    for a in reversed(arrays):          # the memory's owner first, then its view
-        entry = _LOCKED[id(a)]
-        entry[1] -= 1
-        if not entry[1]:
-            del _LOCKED[id(a)]
-            try:
-                a.setflags(write=True)
-            except ValueError:          # a view of memory someone else made read-only
-                pass
-
-
-# Finalizers (a node dropped without a backward, collected by the cycle collector) run inside
-# whatever allocation triggered the collection, possibly inside `lock_array` on this very thread
-# with the guard held: waiting for it there would never end. They queue their arrays instead;
-# the queue is emptied by whoever holds the guard next, and by the finalizer itself when the
-# guard is free.
-_PENDING: collections.deque = collections.deque()
-
-
-def unlock_later(arrays: tuple) -> None:
-    """`unlock_arrays` for a finalizer: never waits for the guard."""
-    if arrays:
-        _PENDING.append(arrays)
-        _unlock_pending()
-
-
-def _unlock_pending() -> None:
-    while _PENDING and _LOCKED_GUARD.acquire(blocking=False):
-        try:
-            while True:
-                try:
-                    arrays = _PENDING.popleft()
-                except IndexError:
-                    break
-                _unlock(arrays)
-        finally:
-            _LOCKED_GUARD.release()
 
 
 # ---------------------------------------------------------------- hooks
@@ -447,16 +342,16 @@ def register_hook(t: Tensor, fn: Callable) -> RemovableHandle:
     return RemovableHandle(hooks, fn)
 
 
-def _run_hooks(node: Node, g: Any, create_graph: bool, handed: set, owned: set) -> Any:
+def _run_hooks(node: Node, g: Any, create_graph: bool, handed: set, fresh: set) -> Any:
     """Run the hooks on `g`. Every array a hook saw or returned may be held by user code: its
-    id goes into `handed` (a leaf's .grad gets a copy of it) and out of `owned` (the pass never
+    id goes into `handed` (a leaf's .grad gets a copy of it) and out of `fresh` (the pass never
     adds into it in place)."""
     what = "the leaf" if not node.parents else f"the output of '{node.name}'"
     for fn in list(node.meta["hooks"]):
         wrapped = g if create_graph else _new(g)
         if not create_graph:
             handed.add(id(wrapped._data))
-            owned.discard(id(wrapped._data))
+            fresh.discard(id(wrapped._data))
         result = fn(wrapped)
         if result is None:
             continue
@@ -476,7 +371,7 @@ def _run_hooks(node: Node, g: Any, create_graph: bool, handed: set, owned: set) 
         g = result if create_graph else result._data
         if not create_graph:
             handed.add(id(g))
-            owned.discard(id(g))
+            fresh.discard(id(g))
     return g
 
 
@@ -491,11 +386,6 @@ def _user_trace() -> str:
     return "<unknown>"
 
 
-def _anomaly_forward(node: Node, out: np.ndarray) -> None:
-    node.set_meta("trace", _user_trace())
-    _anomaly_value(node.name, out, node.trace)
-
-
 def _anomaly_value(name: str, out: np.ndarray, trace: str | None = None) -> None:
     if out.dtype.kind in "fc" and np.isnan(out).any():
         raise RuntimeError(
@@ -503,36 +393,27 @@ def _anomaly_value(name: str, out: np.ndarray, trace: str | None = None) -> None
             f"  created at {trace or _user_trace()}")
 
 
-def _anomaly_backward(node: Node, grads: list) -> None:
-    for i, gi in enumerate(grads):
-        if gi is None:
-            continue
-        arr = gi._data if isinstance(gi, Tensor) else np.asarray(gi)
-        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-            kind = "NaN" if np.isnan(arr).any() else "Inf"
-            raise RuntimeError(
-                f"detect_anomaly: the backward of '{node.name}' produced {kind} in the gradient "
-                f"of its input {i} (shape {arr.shape}).\n  '{node.name}' was created at "
-                f"{node.trace or '<created before detect_anomaly was entered>'}")
-
-
-class detect_anomaly:
+class detect_anomaly(Observer):
     """Stop at the first operation whose forward gives NaN or whose backward gives NaN/Inf."""
 
-    def __enter__(self) -> detect_anomaly:
-        self._prev = (STATE.anomaly, STATE.on_record)
-        outer = STATE.on_record
+    def recorded(self, node: Node, out: np.ndarray, inputs: tuple, attrs: dict | None = None) -> None:
+        node.set_meta("trace", _user_trace())
+        _anomaly_value(node.name, out, node.trace)
 
-        def on_record(node: Node, out: np.ndarray, inputs: tuple) -> None:
-            if outer is not None:
-                outer(node, out, inputs)
-            _anomaly_forward(node, out)
-        STATE.anomaly = True
-        STATE.on_record = on_record
-        return self
+    def unrecorded(self, name: str, out: np.ndarray) -> None:
+        _anomaly_value(name, out)
 
-    def __exit__(self, *exc: object) -> None:
-        STATE.anomaly, STATE.on_record = self._prev
+    def backward(self, node: Node, g: Any, grads: Any) -> None:
+        for i, gi in enumerate(grads):
+            if gi is None:
+                continue
+            arr = gi._data if isinstance(gi, Tensor) else np.asarray(gi)
+            if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+                kind = "NaN" if np.isnan(arr).any() else "Inf"
+                raise RuntimeError(
+                    f"detect_anomaly: the backward of '{node.name}' produced {kind} in the "
+                    f"gradient of its input {i} (shape {arr.shape}).\n  '{node.name}' was created "
+                    f"at {node.trace or '<created before detect_anomaly was entered>'}")
 
 
 # ---------------------------------------------------------------- the backward pass
@@ -597,91 +478,117 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     collects the ids of arrays user code has seen (hooks), which must be copied before being
     handed out as a gradient.
     """
-    roots = list(seeds)
-    needed = None if targets is None else _needed(roots, targets)
-    grads = dict(seeds)         # the gradient reached so far, of each node waiting to run
-    waiting = [(-r.seq, r) for r in roots]      # a heap: the latest-created node on top
-    heapq.heapify(waiting)
-    owned: set = set()          # ids of gradient buffers this pass allocated (safe to add into)
+    needed = None if targets is None else _needed(list(seeds), targets)
     if handed is None:
-        handed = set()          # ids of arrays already given to a leaf's .grad, or seen by hooks
-    observe = STATE.recorder is not None or STATE.anomaly
-    fast = not create_graph and needed is None and not observe
-    mutations = MUTATIONS[0]
-    push, pop, pop_grad = heapq.heappush, heapq.heappop, grads.pop
-    mode = STATE.enabled
+        handed = set()          # ids of arrays given to a leaf's .grad, or seen by hooks
+    grad_mode = STATE.enabled
     STATE.enabled = create_graph      # rules record only when building a differentiable graph
-    # `held`: the last node found, kept out of the heap and the table: in a chain it is the
-    # next to run, and goes straight on (it joins the heap only if a later node is waiting)
-    held = held_g = None
     try:
-        while waiting or held is not None:
-            if held is None:
-                node = pop(waiting)[1]
-                g = pop_grad(node)
-            elif not waiting or -waiting[0][0] < held.seq:
-                node, g, held = held, held_g, None
-            else:
-                grads[held] = held_g
-                push(waiting, (-held.seq, held))
-                held = None
-                continue
-            if owned:
-                owned.discard(id(g))
-            if node.meta and node.meta.get("hooks"):
-                g = _run_hooks(node, g, create_graph, handed, owned)
-            parents = node.parents
-            if not parents:                                 # a leaf
-                if targets is None:
-                    _accumulate(node, g, create_graph, handed)
-                elif node in targets:
-                    targets[node] = g
-                if observe:
-                    _observe(node, g, ())
-                continue
-            if targets is not None:
-                if node in targets:
-                    targets[node] = g
-                if node not in needed:
-                    continue            # no target below: stop here, leaving its graph intact
-            if node.freed or node.seq < mutations:
-                node.check_saved()
-            if fast and node.rules:                         # first order: rules run in the loop
-                gis, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
-            else:
-                gis = node.vjp(g, None if needed is None else
-                               [p in needed or p in targets for p in parents], create_graph)
-                if observe:
-                    _observe(node, g, gis)
-            for i, p in enumerate(parents):
-                if p is None:
-                    continue
-                gi = vjps[i](g, ans, *saved) if gis is None else gis[i]
-                if gi is None:
-                    continue
-                if type(gi) is not np.ndarray and not create_graph:
-                    gi = np.asarray(gi)     # NumPy returns scalars for 0-d results
-                if gi.shape != p.shape:
-                    gi = unbroadcast(gi, p.shape, node)
-                if gi.dtype is not p.dtype and gi.dtype != p.dtype and p.dtype.kind in "fc":
-                    if gi.dtype.kind == "c" and p.dtype.kind == "f":
-                        _complex_error(node)
-                    gi = gi.astype(p.dtype)
-                if p is held:
-                    held_g = _add(held_g, gi, owned, create_graph)
-                    continue
-                prev = grads.get(p)
-                if prev is not None:
-                    grads[p] = _add(prev, gi, owned, create_graph)
-                elif held is None:
-                    held, held_g = p, gi
-                else:
-                    grads[p] = gi
-                    push(waiting, (-p.seq, p))
-            if not retain_graph and (node.saved or node.ans is not None or type(node) is not Node):
-                node.release()
+        _propagate(seeds, retain_graph, create_graph, targets, needed, handed)
     finally:
-        STATE.enabled = mode
+        STATE.enabled = grad_mode
+
+
+def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None,
+               needed: set | None, handed: set) -> None:
+    """`run`'s loop. It stays one function (longer than the others): it runs once per node,
+    and each call it would make to a helper would cost a tenth of a first-order backward."""
+    observers = STATE.backward_observers
+    # first order, every input wanted, nobody watching: the loop calls each rule itself
+    rules_in_loop = not create_graph and needed is None and not observers
+    # What may be written in place: only a gradient buffer this pass allocated (`fresh`, by
+    # id) and nobody else has seen yet; a hook, a leaf's .grad, a rule reading it take it out.
+    fresh: set = set()
+    grads = dict(seeds)         # the gradient reached so far, of each node waiting in the heap
+    waiting = [(-node.seq, node) for node in seeds]     # a heap: the latest-created node on top
+    heapq.heapify(waiting)
+    # The chain shortcut: the node reached first by the node that just ran waits outside the
+    # heap and the table, with its gradient; in a chain it is the next to run, and runs straight
+    # away (it joins the heap only when a later-created node is waiting).
+    next_node = next_g = None
+    last_mutation = MUTATIONS[0]
+    push, pop = heapq.heappush, heapq.heappop
+    while waiting or next_node is not None:
+        if next_node is not None and (not waiting or -waiting[0][0] < next_node.seq):
+            node, g, next_node = next_node, next_g, None
+        else:
+            if next_node is not None:           # a later-created node waits: queue it
+                grads[next_node] = next_g
+                push(waiting, (-next_node.seq, next_node))
+                next_node = None
+            node = pop(waiting)[1]
+            g = grads.pop(node)
+        if fresh:
+            fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
+        if node.meta and node.meta.get("hooks"):
+            g = _run_hooks(node, g, create_graph, handed, fresh)
+        parents = node.parents
+        if not parents:
+            _reach_leaf(node, g, create_graph, targets, handed, observers)
+            continue
+        if targets is not None:
+            if node in targets:
+                targets[node] = g
+            if node not in needed:
+                continue            # no target below: stop here, leaving its graph intact
+        if node.freed or node.seq < last_mutation:
+            node.check_saved()
+        if rules_in_loop and node.rule_per_input:
+            input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
+        else:
+            input_grads = node.vjp(g, None if needed is None else
+                                   [p in needed or p in targets for p in parents], create_graph)
+            if observers:       # they see the gradients as the inputs will receive them
+                input_grads = [None if gi is None else fit_to_input(gi, p, node, create_graph)
+                               for gi, p in zip(input_grads, parents)]
+                for observer in observers:
+                    observer.backward(node, g, input_grads)
+        for i, p in enumerate(parents):
+            if p is None:
+                continue
+            gi = vjps[i](g, ans, *saved) if input_grads is None else input_grads[i]
+            if gi is None:
+                continue
+            if type(gi) is not np.ndarray or gi.shape != p.shape or gi.dtype is not p.dtype:
+                gi = fit_to_input(gi, p, node, create_graph)
+            if p is next_node:
+                next_g = _add(next_g, gi, fresh, create_graph)
+                continue
+            prev = grads.get(p)
+            if prev is not None:
+                grads[p] = _add(prev, gi, fresh, create_graph)
+            elif next_node is None:
+                next_node, next_g = p, gi
+            else:
+                grads[p] = gi
+                push(waiting, (-p.seq, p))
+        # free what the rules saved (a plain Node with nothing saved has nothing to free)
+        if not retain_graph and (node.saved or node.ans is not None or type(node) is not Node):
+            node.release()
+
+
+def _reach_leaf(node: LeafNode, g: Any, create_graph: bool, targets: dict | None, handed: set,
+                observers: tuple) -> None:
+    """The end of a path: accumulate into the leaf's .grad, or, with targets, keep `g` for it."""
+    if targets is None:
+        _accumulate(node, g, create_graph, handed)
+    elif node in targets:
+        targets[node] = g
+    for observer in observers:
+        observer.backward(node, g, ())
+
+
+def fit_to_input(g: Any, p: Node, node: Node, create_graph: bool) -> Any:
+    """`node`'s gradient `g` for its input `p` in `p`'s shape (broadcasting undone) and dtype."""
+    if type(g) is not np.ndarray and not create_graph:
+        g = np.asarray(g)       # NumPy returns scalars for 0-d results
+    if g.shape != p.shape:
+        g = unbroadcast(g, p.shape, node)
+    if g.dtype != p.dtype and p.dtype.kind in "fc":
+        if g.dtype.kind == "c" and p.dtype.kind == "f":
+            _complex_error(node)
+        g = g.astype(p.dtype)
+    return g
 
 
 def _complex_error(node: Node) -> None:
@@ -691,25 +598,18 @@ def _complex_error(node: Node) -> None:
         f"compute with real and imaginary parts as separate float tensors")
 
 
-def _add(prev: Any, g: Any, owned: set, create_graph: bool) -> Any:
-    """prev + g, in place when `prev` is a buffer this pass allocated."""
+def _add(prev: Any, g: Any, fresh: set, create_graph: bool) -> Any:
+    """prev + g, in place when `prev` is a buffer this pass allocated and nobody has seen."""
     if create_graph:
         return prev + g
-    if id(prev) in owned:
+    if id(prev) in fresh:
         np.add(prev, g, out=prev)
         return prev
     acc = prev + g
     if type(acc) is not np.ndarray:
         acc = np.asarray(acc)
-    owned.add(id(acc))
+    fresh.add(id(acc))
     return acc
-
-
-def _observe(node: Node, g: Any, gis: Any) -> None:
-    if STATE.anomaly and gis:
-        _anomaly_backward(node, gis)
-    if STATE.recorder is not None:
-        STATE.recorder(node, g, gis)
 
 
 _ACCUMULATE_GUARD = threading.Lock()    # backward passes on several threads may share a leaf

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import LockingNode, Node, hold, leaf_node, observed, protect, unrecorded
-from .tensor import OBSERVED, STATE, Tensor, _new, no_grad
+from .engine import LockingNode, Node, leaf_node, new_node, unrecorded
+from .protection import hold, protect
+from .tensor import RECORD, STATE, Tensor, _new, no_grad
 
 
 class FunctionCtx:
@@ -38,7 +39,7 @@ class FunctionNode(LockingNode):
     """A Node whose gradients come from one call of a user's `Function.backward`."""
 
     __slots__ = ("fn", "ctx", "in_shapes")
-    rules = False
+    rule_per_input = False
 
     def vjp(self, g: Any, need: Any, create_graph: bool) -> list:
         arr = g._data if isinstance(g, Tensor) else g
@@ -78,7 +79,7 @@ class _NotDifferentiable(Node):
     """Marks a gradient made by a custom Function's backward: it cannot be differentiated."""
 
     __slots__ = ()
-    rules = False
+    rule_per_input = False
 
     def __init__(self, name: str, parents: tuple, g: np.ndarray) -> None:
         Node.__init__(self, f"{name}.backward", parents, (), (), (), None, g.shape, g.dtype)
@@ -123,7 +124,7 @@ class Function:
         if out.dtype.kind not in "biufc":
             raise TypeError(f"{name}.forward must return a numeric array, got dtype {out.dtype}")
         mode = STATE.recording
-        if not (mode > 0 and any(needs)) or out.dtype.kind not in "fc":  # integers: no gradient
+        if mode < RECORD or not any(needs) or out.dtype.kind not in "fc":  # integers: no gradient
             return unrecorded(name, out, mode)
         # saved arrays that are an input's value are version-checked and locked like any op's;
         # every other saved array (a view of an input such as `a.T`, an ndarray argument, an
@@ -148,11 +149,9 @@ class Function:
         out, lk = protect(out)
         locked += lk
         parents = tuple(a._node or leaf_node(a) if need else None for a, need in zip(args, needs))
-        node = FunctionNode(name, parents, (), saved, (), None, out.shape, out.dtype)
-        node.locked = locked
+        result = new_node(FunctionNode, name, parents, (), saved, (), locked, out, False, args, mode)
+        node = result._node
         node.fn = cls
         node.ctx = ctx
         node.in_shapes = tuple(np.shape(a) for a in arrays)
-        if mode == OBSERVED:
-            observed(node, out, args)
-        return _new(out, node)
+        return result

@@ -20,8 +20,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import dtypes as _dtypes
-from .engine import FROZEN, record, record_unary
+from .engine import record, record_unary
 from .keywords import torch_keywords
+from .protection import FROZEN
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
 AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25
@@ -164,7 +165,7 @@ def _neg_g(g: Any, ans: Any, *s: Any) -> Any:
     return -g
 
 
-_ADD, _SUBTRACT, _NEGATIVE = (_g, _g), (_g, _neg_g), (_neg_g,)     # rule tuples, built once
+_ADD, _SUBTRACT, _NEGATIVE_RULE = (_g, _g), (_g, _neg_g), (_neg_g,)     # rule tuples, built once
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -244,19 +245,19 @@ def _pow_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 def negative(x: Any) -> Tensor:
     """Elementwise `-x`."""
-    return _unary("negative", np.negative, x, _NEGATIVE, False, False)
-
-
-def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
-    """Elementwise absolute value; gradient `sign(x)`, so 0 at x = 0 (as PyTorch)."""
-    return _unary("abs", np.abs, x, _ABS, True, False)
+    return _unary("negative", np.negative, x, _NEGATIVE_RULE)
 
 
 def _abs(g: Any, ans: Any, x: Any) -> Any:
     return g * np.sign(x)       # abs'(0) = 0
 
 
-_ABS = (_abs,)
+_ABS_RULE = (_abs,)     # the rules of its one input
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
+    """Elementwise absolute value; gradient `sign(x)`, so 0 at x = 0 (as PyTorch)."""
+    return _unary("abs", np.abs, x, _ABS_RULE, save_input=True)
 
 
 def sign(x: Any) -> Tensor:
@@ -307,14 +308,16 @@ def logical_not(x: Any) -> Tensor:
 
 # ================================================================ elementwise
 
-def _unary(name: str, fn: Any, x: Any, vjps: tuple, save_input: bool, keep_ans: bool) -> Tensor:
-    """An elementwise NumPy function of one operand, recorded with its rule (`vjps`: a tuple
-    of the one rule, built once)."""
+def _unary(name: str, fn: Any, x: Any, rules: tuple, *, save_input: bool = False,
+           keep_ans: bool = False) -> Tensor:
+    """An elementwise NumPy function `fn` of one operand, recorded with its gradient rule
+    (`rules`, the 1-tuple `(rule,)`, built once: `rule(g, ans[, x])`), which reads the input
+    (`save_input`) or the output (`keep_ans`)."""
     xd = x._data if type(x) is Tensor else _val(x, name)
     out = fn(xd)
     if type(out) is not np.ndarray or out.dtype is not xd.dtype:
         out = _float_result(xd, _out(out))
-    return record_unary(name, out, x, vjps, save_input, keep_ans)
+    return record_unary(name, out, x, rules, save_input, keep_ans)
 
 
 def _float_result(xd: Any, out: np.ndarray) -> np.ndarray:
@@ -325,91 +328,91 @@ def _float_result(xd: Any, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def exp(x: Any) -> Tensor:
-    """Elementwise `e ** x`; gradient `exp(x)`."""
-    return _unary("exp", np.exp, x, _EXP, False, True)
-
-
 def _exp(g: Any, ans: Any) -> Any:
     return g * ans
 
 
-_EXP = (_exp,)
+_EXP_RULE = (_exp,)     # the rules of its one input
 
 
-def log(x: Any) -> Tensor:
-    """Elementwise natural logarithm; gradient `1 / x`."""
-    return _unary("log", np.log, x, _LOG, True, False)
+def exp(x: Any) -> Tensor:
+    """Elementwise `e ** x`; gradient `exp(x)`."""
+    return _unary("exp", np.exp, x, _EXP_RULE, keep_ans=True)
 
 
 def _log(g: Any, ans: Any, x: Any) -> Any:
     return g / x
 
 
-_LOG = (_log,)
+_LOG_RULE = (_log,)     # the rules of its one input
+
+
+def log(x: Any) -> Tensor:
+    """Elementwise natural logarithm; gradient `1 / x`."""
+    return _unary("log", np.log, x, _LOG_RULE, save_input=True)
+
+
 _LN10, _LN2 = float(np.log(10)), float(np.log(2))
-
-
-def log10(x: Any) -> Tensor:
-    """Elementwise base-10 logarithm; gradient 1 / (x ln 10)."""
-    return _unary("log10", np.log10, x, _LOG10, True, False)
 
 
 def _log10(g: Any, ans: Any, x: Any) -> Any:
     return g / (x * _LN10)
 
 
-def log2(x: Any) -> Tensor:
-    """Elementwise base-2 logarithm; gradient 1 / (x ln 2)."""
-    return _unary("log2", np.log2, x, _LOG2, True, False)
+_LOG10_RULE = (_log10,)     # the rules of its one input
+
+
+def log10(x: Any) -> Tensor:
+    """Elementwise base-10 logarithm; gradient 1 / (x ln 10)."""
+    return _unary("log10", np.log10, x, _LOG10_RULE, save_input=True)
 
 
 def _log2(g: Any, ans: Any, x: Any) -> Any:
     return g / (x * _LN2)
 
 
-_LOG10, _LOG2 = (_log10,), (_log2,)
+_LOG2_RULE = (_log2,)     # the rules of its one input
 
 
-def sqrt(x: Any) -> Tensor:
-    """Elementwise square root; gradient `1 / (2 sqrt(x))`."""
-    return _unary("sqrt", np.sqrt, x, _SQRT, False, True)
+def log2(x: Any) -> Tensor:
+    """Elementwise base-2 logarithm; gradient 1 / (x ln 2)."""
+    return _unary("log2", np.log2, x, _LOG2_RULE, save_input=True)
 
 
 def _sqrt(g: Any, ans: Any) -> Any:
     return g / (ans + ans)
 
 
-_SQRT = (_sqrt,)
+_SQRT_RULE = (_sqrt,)     # the rules of its one input
 
 
-def sin(x: Any) -> Tensor:
-    """Elementwise sine; gradient `cos(x)`."""
-    return _unary("sin", np.sin, x, _SIN, True, False)
+def sqrt(x: Any) -> Tensor:
+    """Elementwise square root; gradient `1 / (2 sqrt(x))`."""
+    return _unary("sqrt", np.sqrt, x, _SQRT_RULE, keep_ans=True)
 
 
 def _sin(g: Any, ans: Any, x: Any) -> Any:
     return g * np.cos(x)
 
 
-_SIN = (_sin,)
+_SIN_RULE = (_sin,)     # the rules of its one input
 
 
-def cos(x: Any) -> Tensor:
-    """Elementwise cosine; gradient `-sin(x)`."""
-    return _unary("cos", np.cos, x, _COS, True, False)
+def sin(x: Any) -> Tensor:
+    """Elementwise sine; gradient `cos(x)`."""
+    return _unary("sin", np.sin, x, _SIN_RULE, save_input=True)
 
 
 def _cos(g: Any, ans: Any, x: Any) -> Any:
     return -g * np.sin(x)
 
 
-_COS = (_cos,)
+_COS_RULE = (_cos,)     # the rules of its one input
 
 
-def tanh(x: Any) -> Tensor:
-    """Elementwise hyperbolic tangent; gradient `1 - tanh(x)**2`."""
-    return _unary("tanh", np.tanh, x, _TANH, False, True)
+def cos(x: Any) -> Tensor:
+    """Elementwise cosine; gradient `-sin(x)`."""
+    return _unary("cos", np.cos, x, _COS_RULE, save_input=True)
 
 
 def _tanh(g: Any, ans: Any) -> Any:
@@ -417,7 +420,12 @@ def _tanh(g: Any, ans: Any) -> Any:
     return g - ga * ans         # g * (1 - ans**2) without a Python number (converted per call)
 
 
-_TANH = (_tanh,)
+_TANH_RULE = (_tanh,)     # the rules of its one input
+
+
+def tanh(x: Any) -> Tensor:
+    """Elementwise hyperbolic tangent; gradient `1 - tanh(x)**2`."""
+    return _unary("tanh", np.tanh, x, _TANH_RULE, keep_ans=True)
 
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -425,11 +433,6 @@ def _np_sigmoid(x: np.ndarray) -> np.ndarray:
     # overflows, and keeps the tiny values of sigmoid far below zero (no clamp)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1, e) / (1 + e)
-
-
-def sigmoid(x: Any) -> Tensor:
-    """Elementwise logistic function `1 / (1 + exp(-x))`, stable for large |x|; gradient `s (1 - s)`."""
-    return _unary("sigmoid", _float_sigmoid, x, _SIGMOID, False, True)
 
 
 def _float_sigmoid(x: Any) -> np.ndarray:
@@ -446,12 +449,12 @@ def _sigmoid(g: Any, ans: Any) -> Any:
     return ga - ga * ans        # g * ans * (1 - ans)
 
 
-_SIGMOID = (_sigmoid,)
+_SIGMOID_RULE = (_sigmoid,)     # the rules of its one input
 
 
-def relu(x: Any) -> Tensor:
-    """Elementwise `max(x, 0)`; gradient 1 where x > 0, else 0 (relu'(0) = 0, as PyTorch)."""
-    return _unary("relu", _np_relu, x, _RELU, False, True)
+def sigmoid(x: Any) -> Tensor:
+    """Elementwise logistic function `1 / (1 + exp(-x))`, stable for large |x|; gradient `s (1 - s)`."""
+    return _unary("sigmoid", _float_sigmoid, x, _SIGMOID_RULE, keep_ans=True)
 
 
 def _np_relu(x: np.ndarray) -> np.ndarray:
@@ -462,12 +465,12 @@ def _relu(g: Any, ans: Any) -> Any:
     return g * (ans > 0)        # relu'(0) = 0
 
 
-_RELU = (_relu,)
+_RELU_RULE = (_relu,)     # the rules of its one input
 
 
-def softplus(x: Any) -> Tensor:
-    """Elementwise `log(1 + exp(x))`, stable for large |x|; gradient `sigmoid(x)`."""
-    return _unary("softplus", _np_softplus, x, _SOFTPLUS, True, False)
+def relu(x: Any) -> Tensor:
+    """Elementwise `max(x, 0)`; gradient 1 where x > 0, else 0 (relu'(0) = 0, as PyTorch)."""
+    return _unary("relu", _np_relu, x, _RELU_RULE, keep_ans=True)
 
 
 def _np_softplus(x: np.ndarray) -> np.ndarray:
@@ -478,7 +481,12 @@ def _softplus(g: Any, ans: Any, x: Any) -> Any:
     return g * (sigmoid(x) if isinstance(x, Tensor) else _np_sigmoid(x))
 
 
-_SOFTPLUS = (_softplus,)
+_SOFTPLUS_RULE = (_softplus,)     # the rules of its one input
+
+
+def softplus(x: Any) -> Tensor:
+    """Elementwise `log(1 + exp(x))`, stable for large |x|; gradient `sigmoid(x)`."""
+    return _unary("softplus", _np_softplus, x, _SOFTPLUS_RULE, save_input=True)
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:

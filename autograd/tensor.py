@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .protection import shared
+
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "arange",
     "randn", "rand", "manual_seed", "set_default_dtype", "get_default_dtype",
@@ -20,10 +22,49 @@ __all__ = [
 ]
 
 
-# ---------------------------------------------------------------- grad mode
+# ---------------------------------------------------------------- grad mode and observers
+
+# What an operation does, read in one lookup (`STATE.recording`), kept in step with the switches
+# below by their setters:
+RECORD = 1              # grad mode on: record a node when an input requires grad
+RECORD_OBSERVED = 2     # the same, and each node gets the scope labels and goes to the observers
+OFF = 0                 # grad mode off (no_grad): record nothing
+OFF_OBSERVED = -1       # off, and the observers still see each output (detect_anomaly checks it)
+
+
+class Observer:
+    """Something that watches the graph being built and walked: `record_values`,
+    `record_grad_norms`, `detect_anomaly`, `explain_backward` (Chainer's function hooks are the
+    model). A subclass overrides what it needs; `with observer:` installs it on this thread,
+    after the observers installed already (they are called first), until the block ends."""
+
+    def recorded(self, node: Any, out: np.ndarray, inputs: tuple, attrs: dict | None = None) -> None:
+        """A node was recorded: `out` is the operation's output array, `inputs` its operands,
+        `attrs` the operation's arguments beyond its operands (axis, keepdims, index key, ...)
+        where it passes them, else None (the ONNX tracer reads them)."""
+
+    def unrecorded(self, name: str, out: np.ndarray) -> None:
+        """Operation `name` gave `out` and recorded no node (no_grad, or no input needs grad)."""
+
+    def backward(self, node: Any, g: Any, grads: Any) -> None:
+        """`node` ran in a backward pass: `g` is the gradient that reached its output, `grads`
+        what it sent to each input, already reduced to that input's shape and dtype (None where
+        nothing was sent; `()` for a leaf)."""
+
+    def __enter__(self) -> Any:
+        STATE.observers = STATE.observers + (self,)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.observers = tuple(o for o in STATE.observers if o is not self)
+
+
+def _overrides(observer: Observer, *methods: str) -> bool:
+    return any(getattr(type(observer), m) is not getattr(Observer, m) for m in methods)
+
 
 def _switch(name: str) -> property:
-    """A switch of `_ThreadState` stored as `_name`; setting it updates `recording`."""
+    """A switch of `_ThreadState` stored as `_name`; setting it updates the summaries."""
     private = "_" + name
 
     def set_switch(state: _ThreadState, value: Any) -> None:
@@ -33,30 +74,28 @@ def _switch(name: str) -> property:
 
 
 class _ThreadState(threading.local):
-    """Per-thread switches. Each operation reads only `recording`, kept in step with the three
-    switches it summarises: 1 when grad mode is on, OBSERVED when on and nodes also need a
-    scope label or an `on_record` call; 0 when grad mode is off, UNRECORDED_OBSERVED when off
-    but an `on_record` hook (detect_anomaly) wants to see values that are not recorded."""
+    """Per-thread switches, and what the engine reads of them: `recording` (a mode above) for
+    each operation, `backward_observers` for each backward pass."""
 
     _enabled = True     # grad mode
     _scope = ()         # scope labels (e.g. Modules) given to new nodes, for draw_graph clusters
-    _on_record = None   # callable(node, out, inputs) run after each node is recorded (anomaly, views)
-    recording = 1
-    anomaly = False     # detect_anomaly active (checked in backward)
-    recorder = None     # callable(node, g, grads) run after each node's backward (graph views)
+    _observers: tuple = ()      # the installed Observers, outermost first
+    recording = RECORD
+    backward_observers: tuple = ()      # the observers that override `Observer.backward`
 
     def _sync(self) -> None:
+        watching = any(_overrides(o, "recorded", "unrecorded") for o in self._observers)
         if self._enabled:
-            self.recording = OBSERVED if self._scope or self._on_record is not None else 1
+            self.recording = RECORD_OBSERVED if self._scope or watching else RECORD
         else:
-            self.recording = 0 if self._on_record is None else UNRECORDED_OBSERVED
+            self.recording = OFF_OBSERVED if watching else OFF
+        self.backward_observers = tuple(o for o in self._observers if _overrides(o, "backward"))
 
     enabled = _switch("enabled")
     scope = _switch("scope")
-    on_record = _switch("on_record")
+    observers = _switch("observers")
 
 
-OBSERVED, UNRECORDED_OBSERVED = 2, -1
 STATE = _ThreadState()
 CLOCK = itertools.count(1)  # numbers graph nodes in creation order and dates .data replacements
 MUTATIONS = [0]     # the CLOCK time of the last .data replacement (lets backward skip version checks)
@@ -203,7 +242,7 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
             data = data.view(np.ndarray)
         arr = data.astype(dtype, copy=copy) if dtype is not None else data.copy() if copy else data
         if arr.base is not None:
-            _shared(arr)
+            shared(arr)
         return arr
     if isinstance(data, np.generic):
         return np.array(data, dtype=dtype)
@@ -215,32 +254,6 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
             f"{type(data).__name__} data (nested data must be numbers)"
         raise TypeError(f"cannot make a tensor from {what}")
     return arr
-
-
-# Memory that arrays other than a tensor's own may write into: a tensor built on a view
-# (`Tensor(A[:, :2])`) shares it with `A` and any other view the user made of it before, whose
-# writes no lock on the tensor's array can refuse. A node saving a tensor on such memory saves a
-# copy (`engine.protect`). id(owner of the memory) -> weak reference to it.
-SHARED: dict = {}
-
-
-def _shared(arr: np.ndarray) -> None:
-    owner = memory_owner(arr)
-    key = id(owner)
-    if key not in SHARED and type(owner) is np.ndarray:
-        SHARED[key] = weakref.ref(owner, functools.partial(_forget_shared, key))
-
-
-def _forget_shared(key: int, _ref: Any) -> None:
-    SHARED.pop(key, None)
-
-
-def memory_owner(arr: np.ndarray) -> Any:
-    """The object that owns `arr`'s memory: `arr` itself, the ndarray it views, or a foreign
-    buffer (a bytearray, an mmap, another library's array)."""
-    while isinstance(arr.base, np.ndarray) and type(arr) is np.ndarray:
-        arr = arr.base
-    return arr if arr.base is None or type(arr) is not np.ndarray else arr.base
 
 
 def _big_int(data: Any) -> bool:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import autograd as ag  # noqa: E402
 import nn  # noqa: E402
 import optim  # noqa: E402
-from autograd import engine  # noqa: E402
+from autograd import protection as write_protection  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -99,18 +99,18 @@ def protection_cost(batch: int, repeats: int = 300) -> tuple[float, float]:
         return step
 
     steps = {True: trainer(), False: trainer()}
-    original = engine.lock_array
+    original = write_protection.lock_array
     times: dict = {True: [], False: []}
     try:
         for i in range(repeats + 20):
             for locking, step in steps.items():
-                engine.lock_array = original if locking else (lambda arr: ())
+                write_protection.lock_array = original if locking else (lambda arr: ())
                 t0 = time.perf_counter()
                 step()
                 if i >= 20:
                     times[locking].append(time.perf_counter() - t0)
     finally:
-        engine.lock_array = original
+        write_protection.lock_array = original
     return statistics.median(times[True]), statistics.median(times[False])
 
 

@@ -7,7 +7,7 @@ A Module registers every attribute that is a Parameter or a Module when it is as
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -57,6 +57,11 @@ class Module:
 
     # -- registration --------------------------------------------------------------------
 
+    if TYPE_CHECKING:
+        # registered values (parameters, submodules, buffers) live in the instance's __dict__, so
+        # Python never calls this; it tells type checkers that such attributes exist, as in PyTorch
+        def __getattr__(self, name: str) -> Any: ...
+
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
         if "_parameters" not in d:
@@ -64,7 +69,8 @@ class Module:
         params, modules = d["_parameters"], d["_modules"]
         buffers = d.setdefault("_buffers", {})
         # a name lives in one place; re-assigning within a registry keeps its position
-        # registered values are also kept as plain attributes, so reading them is fast
+        # registered values are also kept as plain attributes, so reading them is fast and
+        # needs no __getattr__ (the registries only give the order and the kind)
         if isinstance(value, Parameter):
             modules.pop(name, None)
             self._drop_buffer(name)
@@ -85,14 +91,6 @@ class Module:
                               f"Modules; their parameters are not registered. Wrap it in "
                               f"nn.ModuleList(...) instead", stacklevel=2)
             object.__setattr__(self, name, value)
-
-    def __getattr__(self, name: str) -> Any:
-        # only called when normal lookup fails: look in the registries
-        d = self.__dict__
-        for registry in ("_parameters", "_modules", "_buffers"):
-            if registry in d and name in d[registry]:
-                return d[registry][name]
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
         d = self.__dict__

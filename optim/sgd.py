@@ -73,8 +73,11 @@ class SGD(Optimizer):
             if not group["nesterov"]:
                 g = buf
             elif g is w:
-                # g lives in the scratch array, so p -= lr * (g + momentum * b) is applied as
-                # two in-place passes (same value up to rounding) instead of allocating.
+                # g (gradient plus weight decay) lives in the scratch array, still intact: the
+                # dampening branch above, the only one that writes into w, never runs with
+                # Nesterov (`_check_group` refuses dampening != 0 there). So
+                # p -= lr * (g + momentum * b) is applied as two in-place passes (same value up
+                # to rounding) instead of allocating.
                 np.multiply(w, lr, out=w)
                 np.subtract(x, w, out=x)
                 np.multiply(buf, lr * momentum, out=w)

@@ -5,12 +5,9 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import f64
 
 import autograd as ag
-
-
-def f64(data, requires_grad=True):
-    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
 
 
 def test_reused_input_accumulates():
@@ -61,10 +58,30 @@ def test_user_seed_is_not_aliased_into_grad():
 def test_backward_order_is_reverse_topological_without_recursion():
     x = f64(0.5)
     y = x
-    for _ in range(100_000):
+    order = []
+    for i in range(100_000):
         y = y * 1.0
+        if i % 1000 == 0:           # a hook runs when the engine reaches that tensor's node
+            y.register_hook(lambda g, i=i: order.append(i))
     y.backward()
     assert x.grad.item() == 1.0
+    assert order == list(range(99_000, -1, -1000))      # latest first, each once
+
+
+def test_backward_runs_a_node_after_every_node_that_uses_it():
+    x = f64(2.0)
+    a = x * 2.0
+    b = a + 1.0
+    c = a * 3.0
+    d = b * c
+    order = []
+    for name, t in (("a", a), ("b", b), ("c", c), ("d", d)):
+        t.register_hook(lambda g, name=name: order.append(name))
+    d.backward()
+    assert order.index("d") < order.index("b") < order.index("a")
+    assert order.index("d") < order.index("c") < order.index("a")
+    assert sorted(order) == ["a", "b", "c", "d"]        # each node once, its gradient complete
+    assert x.grad.item() == 2 * (6 * 2.0) + (2 * 2.0 + 1) * 6      # d = (2x + 1) * 6x
 
 
 def test_100k_chain_has_no_recursion_limit_and_frees_memory():
@@ -265,14 +282,14 @@ def test_one_tensor_feeding_many_operations():
     np.testing.assert_allclose(x.grad.data, [sum(i % 3 for i in range(20_000))] * 2)
 
 
-def test_scope_and_on_record_are_per_thread_and_restored():
+def test_scope_and_observers_are_per_thread_and_restored():
     from autograd.tensor import STATE
     seen = {}
 
     def worker():
         x = f64([1.0])
         seen["scope"] = (x * 2).grad_fn.scope
-        seen["state"] = (STATE.scope, STATE.on_record, STATE.recording)
+        seen["state"] = (STATE.scope, STATE.observers, STATE.recording)
 
     calls = []
     with ag.scope("outer"):
@@ -286,8 +303,8 @@ def test_scope_and_on_record_are_per_thread_and_restored():
         assert y.grad_fn.scope == ("outer",)
         assert y.grad_fn.parents[0].scope == ("outer",)
     assert calls == [(2,)]
-    assert seen == {"scope": (), "state": ((), None, 1)}
-    assert (STATE.scope, STATE.on_record, STATE.recording) == ((), None, 1)
+    assert seen == {"scope": (), "state": ((), (), 1)}
+    assert (STATE.scope, STATE.observers, STATE.recording) == ((), (), 1)
     with ag.no_grad():
         assert STATE.recording == 0
         with ag.scope("inside no_grad"):
@@ -374,7 +391,7 @@ def test_gradgradcheck_refuses_grad_outputs_that_do_not_match():
 
 
 def test_threads_saving_one_parameter_keep_its_lock_count():
-    from autograd.engine import _LOCKED
+    from autograd.protection import _LOCKED
     w = f64(np.ones(3))
     errors = []
 

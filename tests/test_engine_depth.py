@@ -2,13 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import f64
 
 import autograd as ag
-
-
-def f64(data, requires_grad=True, name=None):
-    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad, name=name)
-
 
 # ---------------------------------------------------------------- hooks
 

@@ -2,13 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import f64
 
 import autograd as ag
 from autograd import functional as F
-
-
-def f64(data, requires_grad=True):
-    return ag.tensor(data, dtype=np.float64, requires_grad=requires_grad)
 
 
 def test_third_derivative_of_sin_is_minus_cos():

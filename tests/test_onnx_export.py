@@ -13,6 +13,7 @@ import pytest
 
 import autograd as ag
 import nn
+from autograd.tensor import Observer
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -102,16 +103,11 @@ CASES = {
 def _recorded(fn, x) -> set:
     names: set = set()
 
-    def hook(node, out, inputs, attrs=None):
-        names.add(node.name)
-    hook.takes_attrs = True
-    prev = ag.tensor.__module__        # noqa: F841 - the hook is installed through STATE
-    from autograd.tensor import STATE
-    STATE.on_record = hook
-    try:
+    class Names(Observer):
+        def recorded(self, node, out, inputs, attrs=None):
+            names.add(node.name)
+    with Names():
         fn(ag.tensor(x, requires_grad=True))
-    finally:
-        STATE.on_record = None
     return names
 
 

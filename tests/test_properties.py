@@ -132,5 +132,5 @@ def test_nested_switches_give_what_each_operation_sees(stack):
             assert y.grad_fn.parents[0].scope == ("s",) * stack.count("scope")
             values = y.grad_fn.meta is not None and "value" in y.grad_fn.meta
             assert values == ("record_values" in stack)
-    assert (STATE.enabled, STATE.scope, STATE.on_record, STATE.recording) == (True, (), None, 1)
+    assert (STATE.enabled, STATE.scope, STATE.observers, STATE.recording) == (True, (), (), 1)
     assert (ag.sin(x) * 2.0).grad_fn.scope == ()

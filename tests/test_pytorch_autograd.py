@@ -4,14 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import f64
 
 import autograd as ag
 
 F = ag.functional
 
-
-def f64(values):
-    return ag.tensor(np.asarray(values, dtype=np.float64), requires_grad=True)
 
 
 # ---------------------------------------------------------------- retain_grad

@@ -9,15 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import f64
 
 import autograd as ag
-from autograd.engine import _LOCKED, _PENDING
+from autograd.protection import _LOCKED, _PENDING
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def f64(v, **kw):
-    return ag.tensor(np.asarray(v, dtype=np.float64), requires_grad=True, **kw)
 
 
 # ---------------------------------------------------------------- 4: complex tensors
@@ -173,7 +171,7 @@ for i in range(3000):
 del m, y
 gc.set_threshold(700, 10, 10)
 gc.collect()
-from autograd.engine import _LOCKED, _PENDING
+from autograd.protection import _LOCKED, _PENDING
 assert not _LOCKED and not _PENDING, (len(_LOCKED), len(_PENDING))
 x[0, 0] = 5.0                          # writable again
 print("done")

@@ -3,12 +3,9 @@ the finite differences themselves (a kink, a pole, the edge of the domain) says 
 
 import numpy as np
 import pytest
+from conftest import f64
 
 import autograd as ag
-
-
-def f64(v):
-    return ag.tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
 
 
 class _FiveTimesSqrt(ag.Function):

@@ -8,8 +8,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..engine import LeafNode, Node, _seeds, run, unbroadcast
-from ..tensor import STATE, Tensor
+from ..engine import LeafNode, Node, _seeds, run
+from ..tensor import Observer, Tensor
 from .model import _Names, _walk
 from .stats import _array, _fmt, _stats
 
@@ -42,62 +42,60 @@ def explain_backward(root: Tensor, file: TextIO | None = None, *, grad: Any = No
     seeds = _seeds((root,), grad, False, "explain_backward")
     root_node = next(iter(seeds))
     nodes = _walk([root_node])
-    edges_in: dict = {}
-    for node in nodes:
-        for p in node.parents:
-            if p is not None:
-                edges_in[p] = edges_in.get(p, 0) + 1
     sym = _symbols(nodes, names, root_node, root.name or "L")
-    out_sym = sym[root_node]
-    received: dict = {}
-    lines: list = [f"backward of {out_sym} (shape {root.shape}), in the order the engine runs it"]
-    step = [0]
-
-    def d(a: str, b: str) -> str:
-        return f"d{a}/d{b}"
-
-    def recorder(node: Node, g: Any, grads: Any) -> None:
-        if prev is not None:
-            prev(node, g, grads)
-        step[0] += 1
-        g = _array(g)
-        n = sym[node]
-        scalar_in = g.size == 1
-        if type(node) is LeafNode:
-            lines.append(f"[{step[0]}] leaf {n}: " + _incoming(out_sym, n, g, received.get(node)))
-            return
-        args = ", ".join("const" if p is None else sym[p] for p in node.parents)
-        lines.append(f"[{step[0]}] {n} = {node.name}({args})  shape {tuple(node.shape)}")
-        lines.append("    incoming " + _incoming(out_sym, n, g, received.get(node)))
-        for p, gi in zip(node.parents, grads):
-            if p is None or gi is None:
-                continue
-            gi = _array(gi)
-            if gi.shape != tuple(p.shape):
-                gi = unbroadcast(gi, tuple(p.shape), node)
-            ps = sym[p]
-            parts = edges_in.get(p, 1)
-            k = len(received.setdefault(p, [])) + 1
-            received[p].append(gi.item() if gi.size == 1 else None)
-            lhs = d(out_sym, ps) + (f" (part {k} of {parts})" if parts > 1 else "")
-            if scalar_in and gi.size == 1:
-                gv, pv = g.item(), gi.item()
-                local = _fmt(pv / gv) if gv != 0 else "? (incoming is 0)"
-                lines.append(f"    to {ps}: {lhs} = {d(out_sym, n)} * {d(n, ps)} = "
-                             f"{_fmt(gv)} * {local} = {_fmt(pv)}")
-            else:
-                lines.append(f"    to {ps}: {lhs}: shape {gi.shape}, norm {_fmt(_norm(gi))}")
-
-    prev = STATE.recorder
-    STATE.recorder = recorder
-    try:
+    explainer = _Explainer(nodes, sym, sym[root_node])
+    explainer.lines.append(f"backward of {sym[root_node]} (shape {root.shape}), in the order the "
+                           f"engine runs it")
+    with explainer:
         leaves = {node: None for node in nodes if type(node) is LeafNode}
         run(seeds, True, False, leaves)
-    finally:
-        STATE.recorder = prev
+    lines = explainer.lines
     text = "\n".join(lines) + "\n"
     print(text, end="", file=sys.stdout if file is None else file)
     return Explanation(text)
+
+
+class _Explainer(Observer):
+    """Writes one step of the explanation for each node as the backward pass runs it."""
+
+    def __init__(self, nodes: list, sym: dict, out_sym: str) -> None:
+        self.sym, self.out_sym = sym, out_sym
+        self.edges_in: dict = {}        # how many gradients each node receives
+        for node in nodes:
+            for p in node.parents:
+                if p is not None:
+                    self.edges_in[p] = self.edges_in.get(p, 0) + 1
+        self.received: dict = {}        # the scalar parts each node has received so far
+        self.lines: list = []
+        self.step = 0
+
+    def backward(self, node: Node, g: Any, grads: Any) -> None:
+        self.step += 1
+        g = _array(g)
+        sym, out_sym, n = self.sym, self.out_sym, self.sym[node]
+        if type(node) is LeafNode:
+            self.lines.append(f"[{self.step}] leaf {n}: "
+                              + _incoming(out_sym, n, g, self.received.get(node)))
+            return
+        args = ", ".join("const" if p is None else sym[p] for p in node.parents)
+        self.lines.append(f"[{self.step}] {n} = {node.name}({args})  shape {tuple(node.shape)}")
+        self.lines.append("    incoming " + _incoming(out_sym, n, g, self.received.get(node)))
+        for p, gi in zip(node.parents, grads):
+            if p is not None and gi is not None:
+                self.lines.append(self._passed(n, g, sym[p], p, _array(gi)))
+
+    def _passed(self, n: str, g: np.ndarray, ps: str, p: Node, gi: np.ndarray) -> str:
+        """The line for the gradient `gi` that node `n` (incoming `g`) passed to input `ps`."""
+        parts = self.edges_in.get(p, 1)
+        k = len(self.received.setdefault(p, [])) + 1
+        self.received[p].append(gi.item() if gi.size == 1 else None)
+        out = self.out_sym
+        lhs = f"d{out}/d{ps}" + (f" (part {k} of {parts})" if parts > 1 else "")
+        if g.size == 1 and gi.size == 1:
+            gv, pv = g.item(), gi.item()
+            local = _fmt(pv / gv) if gv != 0 else "? (incoming is 0)"
+            return f"    to {ps}: {lhs} = d{out}/d{n} * d{n}/d{ps} = {_fmt(gv)} * {local} = {_fmt(pv)}"
+        return f"    to {ps}: {lhs}: shape {gi.shape}, norm {_fmt(_norm(gi))}"
 
 
 class Explanation(str):

@@ -1,8 +1,8 @@
 """Gradient colour bands, tensor statistics, and the contexts that record them on the graph.
 
-`record_grad_norms` (around a backward) and `record_values` (around a forward) write into
-`node.meta` ("grad", "value", "constants") through the observer hooks `STATE.recorder` and
-`STATE.on_record`; everything else here is pure functions of arrays.
+`record_grad_norms` (around a backward) and `record_values` (around a forward) are Observers
+(see `autograd.tensor.Observer`) that write into `node.meta` ("grad", "value", "constants");
+everything else here is pure functions of arrays.
 
 Gradient colours (decade bands of the gradient norm, `GRAD_BANDS`):
 
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from ..engine import LeafNode, Node
-from ..tensor import STATE, Tensor
+from ..tensor import Observer, Tensor
 
-# (name, lower bound inclusive, upper bound, fill colour); the upper bound of "healthy" is
-# inclusive, as written in the module docstring.
+# (name, lower bound, upper bound, fill colour); a norm on a boundary belongs to the band nearer
+# "healthy" (1e-2 is healthy, 1e1 healthy, 1e3 large), as written in the module docstring.
 GRAD_BANDS: tuple = (
     ("vanishing", 0.0, 1e-6, "#6fa8dc"),
     ("small", 1e-6, 1e-2, "#cfe2f3"),
@@ -43,18 +43,16 @@ _SMALL = 6                  # tensors with at most this many elements show their
 
 def grad_band(norm: float) -> str:
     """The colour band of a gradient norm: 'vanishing', 'small', 'healthy', 'large',
-    'exploding' or 'nonfinite' (thresholds in `GRAD_BANDS`)."""
+    'exploding' or 'nonfinite' (thresholds in `GRAD_BANDS`, the one table the legend and the
+    colours are also drawn from)."""
     if not math.isfinite(norm):
         return "nonfinite"
-    if norm < 1e-6:
-        return "vanishing"
-    if norm < 1e-2:
-        return "small"
-    if norm <= 1e1:
-        return "healthy"
-    if norm <= 1e3:
-        return "large"
-    return "exploding"
+    upper_inclusive = False         # from "healthy" on, a band includes its upper bound
+    for name, _, upper, _ in GRAD_BANDS:
+        upper_inclusive = upper_inclusive or name == "healthy"
+        if norm < upper or (upper_inclusive and norm == upper):
+            return name
+    return GRAD_BANDS[-1][0]
 
 
 # ---------------------------------------------------------------- statistics
@@ -157,62 +155,41 @@ def _value_summary(st: dict) -> str | None:
 
 # ---------------------------------------------------------------- recording contexts
 
-class record_grad_norms:
+class record_grad_norms(Observer):
     """Store on every node the statistics of the gradient that flows through it.
 
     Use around a backward: `with ag.record_grad_norms(): loss.backward()`. Each node reached
     gets `node.meta["grad"] = {"shape", "dtype", "norm", "min", "max", "mean", "std", "finite"}`
     (the gradient arriving at its output; for leaves the gradient they receive in this pass).
     `draw_graph` then shows the norm on every operation and colours it (see `GRAD_BANDS`).
-    Chains to a recorder already installed. Cost: four reductions per node's gradient.
+    Other observers installed keep running. Cost: four reductions per node's gradient.
     """
 
-    def __enter__(self) -> record_grad_norms:
-        self._prev = prev = STATE.recorder
-
-        def recorder(node: Node, g: Any, grads: Any) -> None:
-            if prev is not None:
-                prev(node, g, grads)
-            if g is not None:
-                node.set_meta("grad", _stats(_array(g)))
-        STATE.recorder = recorder
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        STATE.recorder = self._prev
+    def backward(self, node: Node, g: Any, grads: Any) -> None:
+        if g is not None:
+            node.set_meta("grad", _stats(_array(g)))
 
 
-class record_values:
+class record_values(Observer):
     """Store value statistics of every operation recorded inside (a forward-pass context).
 
     `with ag.record_values(): loss = model(x)` keeps `node.meta["value"]` (shape, dtype, min,
     max, mean, std, norm; the values themselves for tensors of at most 6 elements), so
     `draw_graph` can show them in tooltips and, with `show_data=True`, in labels, even for
     operations that do not keep their output; and the arrays that entered without a gradient
-    (the data batch, say), which `draw_graph` then draws as input nodes. Chains to an
-    `on_record` hook already installed.
+    (the data batch, say), which `draw_graph` then draws as input nodes. Other observers
+    installed keep running.
     """
 
-    def __enter__(self) -> record_values:
-        self._prev = prev = STATE.on_record
-
-        def on_record(node: Node, out: np.ndarray, inputs: tuple) -> None:
-            if prev is not None:
-                prev(node, out, inputs)
-            node.set_meta("value", _stats(out, keep_small=True, exact=True))
-            for x, p in zip(inputs, node.parents):      # leaves: their value at first use
-                if type(p) is LeafNode and not (p.meta and "value" in p.meta):
-                    p.set_meta("value", _stats(_array(x), keep_small=True, exact=True))
-                    if isinstance(x, Tensor) and x.name:
-                        p.set_meta("name", x.name)
-            constants = [(i, x.name if isinstance(x, Tensor) else None, np.shape(x))
-                         for i, (x, p) in enumerate(zip(inputs, node.parents))
-                         if p is None and isinstance(x, (Tensor, np.ndarray)) and np.ndim(x)]
-            if constants:               # data fed in without gradient: drawn as input nodes
-                node.set_meta("constants", constants)
-        STATE.on_record = on_record
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        STATE.on_record = self._prev
-
+    def recorded(self, node: Node, out: np.ndarray, inputs: tuple, attrs: dict | None = None) -> None:
+        node.set_meta("value", _stats(out, keep_small=True, exact=True))
+        for x, p in zip(inputs, node.parents):      # leaves: their value at first use
+            if type(p) is LeafNode and not (p.meta and "value" in p.meta):
+                p.set_meta("value", _stats(_array(x), keep_small=True, exact=True))
+                if isinstance(x, Tensor) and x.name:
+                    p.set_meta("name", x.name)
+        constants = [(i, x.name if isinstance(x, Tensor) else None, np.shape(x))
+                     for i, (x, p) in enumerate(zip(inputs, node.parents))
+                     if p is None and isinstance(x, (Tensor, np.ndarray)) and np.ndim(x)]
+        if constants:               # data fed in without gradient: drawn as input nodes
+            node.set_meta("constants", constants)

@@ -1,10 +1,9 @@
 """Tracing: run a function once on example inputs and keep every operation it records.
 
-The tracer is an `on_record` hook that asks for the operations' attributes (`takes_attrs`):
-ops.py passes them (axis, keepdims, key, ...) only to such a hook, and nothing keeps them
-otherwise. Float inputs are made to require grad so that every operation that depends on an
-input is recorded; integer inputs (indices) are found where an operation reads them (a
-`getitem` key).
+The tracer is an `Observer`: the operations pass it their attributes (axis, keepdims, key,
+...), which nothing keeps otherwise. Float inputs are made to require grad so that every
+operation that depends on an input is recorded; integer inputs (indices) are found where an
+operation reads them (a `getitem` key).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..engine import Node
-from ..tensor import STATE, Tensor, enable_grad, tensor
+from ..tensor import Observer, Tensor, enable_grad, tensor
 
 
 class ExportError(RuntimeError):
@@ -47,6 +46,16 @@ class Trace:
     outputs: list[Tensor]
 
 
+class _Tracer(Observer):
+    """Keeps every operation recorded while it is installed, with its attributes."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+
+    def recorded(self, node: Node, out: np.ndarray, inputs: tuple, attrs: dict | None = None) -> None:
+        self.records.append(Record(node, out, inputs, attrs or {}, node.scope))
+
+
 def as_array(x: Any) -> np.ndarray:
     """An example input as an ndarray (Python floats become the default float dtype)."""
     return np.array(x.data if isinstance(x, Tensor) else tensor(x).data)
@@ -55,21 +64,10 @@ def as_array(x: Any) -> np.ndarray:
 def run(fn: Callable, arrays: Sequence[np.ndarray]) -> Trace:
     """Call `fn` on Tensors holding `arrays` (floats requiring grad) and record every operation."""
     inputs = [Tensor(a.copy(), requires_grad=a.dtype.kind in "fc") for a in arrays]
-    records: list[Record] = []
-    prev = STATE.on_record
-
-    def hook(node: Node, out: np.ndarray, ins: tuple, attrs: dict | None = None) -> None:
-        if prev is not None:
-            prev(node, out, ins)
-        records.append(Record(node, out, ins, attrs or {}, node.scope))
-    hook.takes_attrs = True     # type: ignore[attr-defined]
-
-    STATE.on_record = hook
-    try:
-        with enable_grad():
-            result = fn(*inputs)
-    finally:
-        STATE.on_record = prev
+    tracer = _Tracer()
+    with enable_grad(), tracer:
+        result = fn(*inputs)
+    records = tracer.records
     outputs = list(result) if isinstance(result, (list, tuple)) else [result]
     for i, o in enumerate(outputs):
         if not isinstance(o, Tensor):
