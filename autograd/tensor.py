@@ -291,8 +291,8 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None,
                  dtype: Any = None) -> None:
         self._data = _as_array(data, dtype)
-        self._node = None       # the Node that produced this tensor (None for a leaf)
-        self._leaf = None       # the gradient-accumulating Node of a leaf, made on first use
+        self._node: Any = None  # the Node that produced this tensor (None for a leaf)
+        self._leaf: Any = None  # the gradient-accumulating Node of a leaf, made on first use
         self._grad: Tensor | None = None
         self.name = name
         self._version = 0       # when `data` was last replaced (a CLOCK time)
