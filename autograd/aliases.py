@@ -83,5 +83,5 @@ _METHODS = {
 for _fn in (_numel, _float, _double, _t, _zero_):       # named as the methods they are
     _fn.__name__ = _fn.__name__[1:]
     _fn.__qualname__ = "Tensor." + _fn.__name__
-for _name, _fn in _METHODS.items():
-    setattr(Tensor, _name, _fn)
+for _name, _method in _METHODS.items():
+    setattr(Tensor, _name, _method)

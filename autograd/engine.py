@@ -45,7 +45,7 @@ class Node:
         self.dtype = dtype
         self.scope = ()             # module scope at creation, for draw_graph clusters (new_node)
         self.freed = False
-        self.meta = None            # rarely used extras: hooks, creation trace, recorded grad norm
+        self.meta: dict | None = None   # rarely used extras: hooks, creation trace, recorded grad norm
         # creation time: the nodes of its inputs are older, and a saved Tensor whose _version
         # (time of its last .data replacement) is later was replaced after it was saved
         self.seq = next(CLOCK)
@@ -77,7 +77,7 @@ class Node:
     def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
         """The gradient for each parent (None where no gradient is wanted)."""
         ans, saved = self.operands(create_graph)
-        out = []
+        out: list = []
         for i, parent in enumerate(self.parents):
             if parent is None or (need is not None and not need[i]):
                 out.append(None)
@@ -131,6 +131,7 @@ class LockingNode(Node):
     released, or when it dies if its graph is dropped without a backward."""
 
     __slots__ = ("locked",)
+    locked: tuple
 
     def release(self) -> None:
         if not self.freed:
@@ -226,7 +227,7 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b._requires_grad else None
         if pa is None and pb is None:
             return unrecorded(name, out, mode)
-        parents = (pa, pb)
+        parents: tuple = (pa, pb)
     else:
         parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x._requires_grad
                          else None for x in inputs])
@@ -249,7 +250,9 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     mode = STATE.recording
     if mode < RECORD or not (isinstance(x, Tensor) and x._requires_grad):
         return unrecorded(name, out, mode)
-    saved = arrays = locked = ()
+    saved: tuple = ()
+    arrays: tuple = ()
+    locked: tuple = ()
     if save_input:
         arr = x._data       # `hold(x)`, inlined: an operation's fresh output needs nothing
         arr, locked = protect(arr) if x._node is None or arr.base is not None else (arr, ())
@@ -715,7 +718,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     targets = {t._node or leaf_node(t): None for t in inputs}
     handed: set = set()
     run(seeds, retain_graph, create_graph, targets, handed)
-    result = []
+    result: list = []
     seen: set = set()
     for i, t in enumerate(inputs):
         g = targets[t._node or leaf_node(t)]

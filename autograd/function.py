@@ -40,6 +40,9 @@ class FunctionNode(LockingNode):
 
     __slots__ = ("fn", "ctx", "in_shapes")
     rule_per_input = False
+    fn: Any             # the Function subclass, set by its apply
+    ctx: Any            # its context object
+    in_shapes: tuple    # the shapes of forward's inputs
 
     def vjp(self, g: Any, need: Any, create_graph: bool) -> list:
         arr = g._data if isinstance(g, Tensor) else g
@@ -54,7 +57,7 @@ class FunctionNode(LockingNode):
             raise RuntimeError(
                 f"{name}.backward returned {len(grads)} gradient(s), but forward took "
                 f"{len(self.parents)} input(s); return one gradient (or None) per forward input")
-        out = []
+        out: list = []
         for i, (gi, parent, shape) in enumerate(zip(grads, self.parents, self.in_shapes)):
             if parent is None or gi is None:
                 out.append(None)

@@ -224,7 +224,7 @@ class _Dot:
             inside = [n for n in members if m.path_of.get(n, ())[:len(p)] == p]
             views.append(group_view("", m.path_label[p], inside, m.outputs(inside), self.show_grad))
         lines, fill, tip = run_view(describe_module(m.path_label[run[0]]), len(run), views)
-        healths: list[tuple[str, dict]] = []
+        healths: list[tuple[str | None, dict]] = []
         for p in run:
             h = self.health.get(self.module_name(p))
             if h:

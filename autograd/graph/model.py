@@ -211,7 +211,7 @@ class GraphModel:
                 run = [p] if p is not None else []
         return out
 
-    def collapse(self, depth: int | None, runs: list = ()) -> tuple:
+    def collapse(self, depth: int | None, runs: list | tuple = ()) -> tuple:
         """Nodes deeper than `depth` replaced by one group per scope path `[:depth + 1]`; the
         modules of each run in `runs` (see `runs()`) by one group for the run, keyed
         `parent + (("run", first member),)`.

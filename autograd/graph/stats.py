@@ -124,7 +124,7 @@ def _stats(a: np.ndarray, keep_small: bool = False, exact: bool = False) -> dict
     return st
 
 
-def _fmt(x: float) -> str:
+def _fmt(x: Any) -> str:
     return f"{x:.3g}"
 
 

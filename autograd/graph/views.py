@@ -38,7 +38,7 @@ def node_view(node: Node, names: _Names, tensor: Tensor | None, show_data: bool,
     of an operation or a leaf."""
     is_leaf = type(node) is LeafNode
     shape = str(tuple(node.shape))
-    if is_leaf:
+    if isinstance(node, LeafNode):      # not `is_leaf`: isinstance narrows node for mypy
         name = names.leaf(node)
         lines = [name, shape] if name else [shape]
         title = f"leaf {name}" if name else "leaf"
@@ -150,7 +150,7 @@ def worst_status(statuses: list) -> str:
     return min(known, key=order.index) if known else "ok"
 
 
-def health_tip(name: str, h: dict, step: Any) -> list:
+def health_tip(name: str | None, h: dict, step: Any) -> list:
     """Tooltip lines of one module's health at one step (a monitor's module_health entry)."""
     def num(key: str) -> str:
         v = h.get(key)
