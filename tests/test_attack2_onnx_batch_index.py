@@ -45,3 +45,17 @@ def test_fixed_batch_export_keeps_the_example_index():
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {"input": X})
     assert np.allclose(got, fn(ag.tensor(X)).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("fn, said", [
+    (lambda x: ag.softmax(x @ W, axis=0 if x.shape[0] == 3 else 1),
+     "axis=(0,) at batch size 3 and axis=(1,) at 4"),
+    (lambda x: ag.leaky_relu(x @ W, 0.125 * x.shape[0]),
+     "negative_slope=0.375 at batch size 3 and negative_slope=0.5 at 4"),
+    (lambda x: ag.var(x @ W, axis=1, ddof=x.shape[0] - 3), "ddof=0 at batch size 3 and ddof=1 at 4"),
+])
+def test_batch_dependent_attribute_is_refused(fn, said):
+    # the same operations at both batch sizes, but an attribute computed from the batch size
+    with pytest.raises(ag.onnx.ExportError, match="depends on the batch size") as err:
+        ag.onnx.export(fn, X, params={"w": W})
+    assert said in str(err.value)
