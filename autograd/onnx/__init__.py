@@ -176,6 +176,23 @@ def _second_trace(fn: Callable, arrays: list[np.ndarray], trace: Trace) -> Trace
     return twin
 
 
+_UNRECORDED = ("an operation whose result carries no gradient (//, a comparison, astype to an "
+               "integer or bool dtype, argmax/argmin) or from .data or NumPy")
+
+
+def _not_traced(b: Any, i: int, t: Any) -> ExportError:
+    """The error for output `i` (`t`), which no recorded operation produced."""
+    other = None if b.twin is None else b.twin.outputs[i]
+    if other is not None and (np.shape(other) != np.shape(t) or
+                              not np.array_equal(np.asarray(other.data), np.asarray(t.data))):
+        return ExportError(f"ONNX export: output {i} changes with the input but was not computed "
+                           f"by recorded operations: it comes from {_UNRECORDED}, which the trace "
+                           f"cannot see; compute it with differentiable operations")
+    return ExportError(f"ONNX export: output {i} does not depend on the inputs or the parameters "
+                       f"(it is a constant, or it comes from {_UNRECORDED}); return something "
+                       f"computed from them")
+
+
 def _names_for(kind: str, names: list[str] | None, n: int) -> list[str]:
     if names is None:
         return [kind] if n == 1 else [f"{kind}_{i}" for i in range(n)]
@@ -210,8 +227,7 @@ def _outputs(b: Any, output_names: list[str] | None) -> list:
         elif id(t) in b.values:
             have = b.values[id(t)]
         else:
-            raise ExportError(f"ONNX export: output {i} does not depend on the inputs or the "
-                              f"parameters (it is a constant); return something computed from them")
+            raise _not_traced(b, i, t)
         produced = any(have in n.output for n in b.nodes)
         if produced and want not in taken and have not in {x.name for x in infos}:
             for n in b.nodes:
