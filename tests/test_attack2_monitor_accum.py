@@ -53,3 +53,27 @@ def test_a_module_called_twice_counts_both_outputs():
     (name,) = [k for k in health]
     assert np.isclose(health[name]["out_grad_norm"], want, rtol=1e-5)
     assert np.isclose(health[name]["act_mean"], h2.numpy().mean(), rtol=1e-5)
+
+
+def test_step_closure_reads_the_closures_pass_not_one_made_before_the_step():
+    rng = np.random.default_rng(2)
+    model = _model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    mon = nn.Monitor(model, opt)
+    batches = iter([rng.standard_normal((5, 3)).astype(np.float32) * k for k in (1, 3)])
+    seen = {}
+
+    def closure():
+        opt.zero_grad()
+        y = model(next(batches))
+        loss = nn.functional.mse_loss(y, np.zeros((5, 2), np.float32))
+        loss.backward()
+        seen["y"] = y.numpy()
+        return loss
+
+    closure()                       # a pass before the step (to log a loss, say), then zeroed
+    opt.step(closure)
+    health = mon.module_health()["1"]
+    y = seen["y"].astype(np.float64)
+    assert np.isclose(health["out_grad_norm"], np.linalg.norm(2 * y / y.size), rtol=1e-5)
+    assert np.isclose(health["act_mean"], y.mean(), rtol=1e-5)

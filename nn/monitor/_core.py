@@ -148,7 +148,11 @@ class Monitor(Measuring):
             def step(closure: Callable | None = None) -> Any:
                 if self._active:
                     self._snapshot(grads=closure is None)
-                result = original() if closure is None else original(closure)
+                if closure is None:
+                    result = original()
+                else:
+                    result = original(self._own_pass(closure) if self._active and callable(closure)
+                                      else closure)
                 self._end_step()
                 return result
             step.__doc__ = original.__doc__
@@ -159,6 +163,15 @@ class Monitor(Measuring):
                     del opt.step
             self._restore_step = restore
         self._arm()
+
+    def _own_pass(self, closure: Callable) -> Callable:
+        """`closure`, first forgetting the outputs seen so far: the step's numbers are those of
+        the pass the closure makes (after its zero_grad), not of a pass made before the step."""
+        def call() -> Any:
+            for st in self._mods:
+                st.reset()
+            return closure()
+        return call
 
     # hooks are closures, not bound methods: deep-copying a monitored model copies them as they
     # are (a copy's modules are not this monitor's, so its hooks ignore them)
