@@ -77,3 +77,21 @@ def test_step_closure_reads_the_closures_pass_not_one_made_before_the_step():
     y = seen["y"].astype(np.float64)
     assert np.isclose(health["out_grad_norm"], np.linalg.norm(2 * y / y.size), rtol=1e-5)
     assert np.isclose(health["act_mean"], y.mean(), rtol=1e-5)
+
+
+def test_a_pass_whose_gradients_were_zeroed_is_not_counted():
+    rng = np.random.default_rng(3)
+    model = _model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    mon = nn.Monitor(model, opt)
+    target = np.zeros((5, 2), np.float32)
+    nn.functional.mse_loss(model(rng.standard_normal((5, 3)).astype(np.float32) * 4), target).backward()
+    opt.zero_grad()                 # that pass is discarded
+    y = model(rng.standard_normal((5, 3)).astype(np.float32))
+    nn.functional.mse_loss(y, target).backward()
+    opt.step()
+    health = mon.module_health()["1"]
+    y64 = y.numpy().astype(np.float64)
+    assert np.isclose(health["out_grad_norm"], np.linalg.norm(2 * y64 / y64.size), rtol=1e-5)
+    mon.close()
+    assert "zero_grad" not in opt.__dict__ and "step" not in opt.__dict__

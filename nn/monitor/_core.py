@@ -157,10 +157,23 @@ class Monitor(Measuring):
                 return result
             step.__doc__ = original.__doc__
             opt.step = step
+            original_zero = opt.zero_grad
+
+            # gradients zeroed: the passes before do not reach the step (out_grad_norm and the
+            # activation statistics describe the gradients the step applies)
+            def zero_grad(*args: Any, **kwargs: Any) -> Any:
+                if self._active:
+                    for st in self._mods:
+                        st.reset()
+                return original_zero(*args, **kwargs)
+            zero_grad.__doc__ = original_zero.__doc__
+            opt.zero_grad = zero_grad
 
             def restore() -> None:
                 if opt.__dict__.get("step") is step:
                     del opt.step
+                if opt.__dict__.get("zero_grad") is zero_grad:
+                    del opt.zero_grad
             self._restore_step = restore
         self._arm()
 
