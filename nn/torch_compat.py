@@ -58,7 +58,24 @@ def _pair(ours: list[str], theirs: list[str]) -> dict[str, str]:
     if len(a) != len(b) or any(_skeleton(pa) != _skeleton(pb) or set(la) != set(lb)
                                for (pa, la), (pb, lb) in zip(a, b)):
         return {}
+    if not _same_tree([pa for pa, _ in a], [pb for pb, _ in b]):
+        return {}
     return {_join(pa, leaf): _join(pb, leaf) for (pa, la), (pb, _) in zip(a, b) for leaf in la}
+
+
+def _same_tree(ours: list[str], theirs: list[str]) -> bool:
+    """Whether the paired module paths keep their parents paired: each enclosing module here
+    pairs with one enclosing module there and back (so no layer moves to another block when
+    one Sequential has an extra layer and another one fewer)."""
+    fwd: dict[str, str] = {}
+    back: dict[str, str] = {}
+    for pa, pb in zip(ours, theirs):
+        ca, cb = pa.split("."), pb.split(".")
+        for d in range(1, len(ca)):
+            a, b = ".".join(ca[:d]), ".".join(cb[:d])
+            if fwd.setdefault(a, b) != b or back.setdefault(b, a) != a:
+                return False
+    return True
 
 
 def torch_state_dict(model: Module, keys: list[str] | None = None) -> dict[str, np.ndarray]:

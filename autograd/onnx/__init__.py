@@ -114,6 +114,9 @@ def export(fn: Callable, inputs: Any, path: str | os.PathLike | None = None, *, 
                           f"Operations that export: {', '.join(supported_operations())}")
     if dynamic_batch:
         b.twin = _second_trace(fn, arrays, trace)
+    input_names = _names_for("input", input_names, len(trace.inputs))
+    output_names = _names_for("output", output_names, len(trace.outputs))
+    _reserve(b, input_names, output_names)
     graph_inputs = _inputs(b, input_names)
     _convert_records(b, needed)
     graph_outputs = _outputs(b, output_names)
@@ -176,6 +179,33 @@ def _second_trace(fn: Callable, arrays: list[np.ndarray], trace: Trace) -> Trace
     return twin
 
 
+_UNRECORDED = ("an operation whose result carries no gradient (//, a comparison, astype to an "
+               "integer or bool dtype, argmax/argmin) or from .data or NumPy")
+
+
+def _reserve(b: Any, input_names: list[str], output_names: list[str]) -> None:
+    """Keep the graph's input and output names as given: no parameter or intermediate value
+    may take one (a parameter named `output` would otherwise clash with the output)."""
+    shared = sorted(set(input_names) & set(output_names))
+    if shared:
+        raise ValueError(f"ag.onnx.export: {shared[0]!r} is both an input and an output name; "
+                         f"give the inputs and the outputs different names")
+    b.used.update(input_names, output_names)
+
+
+def _not_traced(b: Any, i: int, t: Any) -> ExportError:
+    """The error for output `i` (`t`), which no recorded operation produced."""
+    other = None if b.twin is None else b.twin.outputs[i]
+    if other is not None and (np.shape(other) != np.shape(t) or
+                              not np.array_equal(np.asarray(other.data), np.asarray(t.data))):
+        return ExportError(f"ONNX export: output {i} changes with the input but was not computed "
+                           f"by recorded operations: it comes from {_UNRECORDED}, which the trace "
+                           f"cannot see; compute it with differentiable operations")
+    return ExportError(f"ONNX export: output {i} does not depend on the inputs or the parameters "
+                       f"(it is a constant, or it comes from {_UNRECORDED}); return something "
+                       f"computed from them")
+
+
 def _names_for(kind: str, names: list[str] | None, n: int) -> list[str]:
     if names is None:
         return [kind] if n == 1 else [f"{kind}_{i}" for i in range(n)]
@@ -191,7 +221,7 @@ def _inputs(b: Any, input_names: list[str] | None) -> list:
     infos = []
     for i, (t, name) in enumerate(zip(trace.inputs, _names_for("input", input_names,
                                                                 len(trace.inputs)))):
-        b.values[id(t)] = b.fresh(name)
+        b.values[id(t)] = name                  # reserved by _reserve
         infos.append(_value_info(b.values[id(t)], t._data,
                                  None if twin is None else twin.inputs[i]._data))
     return infos
@@ -210,8 +240,7 @@ def _outputs(b: Any, output_names: list[str] | None) -> list:
         elif id(t) in b.values:
             have = b.values[id(t)]
         else:
-            raise ExportError(f"ONNX export: output {i} does not depend on the inputs or the "
-                              f"parameters (it is a constant); return something computed from them")
+            raise _not_traced(b, i, t)
         produced = any(have in n.output for n in b.nodes)
         if produced and want not in taken and have not in {x.name for x in infos}:
             for n in b.nodes:

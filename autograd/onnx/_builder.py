@@ -136,12 +136,14 @@ class Builder:
             raise self.error(
                 f"{what} has shape {a.shape} at one batch size and {b.shape} at another: it depends "
                 f"on the batch size, so it cannot be a constant of a graph with a dynamic batch axis",
-                "Compute it from the input with recorded operations, or export with "
-                "dynamic_batch=False")
+                "Compute it from the input with recorded operations (one whose result carries no "
+                "gradient, such as //, a comparison or a cast to integers, is not recorded), or "
+                "export with dynamic_batch=False")
         if not np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"):
             raise self.error(
                 f"{what} (shape {a.shape}) changes with the input's values: it was computed "
-                f"outside the recorded graph (from .data or NumPy), so ONNX would freeze it",
+                f"outside the recorded graph (from .data or NumPy, or by an operation whose result "
+                f"carries no gradient, such as // or a cast to integers), so ONNX would freeze it",
                 "Compute it with autograd operations on the input")
 
     def operand(self, position: int, dtype: Any = None) -> str:

@@ -75,6 +75,7 @@ def convert_getitem(b: Builder) -> str:
             raise b.error("indexing with an index array combined with other indices has no ONNX "
                           "mapping", "Index in two steps: the array alone, then the rest")
         return _array_index(b, x, i, key[i], i)
+    _check_twin_key(b, key)
     starts, ends, axes, steps, gathers, unsqueeze = [], [], [], [], [], []
     axis = out_axis = 0
     for k in key:
@@ -105,3 +106,26 @@ def convert_getitem(b: Builder) -> str:
     if x == b.values.get(id(src)) or x == b.values.get(getattr(src, "_node", None)):
         x = b.add("Identity", [x])              # x[...] or x[:]: still a value of its own
     return x
+
+
+def _check_twin_key(b: Builder, key: list) -> None:
+    """Refuse ints and slice bounds that differ between the two traces (`x[:len(x) - 1]`,
+    `x[x.shape[0] - 1]`): written as constants they would hold at one batch size only."""
+    twin = b.twin_record()
+    if twin is None:
+        return
+    other = _expand(twin.attrs["key"], twin.inputs[0].ndim)
+    if other != key:
+        shown = ", ".join(_show(k) for k in key)
+        at = ", ".join(_show(k) for k in other)
+        raise b.error(f"its index [{shown}] is [{at}] at the other batch size: it depends on the "
+                      f"batch size, so it cannot be a constant of a graph with a dynamic batch axis",
+                      "Index with bounds that do not depend on the batch size (x[:-1] for "
+                      "x[:len(x) - 1], x[-1] for x[len(x) - 1]), or export with dynamic_batch=False")
+
+
+def _show(k: object) -> str:
+    if isinstance(k, slice):
+        parts = ["" if v is None else str(v) for v in (k.start, k.stop, k.step)]
+        return ":".join(parts if k.step is not None else parts[:2])
+    return str(k)

@@ -77,11 +77,18 @@ def run(fn: Callable, arrays: Sequence[np.ndarray]) -> Trace:
 
 
 def grown(a: np.ndarray) -> np.ndarray:
-    """`a` with one more sample on axis 0 (its first repeated): a second batch size to trace."""
+    """`a` with one more sample on axis 0 (its first repeated): a second batch size to trace.
+    Float values are moved a quarter of the way to their mean (staying in their range, and a
+    probability vector stays one), so that a constant computed from the values outside the
+    graph (`x.data.max()`, `x.data[0]`) differs between the traces and is refused."""
     if a.ndim == 0:
         raise ExportError("ONNX export: a 0-d example input has no batch axis; pass "
                           "dynamic_batch=False")
-    return np.concatenate([a, a[:1]], axis=0)
+    b = np.concatenate([a, a[:1]], axis=0)
+    if b.dtype.kind == "f" and b.size:
+        with np.errstate(all="ignore"):
+            b = (0.75 * b + 0.25 * b.mean(dtype=np.float64)).astype(a.dtype)
+    return b
 
 
 def align(first: Trace, second: Trace, sizes: tuple[int, int]) -> None:
@@ -96,3 +103,23 @@ def align(first: Trace, second: Trace, sizes: tuple[int, int]) -> None:
             f"{a[where] if where < len(a) else 'end'} vs {b[where] if where < len(b) else 'end'}); "
             f"its graph depends on the batch size, so it cannot have a dynamic batch axis. "
             f"Pass dynamic_batch=False to export it for the example's batch size only")
+    for i, (x, y) in enumerate(zip(first.records, second.records)):
+        for k, v in x.attrs.items():
+            if k not in _COMPARED_BY_CONVERTER and not _same_attr(v, y.attrs.get(k)):
+                raise ExportError(
+                    f"ONNX export: operation {i} ({x.name}) is called with {k}={v!r} at batch size "
+                    f"{sizes[0]} and {k}={y.attrs.get(k)!r} at {sizes[1]}: it depends on the batch "
+                    f"size, so it cannot be a constant of a graph with a dynamic batch axis. Pass "
+                    f"dynamic_batch=False to export it for the example's batch size only")
+
+
+_COMPARED_BY_CONVERTER = {"key", "given", "cond"}    # index arrays and conditions: see _index, _ops
+
+
+def _same_attr(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape \
+            and bool(np.array_equal(a, b))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same_attr(u, v) for u, v in zip(a, b))
+    return bool(a == b)

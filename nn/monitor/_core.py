@@ -148,17 +148,43 @@ class Monitor(Measuring):
             def step(closure: Callable | None = None) -> Any:
                 if self._active:
                     self._snapshot(grads=closure is None)
-                result = original() if closure is None else original(closure)
+                if closure is None:
+                    result = original()
+                else:
+                    result = original(self._own_pass(closure) if self._active and callable(closure)
+                                      else closure)
                 self._end_step()
                 return result
             step.__doc__ = original.__doc__
             opt.step = step
+            original_zero = opt.zero_grad
+
+            # gradients zeroed: the passes before do not reach the step (out_grad_norm and the
+            # activation statistics describe the gradients the step applies)
+            def zero_grad(*args: Any, **kwargs: Any) -> Any:
+                if self._active:
+                    for st in self._mods:
+                        st.reset()
+                return original_zero(*args, **kwargs)
+            zero_grad.__doc__ = original_zero.__doc__
+            opt.zero_grad = zero_grad
 
             def restore() -> None:
                 if opt.__dict__.get("step") is step:
                     del opt.step
+                if opt.__dict__.get("zero_grad") is zero_grad:
+                    del opt.zero_grad
             self._restore_step = restore
         self._arm()
+
+    def _own_pass(self, closure: Callable) -> Callable:
+        """`closure`, first forgetting the outputs seen so far: the step's numbers are those of
+        the pass the closure makes (after its zero_grad), not of a pass made before the step."""
+        def call() -> Any:
+            for st in self._mods:
+                st.reset()
+            return closure()
+        return call
 
     # hooks are closures, not bound methods: deep-copying a monitored model copies them as they
     # are (a copy's modules are not this monitor's, so its hooks ignore them)
