@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import f64
+from conftest import Cube, f64
 
 import autograd as ag
 
@@ -56,18 +56,6 @@ def test_hook_sees_total_gradient_of_reused_tensor():
 
 
 # ---------------------------------------------------------------- custom Functions
-
-class Cube(ag.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x ** 3
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_arrays
-        return 3 * x ** 2 * grad
-
 
 class ScaleBy(ag.Function):
     """Two inputs, one of them a plain number passed through unchanged."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Cube
 
 import autograd as ag
 import nn
@@ -334,18 +335,6 @@ def test_a_float64_example_gives_a_float32_model_float32_inputs():
     proto = nn.export_onnx(model, RNG.standard_normal((2, 4)), None)         # float64 example
     assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
-
-
-class Cube(ag.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x ** 3
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_arrays
-        return 3 * x ** 2 * grad
 
 
 def test_a_custom_function_is_named():
