@@ -397,12 +397,12 @@ def main() -> None:
           f"{platform.machine()} | float32")
 
     summary = {}
-    summary["W1 b32"] = bench_mlp("W1", [784, 256, 256, 10], 32, reps * 5, 1.25)
+    summary["W1 b32"] = bench_mlp("W1", [784, 256, 256, 10], 32, reps * 5, 1.12)
     summary["W1 b256"] = bench_mlp("W1", [784, 256, 256, 10], 256, reps * 2, 1.15)
     summary["W5 b32"] = bench_w5(32, reps * 10, 1.7)
     summary["W5 b256"] = bench_w5(256, reps * 5, 1.25)
     summary["W6 b32"] = bench_w6(32, reps * 5, 1.6)
-    summary["W4 b1024"] = bench_mlp("W4", [784, 1024, 1024, 10], 1024, max(reps // 2, 5), 1.05)
+    summary["W4 b1024"] = bench_mlp("W4", [784, 1024, 1024, 10], 1024, max(reps // 2, 5), 1.03)
     print("  in a fresh process (steps 3-6; goal < 10 faults/step):")
     for engine in ["numpy", "chainrule"] + (["torch"] if torch is not None else []):
         faults, secs = fresh_faults(engine, [784, 1024, 1024, 10], 1024)
