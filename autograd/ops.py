@@ -744,7 +744,7 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
 def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """Standard deviation over `axis`, NumPy's: sqrt of the variance divided by N - ddof, with
     ddof=0 by default. torch.std divides by N - 1 by default: pass ddof=1 (or correction=1).
-    The gradient (x - mean) / (std (N - ddof)) is NaN where std is 0, as PyTorch's."""
+    The gradient is (x - mean) / (std (N - ddof)), and 0 where std is 0, as PyTorch's."""
     xd, axes, out = _reduce("std", _std_wide, x, axis, keepdims, ddof=ddof)
     if xd.dtype.kind in "biu":
         out = _to_default_float(out)
@@ -755,8 +755,11 @@ def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
     def vjp(g: Any, ans: Any, x: Any) -> Any:
         g16, x, ans = g, _wide(x), _wide(ans)
         centred = x - x.mean(axis=axes, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):    # std 0: NaN, as PyTorch
-            return _narrow(_wide(g16).reshape(kept) * centred * scale / ans.reshape(kept), g16)
+        s = ans.reshape(kept)
+        zero = s == 0                   # std 0: gradient 0, as PyTorch (masked_fill(result == 0, 0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = _wide(g16).reshape(kept) * centred * scale / (s + zero)
+        return _narrow(np.where(zero, 0, d), g16)
     return record("std", out, (x,), (vjp,), (x,), keep_ans=True,
                   attrs={"axis": axes, "keepdims": keepdims, "ddof": ddof})
 
