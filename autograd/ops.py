@@ -669,7 +669,20 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return record("mean", out, (x,), (vjp,), attrs={"axis": axes, "keepdims": keepdims})
 
 
+def _refuse_empty(name: str, xd: Any, axis: Any) -> Any:
+    """`xd` as an array; raise if `name` (max, argmax, ...) would reduce over no elements, where
+    it has no value (NumPy's error names neither the operation nor the shape)."""
+    xd = np.asarray(xd)
+    axes = _norm_axis(axis, xd.ndim)
+    if xd.size == 0 and (axes is None or 0 in [xd.shape[a] for a in axes]):
+        raise ValueError(f"{name}: the tensor of shape {xd.shape} is empty along "
+                         f"{'its elements' if axes is None else f'axis {axes}'}, and the {name} of "
+                         f"no elements has no value; skip empty batches, or reduce over another axis")
+    return xd
+
+
 def _extremum(name: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    _refuse_empty(name, _val(x, name), axis)
     xd, axes, out = _reduce(name, fn, x, axis, keepdims)
     kept = _kept_shape(xd.shape, axes)
 
@@ -767,13 +780,15 @@ def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
 def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Indices of the largest values over `axis` (None: of the flattened tensor); no gradient."""
     axis = _axis_arg(axis, "argmax")
-    return _new(_out(np.argmax(_val(x, "argmax"), axis=axis, keepdims=keepdims)))
+    xd = _refuse_empty("argmax", _val(x, "argmax"), axis)
+    return _new(_out(np.argmax(xd, axis=axis, keepdims=keepdims)))
 
 
 def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Indices of the smallest values over `axis` (None: of the flattened tensor); no gradient."""
     axis = _axis_arg(axis, "argmin")
-    return _new(_out(np.argmin(_val(x, "argmin"), axis=axis, keepdims=keepdims)))
+    xd = _refuse_empty("argmin", _val(x, "argmin"), axis)
+    return _new(_out(np.argmin(xd, axis=axis, keepdims=keepdims)))
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
@@ -781,7 +796,7 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     xd = _as_float(_val(x, "softmax"))          # integers and bools: the default float dtype
     axis = _norm_axis(axis, xd.ndim)
     w = _wide(xd)
-    e = np.exp(w - np.maximum.reduce(w, axis=axis, keepdims=True))
+    e = np.exp(w - np.maximum.reduce(w, axis=axis, keepdims=True, initial=-np.inf))  # initial: empty axis
     e = _narrow(e / np.add.reduce(e, axis=axis, keepdims=True), xd)
 
     def vjp(g: Any, ans: Any) -> Any:
@@ -794,8 +809,10 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     xd = _as_float(_val(x, "log_softmax"))          # integers and bools: the default float dtype
     axis = _norm_axis(axis, xd.ndim)
     w = _wide(xd)
-    shifted = w - np.maximum.reduce(w, axis=axis, keepdims=True)    # exact in floating point
-    out = _narrow(shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)), xd)
+    # exact in floating point; `initial`: an empty axis
+    shifted = w - np.maximum.reduce(w, axis=axis, keepdims=True, initial=-np.inf)
+    with np.errstate(divide="ignore"):      # log(0) only for an empty axis, whose result is empty
+        out = _narrow(shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)), xd)
 
     def vjp(g: Any, ans: Any) -> Any:
         if g.dtype == np.float16:       # the sum of g may not fit in float16
