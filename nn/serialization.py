@@ -59,6 +59,7 @@ def save(state_or_module: dict[Any, Any] | Module, path: str | os.PathLike) -> N
     else:
         raise TypeError(f"nn.save takes a Module or a dict, got {type(state_or_module).__name__}")
     path = _fspath(path, "save")
+    _refuse_directory(path)
     encoder = _codec.Encoder()
     manifest = encoder.encode_root(state)        # every value is checked before a file is touched
     if path.lower().endswith(".safetensors"):
@@ -90,6 +91,16 @@ def load(path: str | os.PathLike) -> dict[Any, Any]:
             if err.errno not in (None, errno.EINVAL):
                 raise               # a real I/O error stays what it is
             raise CheckpointError(path, f"{type(err).__name__}: {err}") from err
+
+
+def _refuse_directory(path: str) -> None:
+    """A save path must name a file: an existing directory failed only after the checkpoint was
+    written next to it, and 'ckpt/' wrote a file 'ckpt' that load('ckpt/') could not open."""
+    if not path:
+        raise ValueError("nn.save: the path is empty; pass a file path such as 'model.npz'")
+    if path.endswith((os.sep, os.altsep or os.sep)) or os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"nn.save: {path!r} names a directory; pass a file "
+                                f"path inside it, such as {os.path.join(path, 'model.npz')!r}", path)
 
 
 def _fspath(path: Any, what: str) -> str:
