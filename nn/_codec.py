@@ -240,6 +240,11 @@ def read_archive(f: IO[bytes]) -> dict[Any, Any]:
             return Decoder(readers).decode_root(manifest)
         out = {}
         for info in zf.infolist():
+            if info.filename.endswith("data.pkl"):      # torch.save's zip: a pickle
+                raise DamagedError(
+                    "it is a PyTorch torch.save file, a pickle, which chainrule never loads; in "
+                    "PyTorch write safetensors.torch.save_file(model.state_dict(), 'm.safetensors'), "
+                    "then nn.load_torch_state_dict(model, nn.load('m.safetensors'))")
             if not info.filename.endswith(".npy"):
                 raise DamagedError(f"member {info.filename!r} is not an .npy array")
             out[info.filename[:-4]] = read_array(zf, info)

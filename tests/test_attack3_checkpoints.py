@@ -3,6 +3,8 @@ file called 'ckpt' that nn.load('ckpt/') could not read; nn.save of an existing 
 the whole checkpoint into the directory's parent first and then failed naming a temporary file."""
 
 import os
+import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -52,3 +54,25 @@ def test_every_path_save_accepts_loads_back_as_written(tmp_path, monkeypatch, na
     nn.save(STATE, name)
     back = nn.load(name)
     assert np.array_equal(back["w"], STATE["w"]) and back["step"] == 3
+
+
+def test_a_torch_save_file_is_named_as_such_with_the_way_to_convert_it(tmp_path):
+    # it was "member 'x/data.pkl' is not an .npy array"; torch.save writes a zip whose
+    # 'data.pkl' is a pickle (built here without torch, which CI does not install)
+    path = tmp_path / "x.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("x/data.pkl", pickle.dumps({"w": [1.0, 1.0]}))
+        zf.writestr("x/version", "3\n")
+    with pytest.raises(nn.CheckpointError) as err:
+        nn.load(path)
+    msg = str(err.value)
+    assert "torch.save" in msg and "pickle" in msg and "safetensors" in msg
+    assert "load_torch_state_dict" in msg
+
+
+def test_a_real_torch_save_file_if_torch_is_here(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "x.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    with pytest.raises(nn.CheckpointError, match="torch.save"):
+        nn.load(path)
