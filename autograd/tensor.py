@@ -114,11 +114,16 @@ class _GradMode:
         return super().__new__(cls)
 
     def __enter__(self) -> None:
-        self._prev = STATE.enabled
+        # one saved mode per entry and thread: the object may be entered nested or by threads
+        prevs = self.__dict__.setdefault("_prevs", {})
+        prevs.setdefault(threading.get_ident(), []).append(STATE.enabled)
         STATE.enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
-        STATE.enabled = self._prev
+        stack = self._prevs[threading.get_ident()]
+        STATE.enabled = stack.pop()
+        if not stack:
+            del self._prevs[threading.get_ident()]
 
     def __call__(self, fn: Callable) -> Callable:
         if not callable(fn):
