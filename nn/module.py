@@ -7,6 +7,7 @@ A Module registers every attribute that is a Parameter or a Module when it is as
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
@@ -298,6 +299,9 @@ class Module:
         one shared Parameter raise one RuntimeError listing all of them, and the module is left
         unchanged.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict: state must be a dict of name -> array (as "
+                            f"state_dict() and nn.load give), got {type(state).__name__}")
         own = dict(self._named_state())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
@@ -322,6 +326,9 @@ class Module:
         if strict:
             problems = ([f"  missing key: {k}" for k in missing]
                         + [f"  unexpected key: {k}" for k in unexpected] + problems)
+        nested = [k for k in unexpected if isinstance(state[k], dict) and set(state[k]) & set(own)]
+        if problems and nested:       # a whole checkpoint, e.g. {"model": ..., "optim": ...}
+            problems.append(f"  (the model's state looks nested: pass state[{nested[0]!r}])")
         if problems:
             raise RuntimeError(f"load_state_dict into {type(self).__name__}: the state does not fit "
                                f"({len(problems)} problem(s)); nothing was loaded:\n"
