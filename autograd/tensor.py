@@ -107,6 +107,7 @@ class _GradMode:
     parentheses (`@ag.no_grad()`, `@ag.no_grad`); a decorated generator runs each step in the mode."""
 
     mode = True
+    _prevs: dict[int, list[bool]]   # thread id -> the modes to restore, one per open entry
 
     def __new__(cls, fn: Callable | None = None) -> Any:
         if fn is not None:                  # `@ag.no_grad` without parentheses
