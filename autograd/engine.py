@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .protection import hold_constant, protect, unlock_arrays, unlock_later
+from .protection import hold_constant, lock_array, protect, unlock_arrays, unlock_later
 from .tensor import CLOCK, MUTATIONS, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Observer, Tensor, _new
 
 
@@ -345,17 +345,32 @@ def register_hook(t: Tensor, fn: Callable) -> RemovableHandle:
     return RemovableHandle(hooks, fn)
 
 
+def _read_only(g: Any) -> np.ndarray:
+    """A read-only view of the gradient array `g`."""
+    view = np.asarray(g).view()
+    view.flags.writeable = False
+    return view
+
+
 def _run_hooks(node: Node, g: Any, create_graph: bool, handed: set, fresh: set) -> Any:
     """Run the hooks on `g`. Every array a hook saw or returned may be held by user code: its
     id goes into `handed` (a leaf's .grad gets a copy of it) and out of `fresh` (the pass never
     adds into it in place)."""
     what = "the leaf" if not node.parents else f"the output of '{node.name}'"
     for fn in list(node.meta["hooks"]):
-        wrapped = g if create_graph else _new(g)
+        # g may be on its way to other inputs too (add hands one array to both): a hook writing
+        # into its argument would change their gradients, so the write is refused (read-only)
         if not create_graph:
-            handed.add(id(wrapped._data))
-            fresh.discard(id(wrapped._data))
-        result = fn(wrapped)
+            wrapped = _new(_read_only(g))
+            handed.update((id(g), id(wrapped._data)))      # the hook may keep it: never added
+            fresh.discard(id(g))                            # into in place, copied into a .grad
+            result = fn(wrapped)
+        else:                               # the graph's Tensor itself, locked while the hook runs
+            locked = lock_array(g._data)
+            try:
+                result = fn(g)
+            finally:
+                unlock_arrays(locked)
         if result is None:
             continue
         kind = np.asarray(result._data if isinstance(result, Tensor) else result).dtype.kind \
