@@ -45,14 +45,23 @@ class FunctionNode(LockingNode):
     in_shapes: tuple    # the shapes of forward's inputs
 
     def vjp(self, g: Any, need: Any, create_graph: bool) -> list:
-        arr = g._data if isinstance(g, Tensor) else g
+        arr = np.asarray(g._data if isinstance(g, Tensor) else g).view()
+        arr.flags.writeable = False     # it may be other tensors' gradient too (add shares one)
+        name = self.fn.__name__
         with no_grad():
-            grads = self.fn.backward(self.ctx, arr)
+            try:
+                grads = self.fn.backward(self.ctx, arr)
+            except ValueError as err:
+                if "read-only" not in str(err):
+                    raise
+                raise ValueError(
+                    f"{name}.backward wrote into a read-only array: the gradient it receives (the same "
+                    f"array may be other tensors' gradient) or an array a graph holds; compute a new "
+                    f"array instead (grad = grad * 3, not grad *= 3)") from err
         if isinstance(grads, list):
             grads = tuple(grads)
         elif not isinstance(grads, tuple):
             grads = (grads,)
-        name = self.fn.__name__
         if len(grads) != len(self.parents):
             raise RuntimeError(
                 f"{name}.backward returned {len(grads)} gradient(s), but forward took "
