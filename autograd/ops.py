@@ -15,6 +15,7 @@ import builtins
 import math
 import string
 import threading
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -1505,6 +1506,16 @@ def _transpose_method(self: Tensor, *axes: Any) -> Tensor:
     `t.transpose((1, 0, 2))`). To swap two axes, as PyTorch's transpose(d0, d1): `t.swapaxes(d0, d1)`."""
     if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
         axes = axes[0]
+    elif len(axes) == 2 and all(isinstance(a, (int, np.integer)) for a in axes):   # torch's habit?
+        d0, d1 = axes
+        if self.ndim != 2:
+            raise ValueError(f"transpose: ({d0}, {d1}) is not a permutation of the {self.ndim} axes "
+                             f"of a tensor of shape {self.shape}; to swap two axes, as PyTorch's "
+                             f"transpose({d0}, {d1}), write t.swapaxes({d0}, {d1})")
+        if (d0 % 2, d1 % 2) == (0, 1):
+            warnings.warn(f"t.transpose({d0}, {d1}) of a 2-d tensor is NumPy's identity permutation: "
+                          f"it changes nothing (PyTorch's transpose({d0}, {d1}) swaps the axes: "
+                          f"write t.swapaxes({d0}, {d1}) or t.T for that)", stacklevel=2)
     return transpose(self, axes if axes != () else None)
 
 
