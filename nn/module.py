@@ -313,7 +313,9 @@ class Module:
                 continue
             arr = np.asarray(state[k])
             if arr.shape != p.shape:
-                problems.append(f"  {k}: shape {arr.shape} in the state, {p.shape} in the model")
+                hint = (" (transposed: PyTorch's (out, in) layout? load with "
+                        "nn.load_torch_state_dict(model, state))") if arr.shape == p.shape[::-1] else ""
+                problems.append(f"  {k}: shape {arr.shape} in the state, {p.shape} in the model{hint}")
             elif arr.dtype.kind not in "biuf":
                 problems.append(f"  {k}: dtype {arr.dtype} is not numeric")
             elif id(p) not in first_name:

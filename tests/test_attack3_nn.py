@@ -31,3 +31,16 @@ def test_no_hint_when_the_state_is_flat():
     with pytest.raises(RuntimeError) as err:
         d.load_state_dict({"weight": np.ones((3, 3)), "bias": np.zeros(2)})
     assert "nested" not in str(err.value)
+
+
+def test_a_weight_in_pytorchs_layout_is_named_with_the_loader_to_use():
+    d = nn.Sequential(nn.Dense(4, 3, rng=0))
+    torch_layout = {"0.weight": np.ones((3, 4)), "0.bias": np.zeros(3)}
+    with pytest.raises(RuntimeError) as err:
+        d.load_state_dict(torch_layout)
+    assert "nn.load_torch_state_dict" in str(err.value)
+    nn.load_torch_state_dict(d, torch_layout)
+    assert np.array_equal(d[0].weight.data, np.ones((4, 3)))
+    with pytest.raises(RuntimeError) as err:        # another shape: no such hint
+        d.load_state_dict({"0.weight": np.ones((2, 2)), "0.bias": np.zeros(3)})
+    assert "load_torch_state_dict" not in str(err.value)
