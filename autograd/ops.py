@@ -1012,6 +1012,11 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     """Axes of size 1 removed: all of them, or those in `axis`."""
     xd = np.asarray(_val(x, "squeeze"))
     axis = _axis_arg(axis, "squeeze", many=True)
+    wide = [a for a in (_norm_axis(axis, xd.ndim) or ()) if xd.shape[a] != 1]
+    if wide:                            # NumPy's message names neither the axis nor the shape
+        raise ValueError(f"squeeze: axis {wide[0]} of a tensor of shape {xd.shape} has size "
+                         f"{xd.shape[wide[0]]}, and only axes of size 1 can be squeezed (PyTorch's "
+                         f"squeeze(d) leaves such an axis: write t.squeeze(d) if t.shape[d] == 1 else t)")
     return _reshape_op("squeeze", x, np.squeeze(xd, axis), xd.shape)
 
 
