@@ -35,6 +35,7 @@ from ._measure import (
     Measuring,
     _Module,
     _Param,
+    keep_sample,
 )
 from ._stats import sample_slice, sq_sum
 
@@ -65,6 +66,8 @@ class Monitor(Measuring):
     - `sample`: the update:data ratio of a parameter with more than 4096 elements is measured on
       this many of them, spread over all columns (its log10 is then within about 0.03 of the
       full one).
+    - `output_grads`: hook the gradient of each module's output (`out_grad_norm`, NaN/Inf in
+      it, the histogram of output gradients); False saves those hooks' cost (docs/monitor.md).
 
     The statistics of a step come from the last forward pass run with gradients enabled before
     the step ends (a pass under `ag.no_grad()`, e.g. an evaluation, is ignored), the gradients
@@ -76,7 +79,8 @@ class Monitor(Measuring):
 
     def __init__(self, model: Module, optimizer: Any = None, *, every: int = 1,
                  modules: Iterable[str | type] | None = None, thresholds: dict | None = None,
-                 warn: bool = False, history: int = 1000, sample: int = 1024) -> None:
+                 warn: bool = False, history: int = 1000, sample: int = 1024,
+                 output_grads: bool = True) -> None:
         if not isinstance(model, Module):
             raise TypeError(f"Monitor watches an nn.Module, got {type(model).__name__}")
         if int(every) != every or every < 1:
@@ -84,6 +88,7 @@ class Monitor(Measuring):
         if optimizer is not None and not callable(getattr(optimizer, "step", None)):
             raise TypeError(f"optimizer must have a step() method, got {type(optimizer).__name__}")
         self.model, self.optimizer, self.every = model, optimizer, int(every)
+        self.output_grads = bool(output_grads)
         self.thresholds = check_thresholds(thresholds)
         self.warn = bool(warn)
         self._params = [_Param(n, p, 0, int(sample), i) for i, (n, p) in enumerate(model.named_parameters())]
@@ -112,6 +117,8 @@ class Monitor(Measuring):
         self._handles: list = []
         self._armed = self._closed = False
         self._restore_step: Callable[[], None] | None = None
+        self._update_hooks: tuple[Callable, Callable] | None = None
+        self._hooked = False            # this step's parameters were read by the update hooks
         self._attach()
 
     # -- setting up ----------------------------------------------------------------------
@@ -145,9 +152,19 @@ class Monitor(Measuring):
             # the weights and gradients the optimizer is given are those of the step's forward
             # and backward passes: sampled (and the large ones' norms taken) just before it
             # changes them, while they are in the cache for it anyway
+            # with update hooks (optim's Optimizer) each parameter is read just before and after
+            # its own update, while it is in the cache for the optimizer; else all of them as
+            # the step begins
+            hooked = callable(getattr(opt, "register_update_hook", None))
+            if hooked:
+                self._update_hooks = self._make_update_hooks()
+
             def step(closure: Callable | None = None) -> Any:
                 if self._active:
-                    self._snapshot(grads=closure is None)
+                    if hooked:
+                        self._snapped = self._has_before = self._hooked = True
+                    else:
+                        self._snapshot(grads=closure is None)
                 if closure is None:
                     result = original()
                 else:
@@ -195,13 +212,16 @@ class Monitor(Measuring):
         return pre_hook
 
     def _make_forward_hook(self, st: _Module) -> Callable:
+        output_grads = self.output_grads
+
         def forward_hook(module: Module, args: tuple, output: Any) -> None:
             if (self._active and module is st.module and isinstance(output, ag.Tensor)
                     and ag.is_grad_enabled()):
                 self._activation(st, output.data)
                 # not on a tensor the call did not make (a leaf, an input passed through, as
                 # Dropout in eval): the hook would outlive the step and pile up, step after step
-                if output.requires_grad and not output.is_leaf and all(a is not output for a in args):
+                if (output_grads and output.requires_grad and not output.is_leaf
+                        and all(a is not output for a in args)):
                     output.register_hook(st.on_grad)
         return forward_hook
 
@@ -215,7 +235,8 @@ class Monitor(Measuring):
                 st.grad_finite &= finite
             st.out_sq += ss
             st.grad_seen = True
-            st.grad_sample = f[sample_slice(a.shape, _HIST_SAMPLE)].copy()
+            st.grad_sample = keep_sample(st.grad_sample, f[sample_slice(a.shape, _HIST_SAMPLE)])
+            st.held.append(a)
         return grad_hook
 
     def _arm(self) -> None:
@@ -227,6 +248,10 @@ class Monitor(Measuring):
         else:
             if self.optimizer is None:  # else the optimizer's step takes the "before" values
                 self._handles.append(self.model.register_forward_pre_hook(self._pre_hook))
+            if self._update_hooks is not None:
+                before, after = self._update_hooks
+                self._handles.append(self.optimizer.register_update_hook(before))
+                self._handles.append(self.optimizer.register_update_hook(after, after=True))
             for st, fn in self._forward_hooks:
                 self._handles.append(st.module.register_forward_hook(fn))
         self._armed = True
