@@ -104,7 +104,7 @@ class Optimizer:
         self._workspace: dict[np.dtype, np.ndarray] = {}
         self._views: dict[tuple, np.ndarray] = {}       # scratch views by (dtype, shape)
         self._checked: dict[int, tuple] = {}            # groups whose values passed _check_group
-        self._update_hooks: tuple[dict, dict] = ({}, {})  # register_update_hook: before, after
+        self._update_hooks: dict[int, Callable] = {}    # register_update_hook
         name = type(self).__name__
         if isinstance(params, ag.Tensor):
             raise TypeError(
@@ -204,7 +204,7 @@ class Optimizer:
                 loss = closure()
         self._check_groups()                # all groups first: no half-done step on a bad value
         setdefault, scratch, update = self.state.setdefault, self._scratch, self._update
-        before, after = self._update_hooks
+        hooks = self._update_hooks
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p.grad
@@ -214,8 +214,8 @@ class Optimizer:
                 x = p.data
                 if g.shape != x.shape:
                     raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
-                if before:
-                    for fn in list(before.values()):
+                if hooks:
+                    for fn in list(hooks.values()):
                         fn(p)
                 if x.flags.writeable:
                     update(x, g, setdefault(p), group, scratch(x))
@@ -225,21 +225,16 @@ class Optimizer:
                     x = x.copy()
                     update(x, g, setdefault(p), group, scratch(x))
                     p.data = x
-                if after:
-                    for fn in list(after.values()):
-                        fn(p)
         return loss
 
-    def register_update_hook(self, hook: Callable[[ag.Tensor], None], *,
-                             after: bool = False) -> RemovableHandle:
-        """Run `hook(param)` in `step()` just before (`after=True`: just after) each parameter
-        with a gradient is updated. Its value and gradient are then in the CPU cache for the
-        update anyway: `nn.Monitor` reads them there. Returns a handle (`.remove()`)."""
+    def register_update_hook(self, hook: Callable[[ag.Tensor], None]) -> RemovableHandle:
+        """Run `hook(param)` in `step()` just before each parameter with a gradient is updated
+        (after the closure, if any). Its value and gradient are then in the CPU cache for the
+        update anyway: `nn.Monitor` takes their norms there. Returns a handle (`.remove()`)."""
         if not callable(hook):
             raise TypeError(f"an update hook must be callable, got {type(hook).__name__}")
-        table = self._update_hooks[bool(after)]
-        handle = RemovableHandle(table)
-        table[handle.id] = handle._entry = hook
+        handle = RemovableHandle(self._update_hooks)
+        self._update_hooks[handle.id] = handle._entry = hook
         return handle
 
     def _check_groups(self) -> None:

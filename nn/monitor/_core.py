@@ -42,6 +42,9 @@ from ._stats import sample_slice, sq_sum
 __all__ = ["Monitor", "MonitorWarning", "MODULE_KEYS", "PARAM_KEYS"]
 
 
+_VARYING = ("nonfinite", "vanishing", "saturated")     # kinds whose wording has a detail
+
+
 class MonitorWarning(UserWarning):
     """A problem the monitor found while training (issued once per module and kind)."""
 
@@ -117,7 +120,7 @@ class Monitor(Measuring):
         self._handles: list = []
         self._armed = self._closed = False
         self._restore_step: Callable[[], None] | None = None
-        self._update_hooks: tuple[Callable, Callable] | None = None
+        self._update_hook: Callable | None = None
         self._hooked = False            # this step's parameters were read by the update hooks
         self._attach()
 
@@ -152,16 +155,16 @@ class Monitor(Measuring):
             # the weights and gradients the optimizer is given are those of the step's forward
             # and backward passes: sampled (and the large ones' norms taken) just before it
             # changes them, while they are in the cache for it anyway
-            # with update hooks (optim's Optimizer) each parameter is read just before and after
-            # its own update, while it is in the cache for the optimizer; else all of them as
-            # the step begins
+            # with an update hook (optim's optimizers) a large parameter is read just before its
+            # own update, while it is in the cache for the optimizer; else as the step begins
             hooked = callable(getattr(opt, "register_update_hook", None))
             if hooked:
-                self._update_hooks = self._make_update_hooks()
+                self._update_hook = self._make_update_hook()
 
             def step(closure: Callable | None = None) -> Any:
                 if self._active:
                     if hooked:
+                        self._snapshot_small()
                         self._snapped = self._has_before = self._hooked = True
                     else:
                         self._snapshot(grads=closure is None)
@@ -248,10 +251,8 @@ class Monitor(Measuring):
         else:
             if self.optimizer is None:  # else the optimizer's step takes the "before" values
                 self._handles.append(self.model.register_forward_pre_hook(self._pre_hook))
-            if self._update_hooks is not None:
-                before, after = self._update_hooks
-                self._handles.append(self.optimizer.register_update_hook(before))
-                self._handles.append(self.optimizer.register_update_hook(after, after=True))
+            if self._update_hook is not None:
+                self._handles.append(self.optimizer.register_update_hook(self._update_hook))
             for st, fn in self._forward_hooks:
                 self._handles.append(st.module.register_forward_hook(fn))
         self._armed = True
@@ -309,6 +310,9 @@ class Monitor(Measuring):
         step = self._step
         held, values, top = self._conditions(row)
         active = self._active_kinds
+        if held == active:              # the same conditions as at the last recorded step
+            self._continue_runs(row, held, values, top)
+            return
         self._any_active = any(True in h for h in held)
         for i, st in enumerate(self._mods):
             flags = 0
@@ -330,6 +334,26 @@ class Monitor(Measuring):
                     warnings.warn(self._message(i, kind, tr), MonitorWarning, stacklevel=4)
             row[st.col + _F] = flags
         self._active_kinds = held
+
+    def _continue_runs(self, row: list[float], held: list[list[bool]], values: list[list[float]],
+                       top: int) -> None:
+        """`_diagnose` when no condition began or ended: each run goes on (what `Tracker.update`
+        does then: the last step, the value, the worst value, the wording's detail)."""
+        step = self._step
+        for i, st in enumerate(self._mods):
+            flags = 0
+            if True in held[i]:
+                for k, kind in enumerate(KINDS):
+                    if held[i][k]:
+                        tr = self._trackers[(i, kind)]
+                        v = values[i][k]
+                        if (v > tr.peak) == (kind != "vanishing") and v != tr.peak:
+                            tr.peak, tr.peak_step = v, step
+                        tr.last, tr.value = step, v
+                        if kind in _VARYING:
+                            tr.extra = self._extra(kind, i, top)
+                        flags |= FLAG[kind]
+            row[st.col + _F] = flags
 
     def _all_clear(self, row: list[float]) -> bool:
         """True if no module shows any problem in this row (a quick pass of `_conditions`)."""

@@ -27,7 +27,7 @@ _P = {k: i for i, k in enumerate(PARAM_KEYS)}
 _ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softmax")
 _G, _W, _U, _A, _AM, _AS, _S, _D, _DB, _OG, _NF, _F = range(len(MODULE_KEYS))
 _EMA = 0.2              # weight of the newest step in the averaged update:data ratio (~10 steps)
-_WHOLE = 4096          # parameters up to this size are not sampled
+_WHOLE = 16384         # parameters up to this size are not sampled
 _HIST_SAMPLE = 4096     # values kept per layer for the histograms of the last step
 
 
@@ -235,12 +235,20 @@ class Measuring:
                     p.pre_grad = True
         self._snapped = self._has_before = True
 
-    def _make_update_hooks(self) -> tuple[Callable, Callable]:
-        """The optimizer's update hooks: before a parameter's update, copy its sampled elements
-        (a small one's gradient too) into the work matrix and take a large one's weight and
-        gradient norms; after it, copy the sampled elements again. Each runs while the
-        optimizer has the parameter in the cache: cheaper than a pass of its own."""
-        by_id = {id(p.tensor): p for p in self._params}
+    def _snapshot_small(self) -> None:
+        """As the optimizer's step begins: copy the parameters used whole into the work matrix
+        (the update hook reads the large ones)."""
+        for p in self._params:
+            if p.whole:
+                v = p.src if p.tensor.data is p.src_data else p.view()
+                if v is not None:
+                    np.copyto(p.dst_b, v)
+
+    def _make_update_hook(self) -> Callable:
+        """The optimizer's update hook: just before a large parameter is updated, copy its
+        sampled elements into the work matrix and take its weight and gradient norms, while the
+        optimizer has it in the cache (cheaper than passes of their own)."""
+        by_id = {id(p.tensor): p for p in self._params if not p.whole}
 
         def before(t: ag.Tensor) -> None:
             p = by_id.get(id(t))
@@ -252,26 +260,12 @@ class Measuring:
             if v is None or grad is None:       # a new shape: _parameters sees to it
                 return
             np.copyto(p.dst_b, v)
-            g = grad.data
-            if p.whole:
-                np.copyto(p.dst_g, g)
-            else:
-                f = x.reshape(-1)
-                p.wss = float(np.dot(f, f))
-                f = g.reshape(-1)
-                p.pre_gss = float(np.dot(f, f))
-                p.pre_grad = True
-            p.seen = True
-
-        def after(t: ag.Tensor) -> None:
-            p = by_id.get(id(t))
-            if p is not None and p.seen:
-                v = p.src if t.data is p.src_data else p.view()
-                if v is None:
-                    p.seen = p.pre_grad = False
-                else:
-                    np.copyto(p.dst_a, v)
-        return before, after
+            f = x.reshape(-1)
+            p.wss = float(np.dot(f, f))
+            f = grad.data.reshape(-1)
+            p.pre_gss = float(np.dot(f, f))
+            p.pre_grad = p.seen = True
+        return before
 
     def _activation(self, st: _Module, h: np.ndarray) -> None:
         """Mean, std, and the saturated or dead share of one module's output: about five NumPy
@@ -344,18 +338,14 @@ class Measuring:
         reshaped = False
         hooked = self._hooked
         for p in params:
-            if p.seen:                          # read by the update hooks
-                p.has_grad = True
-                continue
             v = p.src if p.tensor.data is p.src_data else p.view()
             if v is None:
                 reshaped = True
             else:
-                if hooked:                      # not updated (no gradient): before = after
+                if hooked and not (p.whole or p.seen):  # not updated (no gradient): before = after
                     np.copyto(p.dst_b, v)
-                    if not p.whole:
-                        f = p.tensor.data.reshape(-1)
-                        p.wss = float(np.dot(f, f))
+                    f = p.tensor.data.reshape(-1)
+                    p.wss = float(np.dot(f, f))
                 np.copyto(p.dst_a, v)
             grad = p.tensor.grad
             p.has_grad = grad is not None
@@ -390,7 +380,10 @@ class Measuring:
                 self._nonfinite(p)
             r = math.nan
             if ratios and p.has_grad and p.n:
-                r = _ratio(dsum[i], dsq[i], bsum[i], bsq[i], p.n, work, p.start)
+                bq = bsq[i]
+                if not p.whole and p.wss < math.inf:    # the weight's own sum of squares: exact
+                    bq = p.wss * (p.n / p.tensor.size)
+                r = _ratio(dsum[i], dsq[i], bsum[i], bq, p.n, work, p.start)
             p.ratio = r
             c = p.col
             gss, wss = p.gss, p.wss
