@@ -66,9 +66,10 @@ class Monitor(Measuring):
     - `thresholds`: overrides of `nn.monitor.DEFAULT_THRESHOLDS` (see docs/monitor.md).
     - `warn`: issue a `MonitorWarning` the first time each layer shows each kind of problem.
     - `history`: how many recorded steps to keep; a longer run keeps every 2nd, 4th, ... step.
-    - `sample`: the update:data ratio of a parameter with more than 4096 elements is measured on
-      this many of them, spread over all columns (its log10 is then within about 0.03 of the
-      full one).
+    - `sample`: the update:data ratio of a parameter with more than 16384 elements is measured
+      on this many of them, spread over all columns (its log10 within 0.15 of the exact one
+      on the digits' hardest case, 0.03 on dense inputs; docs/monitor.md); every other
+      number is exact.
     - `output_grads`: hook the gradient of each module's output (`out_grad_norm`, NaN/Inf in
       it, the histogram of output gradients); False saves those hooks' cost (docs/monitor.md).
 

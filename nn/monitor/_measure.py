@@ -175,9 +175,10 @@ class _Module:
 class Measuring:
     """The measuring half of `Monitor` (which holds the state these methods read).
 
-    The sampled elements of every parameter sit side by side in one float64 work matrix
-    `_work` (rows: before, update, gradient (small parameters), then their squares), so that
-    two element-wise passes and one `np.add.reduceat` give every parameter's sums."""
+    The sampled elements of every parameter sit side by side in one work matrix `_work`
+    (float32 for a float32 model; rows: before, update, gradient (small parameters), then
+    their squares), so that two element-wise passes and one `np.add.reduceat` give every
+    parameter's sums."""
 
     _params: list[_Param]
     _large: list[_Param]
@@ -215,9 +216,10 @@ class Measuring:
             p.dst_g = work[2, sl].reshape(p.shape) if p.whole else work[2, sl]
 
     def _snapshot(self, grads: bool = False) -> None:
-        """Before the update (when the optimizer's step begins, or without an optimizer before
-        the step's forward pass): copy the sampled elements of every parameter into the work
-        matrix and take the large parameters' weight norms, with `grads` their gradient norms."""
+        """Before the update (when the step of an optimizer without update hooks begins, or
+        without an optimizer before the step's forward pass): copy the sampled elements of
+        every parameter into the work matrix and take the large parameters' weight norms,
+        with `grads` their gradient norms."""
         for p in self._params:
             v = p.src if p.tensor.data is p.src_data else p.view()
             if v is None:                       # a parameter's .data was replaced: a new layout
@@ -328,8 +330,8 @@ class Measuring:
         """Gradient norms, weight norms and update:data ratios of every parameter in a handful
         of NumPy calls: one copy per parameter of its sampled elements after the update (and of
         a small parameter's gradient), two element-wise passes and one `reduceat` over the work
-        matrix. A large parameter's weight norm (and its gradient norm, when the optimizer's
-        step was wrapped) was taken by _snapshot."""
+        matrix. A large parameter's weight and gradient norms were taken by the optimizer's
+        update hook (else by _snapshot)."""
         params = self._params
         if not self._snapped:                   # the model itself was not called: no "before"
             self._snapshot()
