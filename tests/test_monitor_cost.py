@@ -187,3 +187,30 @@ def test_sampled_update_ratio_error_on_the_digits_is_as_documented(make, sample,
     # up to 16384 elements a parameter is used whole: the second layer's ratio is exact
     exact = math.log10(np.std(model[1].weight.numpy() - v0) / np.std(v0))
     assert mon.series("update_ratio")["1"][-1] == pytest.approx(exact, abs=1e-4)
+
+
+def test_a_parameter_that_grows_past_the_sampling_size_is_read_by_the_update_hook():
+    model = nn.Sequential(nn.Dense(6, 8, "relu"), nn.Dense(8, 3))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    mon = nn.Monitor(model, opt)
+    run(model, opt, lambda: None, steps=1)
+    ag.manual_seed(3)
+    big = nn.Dense(6, 4000, "relu")                  # 24,000 elements: sampled from now on
+    model[0].weight.data, model[0].bias.data = big.weight.numpy(), big.bias.numpy()
+    model[1].weight.data = nn.Dense(4000, 3).weight.numpy()
+    X, y = batch()
+    for _ in range(3):
+        w0 = model[0].weight.numpy().astype(np.float64)
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(X), y).backward()
+        g = model[0].weight.grad.numpy().astype(np.float64)
+        opt.step()
+        health = mon.module_health()["0"]          # the new layout is found as the step begins
+        assert mon.series("weight_norm", params=True)["0.weight"][-1] == pytest.approx(
+            math.sqrt((w0 ** 2).sum()), rel=1e-5)
+        assert mon.series("grad_norm", params=True)["0.weight"][-1] == pytest.approx(
+            math.sqrt((g ** 2).sum()), rel=1e-5)
+        exact = math.log10(np.std(model[0].weight.numpy() - w0) / np.std(w0))
+        assert abs(health["update_ratio"] - exact) < 0.1
+    mon.close()
+    assert opt._update_hooks == {}

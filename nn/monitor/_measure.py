@@ -190,6 +190,7 @@ class Measuring:
     _has_before: bool
     _hooked: bool
     _work: np.ndarray
+    _large_by_id: dict[int, _Param]
     _flat_starts: np.ndarray
     _starts: np.ndarray
 
@@ -206,6 +207,7 @@ class Measuring:
         # other is exact; sums are pairwise): half the bytes of float64 to pass over
         dtype = np.result_type(np.float32, *(p.tensor.dtype for p in self._params))
         self._work = work = np.zeros((6, max(s, 1)), dtype if dtype.kind == "f" else np.float64)
+        self._large_by_id = {id(p.tensor): p for p in self._params if not p.whole}
         starts = np.array([p.start for p in self._params], np.intp)
         # one 1-D reduceat over the flattened matrix: much faster than along axis 1 of 2-D
         self._flat_starts = (starts + work.shape[1] * np.arange(6)[:, None]).reshape(-1)
@@ -241,19 +243,20 @@ class Measuring:
         """As the optimizer's step begins: copy the parameters used whole into the work matrix
         (the update hook reads the large ones)."""
         for p in self._params:
+            v = p.src if p.tensor.data is p.src_data else p.view()
+            if v is None:                       # a parameter's .data has a new shape
+                self._layout()
+                self._snapshot_small()
+                return
             if p.whole:
-                v = p.src if p.tensor.data is p.src_data else p.view()
-                if v is not None:
-                    np.copyto(p.dst_b, v)
+                np.copyto(p.dst_b, v)
 
     def _make_update_hook(self) -> Callable:
         """The optimizer's update hook: just before a large parameter is updated, copy its
         sampled elements into the work matrix and take its weight and gradient norms, while the
         optimizer has it in the cache (cheaper than passes of their own)."""
-        by_id = {id(p.tensor): p for p in self._params if not p.whole}
-
         def before(t: ag.Tensor) -> None:
-            p = by_id.get(id(t))
+            p = self._large_by_id.get(id(t))
             if p is None:
                 return
             x = t.data
@@ -341,16 +344,16 @@ class Measuring:
         hooked = self._hooked
         for p in params:
             v = p.src if p.tensor.data is p.src_data else p.view()
-            if v is None:
-                reshaped = True
-            else:
-                if hooked and not (p.whole or p.seen):  # not updated (no gradient): before = after
-                    np.copyto(p.dst_b, v)
-                    f = p.tensor.data.reshape(-1)
-                    p.wss = float(np.dot(f, f))
-                np.copyto(p.dst_a, v)
             grad = p.tensor.grad
             p.has_grad = grad is not None
+            if v is None:                       # a new shape within the step: no ratio
+                reshaped = True
+                continue
+            if hooked and not (p.whole or p.seen):  # not updated (no gradient): before = after
+                np.copyto(p.dst_b, v)
+                f = p.tensor.data.reshape(-1)
+                p.wss = float(np.dot(f, f))
+            np.copyto(p.dst_a, v)
             if p.whole:
                 if grad is None:
                     p.dst_g.fill(0.0)
