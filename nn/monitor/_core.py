@@ -154,10 +154,10 @@ class Monitor(Measuring):
             original = opt.step
 
             # the weights and gradients the optimizer is given are those of the step's forward
-            # and backward passes: sampled (and the large ones' norms taken) just before it
-            # changes them, while they are in the cache for it anyway
-            # with an update hook (optim's optimizers) a large parameter is read just before its
-            # own update, while it is in the cache for the optimizer; else as the step begins
+            # and backward passes: read before it changes them. With an update hook (optim's
+            # optimizers) a large parameter is read (its norms and sample) just before its own
+            # update, while it is in the cache for the optimizer anyway, the small ones as the
+            # step begins; without one, all of them as the step begins
             hooked = callable(getattr(opt, "register_update_hook", None))
             if hooked:
                 self._update_hook = self._make_update_hook()
