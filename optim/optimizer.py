@@ -17,6 +17,7 @@ import numpy as np
 
 import autograd as ag
 from nn import _validate
+from nn.hooks import RemovableHandle
 
 __all__ = ["Optimizer", "ParamState"]
 
@@ -103,6 +104,7 @@ class Optimizer:
         self._workspace: dict[np.dtype, np.ndarray] = {}
         self._views: dict[tuple, np.ndarray] = {}       # scratch views by (dtype, shape)
         self._checked: dict[int, tuple] = {}            # groups whose values passed _check_group
+        self._update_hooks: dict[int, Callable] = {}    # register_update_hook
         name = type(self).__name__
         if isinstance(params, ag.Tensor):
             raise TypeError(
@@ -202,6 +204,7 @@ class Optimizer:
                 loss = closure()
         self._check_groups()                # all groups first: no half-done step on a bad value
         setdefault, scratch, update = self.state.setdefault, self._scratch, self._update
+        hooks = self._update_hooks
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p.grad
@@ -211,6 +214,9 @@ class Optimizer:
                 x = p.data
                 if g.shape != x.shape:
                     raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
+                if hooks:
+                    for fn in list(hooks.values()):
+                        fn(p)
                 if x.flags.writeable:
                     update(x, g, setdefault(p), group, scratch(x))
                 else:
@@ -220,6 +226,16 @@ class Optimizer:
                     update(x, g, setdefault(p), group, scratch(x))
                     p.data = x
         return loss
+
+    def register_update_hook(self, hook: Callable[[ag.Tensor], None]) -> RemovableHandle:
+        """Run `hook(param)` in `step()` just before each parameter with a gradient is updated
+        (after the closure, if any). Its value and gradient are then in the CPU cache for the
+        update anyway: `nn.Monitor` takes their norms there. Returns a handle (`.remove()`)."""
+        if not callable(hook):
+            raise TypeError(f"an update hook must be callable, got {type(hook).__name__}")
+        handle = RemovableHandle(self._update_hooks)
+        self._update_hooks[handle.id] = handle._entry = hook
+        return handle
 
     def _check_groups(self) -> None:
         """Validate every group's hyperparameters, skipping a group none of whose values was

@@ -35,10 +35,14 @@ from ._measure import (
     Measuring,
     _Module,
     _Param,
+    keep_sample,
 )
 from ._stats import sample_slice, sq_sum
 
 __all__ = ["Monitor", "MonitorWarning", "MODULE_KEYS", "PARAM_KEYS"]
+
+
+_VARYING = ("nonfinite", "vanishing", "saturated")     # kinds whose wording has a detail
 
 
 class MonitorWarning(UserWarning):
@@ -62,9 +66,12 @@ class Monitor(Measuring):
     - `thresholds`: overrides of `nn.monitor.DEFAULT_THRESHOLDS` (see docs/monitor.md).
     - `warn`: issue a `MonitorWarning` the first time each layer shows each kind of problem.
     - `history`: how many recorded steps to keep; a longer run keeps every 2nd, 4th, ... step.
-    - `sample`: the update:data ratio of a parameter with more than 4096 elements is measured on
-      this many of them, spread over all columns (its log10 is then within about 0.03 of the
-      full one).
+    - `sample`: the update:data ratio of a parameter with more than 16384 elements is measured
+      on this many of them, spread over all columns (its log10 within 0.15 of the exact one
+      on the digits' hardest case, 0.03 on dense inputs; docs/monitor.md); every other
+      number is exact.
+    - `output_grads`: hook the gradient of each module's output (`out_grad_norm`, NaN/Inf in
+      it, the histogram of output gradients); False saves those hooks' cost (docs/monitor.md).
 
     The statistics of a step come from the last forward pass run with gradients enabled before
     the step ends (a pass under `ag.no_grad()`, e.g. an evaluation, is ignored), the gradients
@@ -76,7 +83,8 @@ class Monitor(Measuring):
 
     def __init__(self, model: Module, optimizer: Any = None, *, every: int = 1,
                  modules: Iterable[str | type] | None = None, thresholds: dict | None = None,
-                 warn: bool = False, history: int = 1000, sample: int = 1024) -> None:
+                 warn: bool = False, history: int = 1000, sample: int = 1024,
+                 output_grads: bool = True) -> None:
         if not isinstance(model, Module):
             raise TypeError(f"Monitor watches an nn.Module, got {type(model).__name__}")
         if int(every) != every or every < 1:
@@ -84,6 +92,7 @@ class Monitor(Measuring):
         if optimizer is not None and not callable(getattr(optimizer, "step", None)):
             raise TypeError(f"optimizer must have a step() method, got {type(optimizer).__name__}")
         self.model, self.optimizer, self.every = model, optimizer, int(every)
+        self.output_grads = bool(output_grads)
         self.thresholds = check_thresholds(thresholds)
         self.warn = bool(warn)
         self._params = [_Param(n, p, 0, int(sample), i) for i, (n, p) in enumerate(model.named_parameters())]
@@ -112,6 +121,8 @@ class Monitor(Measuring):
         self._handles: list = []
         self._armed = self._closed = False
         self._restore_step: Callable[[], None] | None = None
+        self._update_hook: Callable | None = None
+        self._hooked = False            # this step's parameters were read by the update hooks
         self._attach()
 
     # -- setting up ----------------------------------------------------------------------
@@ -143,11 +154,21 @@ class Monitor(Measuring):
             original = opt.step
 
             # the weights and gradients the optimizer is given are those of the step's forward
-            # and backward passes: sampled (and the large ones' norms taken) just before it
-            # changes them, while they are in the cache for it anyway
+            # and backward passes: read before it changes them. With an update hook (optim's
+            # optimizers) a large parameter is read (its norms and sample) just before its own
+            # update, while it is in the cache for the optimizer anyway, the small ones as the
+            # step begins; without one, all of them as the step begins
+            hooked = callable(getattr(opt, "register_update_hook", None))
+            if hooked:
+                self._update_hook = self._make_update_hook()
+
             def step(closure: Callable | None = None) -> Any:
                 if self._active:
-                    self._snapshot(grads=closure is None)
+                    if hooked:
+                        self._snapshot_small()
+                        self._snapped = self._has_before = self._hooked = True
+                    else:
+                        self._snapshot(grads=closure is None)
                 if closure is None:
                     result = original()
                 else:
@@ -195,13 +216,16 @@ class Monitor(Measuring):
         return pre_hook
 
     def _make_forward_hook(self, st: _Module) -> Callable:
+        output_grads = self.output_grads
+
         def forward_hook(module: Module, args: tuple, output: Any) -> None:
             if (self._active and module is st.module and isinstance(output, ag.Tensor)
                     and ag.is_grad_enabled()):
                 self._activation(st, output.data)
                 # not on a tensor the call did not make (a leaf, an input passed through, as
                 # Dropout in eval): the hook would outlive the step and pile up, step after step
-                if output.requires_grad and not output.is_leaf and all(a is not output for a in args):
+                if (output_grads and output.requires_grad and not output.is_leaf
+                        and all(a is not output for a in args)):
                     output.register_hook(st.on_grad)
         return forward_hook
 
@@ -215,7 +239,8 @@ class Monitor(Measuring):
                 st.grad_finite &= finite
             st.out_sq += ss
             st.grad_seen = True
-            st.grad_sample = f[sample_slice(a.shape, _HIST_SAMPLE)].copy()
+            st.grad_sample = keep_sample(st.grad_sample, f[sample_slice(a.shape, _HIST_SAMPLE)])
+            st.held.append(a)
         return grad_hook
 
     def _arm(self) -> None:
@@ -227,6 +252,8 @@ class Monitor(Measuring):
         else:
             if self.optimizer is None:  # else the optimizer's step takes the "before" values
                 self._handles.append(self.model.register_forward_pre_hook(self._pre_hook))
+            if self._update_hook is not None:
+                self._handles.append(self.optimizer.register_update_hook(self._update_hook))
             for st, fn in self._forward_hooks:
                 self._handles.append(st.module.register_forward_hook(fn))
         self._armed = True
@@ -284,6 +311,9 @@ class Monitor(Measuring):
         step = self._step
         held, values, top = self._conditions(row)
         active = self._active_kinds
+        if held == active:              # the same conditions as at the last recorded step
+            self._continue_runs(row, held, values, top)
+            return
         self._any_active = any(True in h for h in held)
         for i, st in enumerate(self._mods):
             flags = 0
@@ -305,6 +335,26 @@ class Monitor(Measuring):
                     warnings.warn(self._message(i, kind, tr), MonitorWarning, stacklevel=4)
             row[st.col + _F] = flags
         self._active_kinds = held
+
+    def _continue_runs(self, row: list[float], held: list[list[bool]], values: list[list[float]],
+                       top: int) -> None:
+        """`_diagnose` when no condition began or ended: each run goes on (what `Tracker.update`
+        does then: the last step, the value, the worst value, the wording's detail)."""
+        step = self._step
+        for i, st in enumerate(self._mods):
+            flags = 0
+            if True in held[i]:
+                for k, kind in enumerate(KINDS):
+                    if held[i][k]:
+                        tr = self._trackers[(i, kind)]
+                        v = values[i][k]
+                        if (v > tr.peak) == (kind != "vanishing") and v != tr.peak:
+                            tr.peak, tr.peak_step = v, step
+                        tr.last, tr.value = step, v
+                        if kind in _VARYING:
+                            tr.extra = self._extra(kind, i, top)
+                        flags |= FLAG[kind]
+            row[st.col + _F] = flags
 
     def _all_clear(self, row: list[float]) -> bool:
         """True if no module shows any problem in this row (a quick pass of `_conditions`)."""

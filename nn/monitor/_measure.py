@@ -17,7 +17,7 @@ from ..layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from ..module import Module
 from ._stats import log10_ratio, moments, sample_slice, sq_sum
 
-__all__ = ["MODULE_KEYS", "PARAM_KEYS", "Measuring", "activation_of", "describe"]
+__all__ = ["MODULE_KEYS", "PARAM_KEYS", "Measuring", "activation_of", "describe", "keep_sample"]
 
 MODULE_KEYS = ("grad_norm", "weight_norm", "update_ratio", "update_ratio_avg", "act_mean", "act_std",
                "saturated", "dead", "dead_batch", "out_grad_norm", "nonfinite", "flags")
@@ -27,7 +27,7 @@ _P = {k: i for i, k in enumerate(PARAM_KEYS)}
 _ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softmax")
 _G, _W, _U, _A, _AM, _AS, _S, _D, _DB, _OG, _NF, _F = range(len(MODULE_KEYS))
 _EMA = 0.2              # weight of the newest step in the averaged update:data ratio (~10 steps)
-_WHOLE = 4096          # parameters up to this size are not sampled
+_WHOLE = 16384         # parameters up to this size are not sampled
 _HIST_SAMPLE = 4096     # values kept per layer for the histograms of the last step
 
 
@@ -41,6 +41,14 @@ def _std(total: float, squares: float, n: int, x: np.ndarray, start: int) -> flo
             return math.nan
         var = float(np.var(x[start:start + n]))
     return math.sqrt(var)
+
+
+def keep_sample(buf: np.ndarray | None, v: np.ndarray) -> np.ndarray:
+    """`v` copied into `buf` if it fits, else into a new array."""
+    if buf is not None and buf.shape == v.shape and buf.dtype == v.dtype:
+        np.copyto(buf, v)
+        return buf
+    return v.copy()
 
 
 def _ignore(grad: ag.Tensor) -> None:
@@ -93,7 +101,7 @@ class _Param:
 
     __slots__ = ("name", "tensor", "col", "sample", "sl", "shape", "whole", "index", "start", "n",
                  "wss", "gss", "finite", "has_grad", "ratio", "pre_gss", "pre_grad", "src_data",
-                 "src", "dst_b", "dst_a", "dst_g")
+                 "src", "dst_b", "dst_a", "dst_g", "seen")
 
     def __init__(self, name: str, tensor: ag.Tensor, col: int, sample: int, index: int) -> None:
         self.name, self.tensor, self.col, self.index = name, tensor, col, index
@@ -106,6 +114,7 @@ class _Param:
         self.src = self.dst_b = self.dst_a = self.dst_g = np.zeros(0)
         self.pre_gss = math.nan                       # its gradient's sum of squares before the update
         self.pre_grad = False
+        self.seen = False                             # read by the optimizer's update hooks this step
         self.wss = self.gss = self.ratio = math.nan
         self.finite = self.has_grad = True
 
@@ -134,7 +143,7 @@ class _Module:
     __slots__ = ("name", "module", "label", "act", "params", "main", "col", "mean", "std", "sat",
                  "dead", "dead_batch", "act_finite", "out_sq", "grad_finite", "grad_seen",
                  "last_alive", "first_seen", "act_sample", "grad_sample", "ema", "on_grad",
-                 "nonfinite_where", "hist_step", "ones")
+                 "nonfinite_where", "hist_step", "ones", "held")
 
     def __init__(self, name: str, module: Module, params: list[_Param], col: int) -> None:
         self.name, self.module, self.params, self.col = name, module, params, col
@@ -152,6 +161,7 @@ class _Module:
         self.hist_step = -1
         self.ema = math.nan
         self.nonfinite_where: list[str] = []
+        self.held: list[np.ndarray] = []
         self.reset()
 
     def reset(self) -> None:
@@ -159,14 +169,16 @@ class _Module:
         self.act_finite = self.grad_finite = True
         self.out_sq = 0.0
         self.grad_seen = False
+        self.held.clear()
 
 
 class Measuring:
     """The measuring half of `Monitor` (which holds the state these methods read).
 
-    The sampled elements of every parameter sit side by side in one float64 work matrix
-    `_work` (rows: before, update, gradient (small parameters), then their squares), so that
-    two element-wise passes and one `np.add.reduceat` give every parameter's sums."""
+    The sampled elements of every parameter sit side by side in one work matrix `_work`
+    (float32 for a float32 model; rows: before, update, gradient (small parameters), then
+    their squares), so that two element-wise passes and one `np.add.reduceat` give every
+    parameter's sums."""
 
     _params: list[_Param]
     _large: list[_Param]
@@ -176,7 +188,9 @@ class Measuring:
     thresholds: dict[str, float]
     _snapped: bool
     _has_before: bool
+    _hooked: bool
     _work: np.ndarray
+    _large_by_id: dict[int, _Param]
     _flat_starts: np.ndarray
     _starts: np.ndarray
 
@@ -189,7 +203,11 @@ class Measuring:
             p.whole = p.sl.step == 1
             p.n = len(range(*p.sl.indices(p.tensor.size)))
             p.start, s = s, s + max(p.n, 1)         # an empty parameter keeps a slot of 0
-        self._work = work = np.zeros((6, max(s, 1)))
+        # float32 when every parameter is (the difference of two float32 values close to each
+        # other is exact; sums are pairwise): half the bytes of float64 to pass over
+        dtype = np.result_type(np.float32, *(p.tensor.dtype for p in self._params))
+        self._work = work = np.zeros((6, max(s, 1)), dtype if dtype.kind == "f" else np.float64)
+        self._large_by_id = {id(p.tensor): p for p in self._params if not p.whole}
         starts = np.array([p.start for p in self._params], np.intp)
         # one 1-D reduceat over the flattened matrix: much faster than along axis 1 of 2-D
         self._flat_starts = (starts + work.shape[1] * np.arange(6)[:, None]).reshape(-1)
@@ -200,9 +218,10 @@ class Measuring:
             p.dst_g = work[2, sl].reshape(p.shape) if p.whole else work[2, sl]
 
     def _snapshot(self, grads: bool = False) -> None:
-        """Before the update (when the optimizer's step begins, or without an optimizer before
-        the step's forward pass): copy the sampled elements of every parameter into the work
-        matrix and take the large parameters' weight norms, with `grads` their gradient norms."""
+        """Before the update (when the step of an optimizer without update hooks begins, or
+        without an optimizer before the step's forward pass): copy the sampled elements of
+        every parameter into the work matrix and take the large parameters' weight norms,
+        with `grads` their gradient norms."""
         for p in self._params:
             v = p.src if p.tensor.data is p.src_data else p.view()
             if v is None:                       # a parameter's .data was replaced: a new layout
@@ -219,6 +238,39 @@ class Measuring:
                     p.pre_gss = float(np.dot(f, f))
                     p.pre_grad = True
         self._snapped = self._has_before = True
+
+    def _snapshot_small(self) -> None:
+        """As the optimizer's step begins: copy the parameters used whole into the work matrix
+        (the update hook reads the large ones)."""
+        for p in self._params:
+            v = p.src if p.tensor.data is p.src_data else p.view()
+            if v is None:                       # a parameter's .data has a new shape
+                self._layout()
+                self._snapshot_small()
+                return
+            if p.whole:
+                np.copyto(p.dst_b, v)
+
+    def _make_update_hook(self) -> Callable:
+        """The optimizer's update hook: just before a large parameter is updated, copy its
+        sampled elements into the work matrix and take its weight and gradient norms, while the
+        optimizer has it in the cache (cheaper than passes of their own)."""
+        def before(t: ag.Tensor) -> None:
+            p = self._large_by_id.get(id(t))
+            if p is None:
+                return
+            x = t.data
+            v = p.src if x is p.src_data else p.view()
+            grad = t.grad
+            if v is None or grad is None:       # a new shape: _parameters sees to it
+                return
+            np.copyto(p.dst_b, v)
+            f = x.reshape(-1)
+            p.wss = float(np.dot(f, f))
+            f = grad.data.reshape(-1)
+            p.pre_gss = float(np.dot(f, f))
+            p.pre_grad = p.seen = True
+        return before
 
     def _activation(self, st: _Module, h: np.ndarray) -> None:
         """Mean, std, and the saturated or dead share of one module's output: about five NumPy
@@ -245,8 +297,9 @@ class Measuring:
         else:
             std, finite = math.sqrt(var), True
         st.mean, st.std, st.act_finite = mean, std, finite
-        # an operation's output is read-only (nothing writes into it): keep it, sample it if plotted
-        st.act_sample = h if not h.flags.writeable else flat[sample_slice(h.shape, _HIST_SAMPLE)].copy()
+        # a sample for the histogram, in a kept buffer (keeping the output itself alive until
+        # the next recorded step costs more: the memory of the next passes is then not reused)
+        st.act_sample = keep_sample(st.act_sample, flat[sample_slice(h.shape, _HIST_SAMPLE)])
         st.hist_step = self._step
         if not finite:
             return
@@ -280,22 +333,27 @@ class Measuring:
         """Gradient norms, weight norms and update:data ratios of every parameter in a handful
         of NumPy calls: one copy per parameter of its sampled elements after the update (and of
         a small parameter's gradient), two element-wise passes and one `reduceat` over the work
-        matrix. A large parameter's weight norm (and its gradient norm, when the optimizer's
-        step was wrapped) was taken by _snapshot."""
+        matrix. A large parameter's weight and gradient norms were taken by the optimizer's
+        update hook (else by _snapshot)."""
         params = self._params
         if not self._snapped:                   # the model itself was not called: no "before"
             self._snapshot()
             self._has_before = False
         work = self._work
         reshaped = False
+        hooked = self._hooked
         for p in params:
             v = p.src if p.tensor.data is p.src_data else p.view()
-            if v is None:
-                reshaped = True
-            else:
-                np.copyto(p.dst_a, v)
             grad = p.tensor.grad
             p.has_grad = grad is not None
+            if v is None:                       # a new shape within the step: no ratio
+                reshaped = True
+                continue
+            if hooked and not (p.whole or p.seen):  # not updated (no gradient): before = after
+                np.copyto(p.dst_b, v)
+                f = p.tensor.data.reshape(-1)
+                p.wss = float(np.dot(f, f))
+            np.copyto(p.dst_a, v)
             if p.whole:
                 if grad is None:
                     p.dst_g.fill(0.0)
@@ -320,20 +378,26 @@ class Measuring:
                         f = _grad_of(p).reshape(-1)
                         g = float(np.dot(f, f))
                 p.pre_grad = False
+            p.seen = False
             p.gss = g if p.has_grad else math.nan
             p.finite = math.isfinite(p.wss)
             if not (p.finite and (math.isfinite(g) or not p.has_grad)):
                 self._nonfinite(p)
             r = math.nan
             if ratios and p.has_grad and p.n:
-                r = _ratio(dsum[i], dsq[i], bsum[i], bsq[i], p.n, work, p.start)
+                bq = bsq[i]
+                if not p.whole and p.wss < math.inf:    # the weight's own sum of squares: exact
+                    bq = p.wss * (p.n / p.tensor.size)
+                r = _ratio(dsum[i], dsq[i], bsum[i], bq, p.n, work, p.start)
             p.ratio = r
             c = p.col
             gss, wss = p.gss, p.wss
             row[c] = math.sqrt(gss) if gss >= 0 else math.nan
             row[c + 1] = math.sqrt(wss) if wss >= 0 else math.nan
             row[c + 2] = r
-        self._has_before = False
+        self._has_before = self._hooked = False
+        if reshaped:                            # place the new shapes for the next step
+            self._layout()
 
     def _nonfinite(self, p: _Param) -> None:
         """Sort out a parameter whose sums are not finite: NaN / Inf, or squares that overflowed."""
