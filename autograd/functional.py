@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .engine import grad
+from .engine import _seeds, grad, leaf_node, run
 from .tensor import Tensor, _new
 
 __all__ = ["jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"]
@@ -178,14 +178,22 @@ def _filled(gs: tuple, like: tuple, what: str, strict: bool, why: str) -> tuple:
     return tuple(out)
 
 
-def _grad_pairs(pairs: list, inputs: list, create_graph: bool) -> tuple:
+def _grad_pairs(pairs: list, inputs: list, create_graph: bool, wrt: tuple = ()) -> tuple:
     """ag.grad of the outputs in `pairs` ((output, grad_output), those that require grad) with
-    respect to `inputs`; None for each input when no output requires grad."""
+    respect to `inputs`; None for each input when no output requires grad. With `wrt`
+    (create_graph), the result is recorded only as far as it depends on the tensors `wrt`:
+    it is to be differentiated with respect to them alone (see `engine.run`)."""
     pairs = [(o, g) for o, g in pairs if o.requires_grad]
     if not pairs:
         return (None,) * len(inputs)
-    return grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=True,
-                create_graph=create_graph, allow_unused=True)
+    if not wrt:
+        return grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=True,
+                    create_graph=create_graph, allow_unused=True)
+    seeds = _seeds(tuple(o for o, _ in pairs), [g for _, g in pairs], True, "hvp")
+    targets = {t._node or leaf_node(t): None for t in inputs}
+    run(seeds, True, True, targets, set(), wrt)
+    found = [targets[t._node or leaf_node(t)] for t in inputs]
+    return tuple(g if g is None or isinstance(g, Tensor) else _new(np.array(g)) for g in found)
 
 
 def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
@@ -215,7 +223,9 @@ def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
     vs = _vectors(v, ins, "hvp")
     out, gs = _gradient(func, xs, "hvp", strict)
     us = [Tensor(np.zeros_like(g._data), requires_grad=True) for g in gs]
-    back = _grad_pairs(list(zip(gs, us)), list(xs), True)      # J^T u for each input
+    # J^T u for each input, recorded only where it depends on u unless a derivative of the
+    # result will be taken (create_graph)
+    back = _grad_pairs(list(zip(gs, us)), list(xs), True, () if create_graph else tuple(us))
     back = _filled(back, xs, "hvp", strict, "the Hessian does not depend on input {i}")
     r = _grad_pairs(list(zip(back, vs)), us, create_graph)
     r = _detach(_filled(r, xs, "hvp", False, ""), create_graph)
