@@ -211,3 +211,20 @@ def test_a_nested_backward_inside_the_pass_is_not_pruned():
     np.testing.assert_allclose(d2, np.exp(z) * (z + 2), rtol=1e-12)      # (z e^z)'' = e^z (z + 2)
     np.testing.assert_allclose(hv.data, unpruned(fn, [np.array([0.4, -1.1])], [np.array([1.0, 2.0])])[0],
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [0.25, "per_row"])
+def test_softmax_vector_jacobian_node_is_its_own_rule(scale):
+    """The one node hvp's second backward records for cross-entropy: s (p u - p sum(p u)) for
+    constant p and s, linear and symmetric in u; checked to third order against its formula."""
+    from autograd.ops import _softmax_vjp
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((3, 4))
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    s = rng.uniform(0.5, 2.0, (3, 1)) if scale == "per_row" else scale
+    u = f64(rng.standard_normal((3, 4)), requires_grad=True)
+    out = _softmax_vjp(u, p, s)
+    jac = s * (p * u.data - p * (p * u.data).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(out.data, jac, rtol=1e-14)
+    assert ag.gradcheck(lambda t: _softmax_vjp(t, p, s), (u,))
+    assert ag.gradgradcheck(lambda t: _softmax_vjp(t * t, p, s), (u,))
