@@ -186,14 +186,39 @@ def _grad_pairs(pairs: list, inputs: list, create_graph: bool, wrt: tuple = ()) 
     pairs = [(o, g) for o, g in pairs if o.requires_grad]
     if not pairs:
         return (None,) * len(inputs)
+    if not create_graph:
+        return _along(pairs, inputs)
     if not wrt:
         return grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=True,
-                    create_graph=create_graph, allow_unused=True)
+                    create_graph=True, allow_unused=True)
     seeds = _seeds(tuple(o for o, _ in pairs), [g for _, g in pairs], True, "hvp")
     targets = {t._node or leaf_node(t): None for t in inputs}
     run(seeds, True, True, targets, set(), wrt)
     found = [targets[t._node or leaf_node(t)] for t in inputs]
     return tuple(g if g is None or isinstance(g, Tensor) else _new(np.array(g)) for g in found)
+
+
+def _along(pairs: list, inputs: list) -> tuple:
+    """`_grad_pairs` without create_graph: the vectors' arrays seed the pass as they are (no
+    copy: nothing in a backward pass writes into a seed), and a result that is a seed, shares
+    memory or was given already is copied, so none aliases the caller's vectors or another."""
+    seeds: dict = {}
+    for o, v in pairs:
+        g = v._data if v.dtype == o.dtype else v._data.astype(o.dtype)
+        node = o._node or leaf_node(o)
+        seeds[node] = g if node not in seeds else seeds[node] + g
+    handed = {id(g) for g in seeds.values()}
+    targets = {t._node or leaf_node(t): None for t in inputs}
+    run(seeds, True, False, targets, handed)
+    out: list = []
+    for t in inputs:
+        g = targets[t._node or leaf_node(t)]
+        if g is not None and (g.base is not None or id(g) in handed or not g.flags.writeable):
+            g = np.array(g)
+        if g is not None:
+            handed.add(id(g))       # the same array reaching two inputs is copied for the second
+        out.append(None if g is None else _new(g))
+    return tuple(out)
 
 
 def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,

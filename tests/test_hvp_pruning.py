@@ -230,3 +230,20 @@ def test_softmax_vector_jacobian_node_is_its_own_rule(scale):
     np.testing.assert_allclose(out.data, jac, rtol=1e-14)
     assert ag.gradcheck(lambda t: _softmax_vjp(t, p, s), (u,))
     assert ag.gradgradcheck(lambda t: _softmax_vjp(t * t, p, s), (u,))
+
+
+@pytest.mark.parametrize("product", ["hvp", "vhp"])
+def test_products_share_no_memory_with_v_or_each_other(product):
+    """The final pass reads v's arrays without copying them: no result may be one of them (the
+    Hessian of sum(a * b) swaps the directions; of sum(a + b)^2 / 2 gives both the same)."""
+    va, vb = np.array([1.0, 2.0]), np.array([3.0, -1.0])
+    for fn, expect in [(lambda a, b: (a * b).sum(), (vb, va)),
+                       (lambda a, b: ((a + b) ** 2).sum() / 2, (va + vb, va + vb))]:
+        dirs = (ag.tensor(va), ag.tensor(vb))
+        _, (ra, rb) = getattr(F, product)(fn, (f64([0.5, 1.5]), f64([2.0, -0.5])), dirs)
+        np.testing.assert_allclose(ra.data, expect[0])
+        np.testing.assert_allclose(rb.data, expect[1])
+        arrays = [ra.data, rb.data, dirs[0].data, dirs[1].data, va, vb]
+        assert not any(np.shares_memory(x, y) for i, x in enumerate(arrays) for y in arrays[i + 1:])
+        ra.data[...] = 7.0
+        assert va.tolist() == [1.0, 2.0] and vb.tolist() == [3.0, -1.0]
