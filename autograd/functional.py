@@ -3,14 +3,27 @@ hvp, vhp."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Any, Callable, TypeVar, cast
 
 import numpy as np
 
 from .engine import _seeds, grad, leaf_node, run
-from .tensor import Tensor, _new
+from .tensor import Tensor, _new, enable_grad
 
 __all__ = ["jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _recording(fn: _F) -> _F:
+    """Run `fn` with grad mode on (as torch.autograd.functional does): its derivatives come
+    from recorded graphs, inside `no_grad` too."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with enable_grad():
+            return fn(*args, **kwargs)
+    return cast(_F, wrapper)
 
 
 def _inputs(inputs: Any) -> tuple[tuple, bool]:
@@ -71,6 +84,7 @@ def _detach(ts: tuple, create_graph: bool) -> tuple:
     return ts if create_graph else tuple(t.detach() for t in ts)
 
 
+@_recording
 def vjp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
     """(fn(*inputs), v^T J): the vector-Jacobian product at `inputs`."""
     ins, single_in = _inputs(inputs)
@@ -82,6 +96,7 @@ def vjp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) ->
     return (outs[0] if single_out else outs), (gs[0] if single_in else gs)
 
 
+@_recording
 def jvp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
     """(fn(*inputs), J v): the Jacobian-vector product, by differentiating a vjp once more."""
     ins, single_in = _inputs(inputs)
@@ -103,6 +118,7 @@ def jvp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) ->
                                                jv[0] if single_out else jv)
 
 
+@_recording
 def jacobian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
     """d fn(*inputs) / d inputs, shaped output.shape + input.shape.
 
@@ -131,6 +147,7 @@ def jacobian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
     return table[0] if single_out else tuple(table)
 
 
+@_recording
 def hessian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
     """Second derivatives of a scalar fn, shaped input.shape + input.shape (nested for tuples)."""
     ins, single_in = _inputs(inputs)
@@ -221,6 +238,7 @@ def _along(pairs: list, inputs: list) -> tuple:
     return tuple(out)
 
 
+@_recording
 def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple:
     """(func(*inputs), v^T H): the product of the vector `v` (shaped as the inputs; a tuple for a
@@ -236,6 +254,7 @@ def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
     return out, (r[0] if single_in else r)
 
 
+@_recording
 def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple:
     """(func(*inputs), H v): the product of the Hessian of the scalar `func` at `inputs` with the

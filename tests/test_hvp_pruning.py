@@ -247,3 +247,27 @@ def test_products_share_no_memory_with_v_or_each_other(product):
         assert not any(np.shares_memory(x, y) for i, x in enumerate(arrays) for y in arrays[i + 1:])
         ra.data[...] = 7.0
         assert va.tolist() == [1.0, 2.0] and vb.tolist() == [3.0, -1.0]
+
+
+def test_functional_transforms_work_inside_no_grad():
+    """As in PyTorch they record what they differentiate even inside no_grad (before, hvp there
+    gave zeros in silence); grad mode is off again afterwards."""
+    x, v = f64([0.5, 1.0]), f64([1.0, 2.0])
+    cube = lambda t: (t ** 3).sum()                                 # noqa: E731
+    square = lambda t: t ** 2                                       # noqa: E731
+    calls = {"hvp": lambda: F.hvp(cube, x, v)[1], "vhp": lambda: F.vhp(cube, x, v)[1],
+             "vjp": lambda: F.vjp(square, x, v)[1], "jvp": lambda: F.jvp(square, x, v)[1],
+             "jacobian": lambda: F.jacobian(square, x), "hessian": lambda: F.hessian(cube, x)}
+    expected = {"hvp": [3.0, 12.0], "vhp": [3.0, 12.0], "vjp": [1.0, 4.0], "jvp": [1.0, 4.0],
+                "jacobian": [[1.0, 0.0], [0.0, 2.0]], "hessian": [[3.0, 0.0], [0.0, 6.0]]}
+    for name, call in calls.items():
+        with ag.no_grad():
+            got = call()
+            assert not ag.is_grad_enabled()
+        np.testing.assert_allclose(got.data, expected[name], err_msg=name)
+        np.testing.assert_allclose(call().data, expected[name], err_msg=name)
+    w = f64([0.5, 1.0], requires_grad=True)
+    with ag.no_grad():
+        _, hv = F.hvp(cube, w, v, create_graph=True)
+    (third,) = ag.grad(hv.sum(), w)                                 # d/dw sum(6 w v) = 6 v
+    np.testing.assert_allclose(third.data, 6 * v.data)
