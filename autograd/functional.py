@@ -260,7 +260,8 @@ def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
     """(func(*inputs), H v): the product of the Hessian of the scalar `func` at `inputs` with the
     vector `v` (shaped as the inputs; a tuple for a tuple of inputs), as
     torch.autograd.functional.hvp. The gradient g(x) is differentiated twice: u -> J_g^T u
-    (linear in u), then its gradient with respect to u along v gives J_g v = H v. For a
+    (linear in u; recorded only where it depends on u, unless create_graph), then its gradient
+    with respect to u along v gives J_g v = H v. For a
     function with continuous second derivatives H is symmetric and hvp equals vhp."""
     ins, single_in = _inputs(inputs)
     xs = _prepare(ins, create_graph)
