@@ -54,8 +54,12 @@ class Node:
 
     def operands(self, create_graph: bool) -> tuple:
         """(ans, saved) for the rules: arrays, or Tensors when building a differentiable graph
-        (the output then is a Tensor made by this node, so its dependence is recorded)."""
+        (the output then is a Tensor made by this node, so its dependence is recorded), except
+        for a node older than the tensors the next derivative is taken with respect to (`run`'s
+        `wrt`): constants to it, its operands are arrays, and only the work on `g` is recorded."""
         if create_graph:
+            if self.seq < _HORIZON.seq:
+                return self.ans, self.arrays
             if self.saved:
                 self.check_copies()
             operands = self.saved or self.arrays    # Tensors where any were saved, else constants
@@ -485,8 +489,15 @@ def _creation(node: Node) -> int:
     return node.seq
 
 
+class _Horizon(threading.local):
+    seq = 0         # per thread: nodes created before it read their operands as constants (`run`)
+
+
+_HORIZON = _Horizon()
+
+
 def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None = None,
-        handed: set | None = None) -> None:
+        handed: set | None = None, wrt: Sequence[Tensor] = ()) -> None:
     """Propagate `seeds` ({node: gradient}) to every leaf, in reverse topological order.
 
     Nodes run latest-created first (a node is always created after its inputs' nodes), so when
@@ -495,16 +506,23 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     arriving at each target node is stored there instead and `.grad` is not touched. `handed`
     collects the ids of arrays user code has seen (hooks), which must be copied before being
     handed out as a gradient.
+
+    `wrt` (with create_graph; internal, for `functional.hvp`): the tensors the next derivative
+    of what this pass records will be taken with respect to, and the only ones. A node created
+    before all of them cannot depend on them (a node is created after its inputs), so its rules
+    get its saved values as arrays (`Node.operands`) and record only the operations on the
+    gradient flowing in (a Tensor): what the next derivative can reach.
     """
     needed = None if targets is None else _needed(list(seeds), targets)
     if handed is None:
         handed = set()          # ids of arrays given to a leaf's .grad, or seen by hooks
-    grad_mode = STATE.enabled
+    grad_mode, horizon = STATE.enabled, _HORIZON.seq
     STATE.enabled = create_graph      # rules record only when building a differentiable graph
+    _HORIZON.seq = min((t._node or leaf_node(t)).seq for t in wrt) if wrt and create_graph else 0
     try:
         _propagate(seeds, retain_graph, create_graph, targets, needed, handed)
     finally:
-        STATE.enabled = grad_mode
+        STATE.enabled, _HORIZON.seq = grad_mode, horizon
 
 
 def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None,

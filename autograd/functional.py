@@ -3,14 +3,27 @@ hvp, vhp."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Any, Callable, TypeVar, cast
 
 import numpy as np
 
-from .engine import grad
-from .tensor import Tensor, _new
+from .engine import _seeds, grad, leaf_node, run
+from .tensor import Tensor, _new, enable_grad
 
 __all__ = ["jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _recording(fn: _F) -> _F:
+    """Run `fn` with grad mode on (as torch.autograd.functional does): its derivatives come
+    from recorded graphs, inside `no_grad` too."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with enable_grad():
+            return fn(*args, **kwargs)
+    return cast(_F, wrapper)
 
 
 def _inputs(inputs: Any) -> tuple[tuple, bool]:
@@ -71,6 +84,7 @@ def _detach(ts: tuple, create_graph: bool) -> tuple:
     return ts if create_graph else tuple(t.detach() for t in ts)
 
 
+@_recording
 def vjp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
     """(fn(*inputs), v^T J): the vector-Jacobian product at `inputs`."""
     ins, single_in = _inputs(inputs)
@@ -82,6 +96,7 @@ def vjp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) ->
     return (outs[0] if single_out else outs), (gs[0] if single_in else gs)
 
 
+@_recording
 def jvp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
     """(fn(*inputs), J v): the Jacobian-vector product, by differentiating a vjp once more."""
     ins, single_in = _inputs(inputs)
@@ -103,6 +118,7 @@ def jvp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) ->
                                                jv[0] if single_out else jv)
 
 
+@_recording
 def jacobian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
     """d fn(*inputs) / d inputs, shaped output.shape + input.shape.
 
@@ -131,6 +147,7 @@ def jacobian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
     return table[0] if single_out else tuple(table)
 
 
+@_recording
 def hessian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
     """Second derivatives of a scalar fn, shaped input.shape + input.shape (nested for tuples)."""
     ins, single_in = _inputs(inputs)
@@ -178,16 +195,50 @@ def _filled(gs: tuple, like: tuple, what: str, strict: bool, why: str) -> tuple:
     return tuple(out)
 
 
-def _grad_pairs(pairs: list, inputs: list, create_graph: bool) -> tuple:
+def _grad_pairs(pairs: list, inputs: list, create_graph: bool, wrt: tuple = ()) -> tuple:
     """ag.grad of the outputs in `pairs` ((output, grad_output), those that require grad) with
-    respect to `inputs`; None for each input when no output requires grad."""
+    respect to `inputs`; None for each input when no output requires grad. With `wrt`
+    (create_graph), the result is recorded only as far as it depends on the tensors `wrt`:
+    it is to be differentiated with respect to them alone (see `engine.run`)."""
     pairs = [(o, g) for o, g in pairs if o.requires_grad]
     if not pairs:
         return (None,) * len(inputs)
-    return grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=True,
-                create_graph=create_graph, allow_unused=True)
+    if not create_graph:
+        return _along(pairs, inputs)
+    if not wrt:
+        return grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=True,
+                    create_graph=True, allow_unused=True)
+    seeds = _seeds(tuple(o for o, _ in pairs), [g for _, g in pairs], True, "hvp")
+    targets = {t._node or leaf_node(t): None for t in inputs}
+    run(seeds, True, True, targets, set(), wrt)
+    found = [targets[t._node or leaf_node(t)] for t in inputs]
+    return tuple(g if g is None or isinstance(g, Tensor) else _new(np.array(g)) for g in found)
 
 
+def _along(pairs: list, inputs: list) -> tuple:
+    """`_grad_pairs` without create_graph: the vectors' arrays seed the pass as they are (no
+    copy: nothing in a backward pass writes into a seed), and a result that is a seed, shares
+    memory or was given already is copied, so none aliases the caller's vectors or another."""
+    seeds: dict = {}
+    for o, v in pairs:
+        g = v._data if v.dtype == o.dtype else v._data.astype(o.dtype)
+        node = o._node or leaf_node(o)
+        seeds[node] = g if node not in seeds else seeds[node] + g
+    handed = {id(g) for g in seeds.values()}
+    targets = {t._node or leaf_node(t): None for t in inputs}
+    run(seeds, True, False, targets, handed)
+    out: list = []
+    for t in inputs:
+        g = targets[t._node or leaf_node(t)]
+        if g is not None and (g.base is not None or id(g) in handed or not g.flags.writeable):
+            g = np.array(g)
+        if g is not None:
+            handed.add(id(g))       # the same array reaching two inputs is copied for the second
+        out.append(None if g is None else _new(g))
+    return tuple(out)
+
+
+@_recording
 def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple:
     """(func(*inputs), v^T H): the product of the vector `v` (shaped as the inputs; a tuple for a
@@ -203,19 +254,23 @@ def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
     return out, (r[0] if single_in else r)
 
 
+@_recording
 def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple:
     """(func(*inputs), H v): the product of the Hessian of the scalar `func` at `inputs` with the
     vector `v` (shaped as the inputs; a tuple for a tuple of inputs), as
     torch.autograd.functional.hvp. The gradient g(x) is differentiated twice: u -> J_g^T u
-    (linear in u), then its gradient with respect to u along v gives J_g v = H v. For a
+    (linear in u; recorded only where it depends on u, unless create_graph), then its gradient
+    with respect to u along v gives J_g v = H v. For a
     function with continuous second derivatives H is symmetric and hvp equals vhp."""
     ins, single_in = _inputs(inputs)
     xs = _prepare(ins, create_graph)
     vs = _vectors(v, ins, "hvp")
     out, gs = _gradient(func, xs, "hvp", strict)
     us = [Tensor(np.zeros_like(g._data), requires_grad=True) for g in gs]
-    back = _grad_pairs(list(zip(gs, us)), list(xs), True)      # J^T u for each input
+    # J^T u for each input, recorded only where it depends on u unless a derivative of the
+    # result will be taken (create_graph)
+    back = _grad_pairs(list(zip(gs, us)), list(xs), True, () if create_graph else tuple(us))
     back = _filled(back, xs, "hvp", strict, "the Hessian does not depend on input {i}")
     r = _grad_pairs(list(zip(back, vs)), us, create_graph)
     r = _detach(_filled(r, xs, "hvp", False, ""), create_graph)

@@ -895,7 +895,9 @@ def _ce_grad(x: Any, g: Any, p0: np.ndarray, onehot: np.ndarray, reduction: str,
         else:
             p, add_up = p0, np.sum
         gx = gg = None
-        if need[0]:
+        if need[0] and isinstance(u, Tensor) and not isinstance(x, Tensor) and not isinstance(g, Tensor):
+            gx = _softmax_vjp(u, p0, scale(g))      # only u is recorded: one node (see `engine.run`)
+        elif need[0]:
             pu = p * u
             gx = (pu - p * add_up(pu, axis=-1, keepdims=True)) * scale(g)
         if need[1]:
@@ -903,6 +905,18 @@ def _ce_grad(x: Any, g: Any, p0: np.ndarray, onehot: np.ndarray, reduction: str,
             gg = add_up(d, axis=-1) if reduction == "none" else _per(add_up(d), count)
         return gx, gg
     return record("softmax_cross_entropy'", _out((p0 - onehot) * scale(_data(g))), (x, g), rule, (x, g))
+
+
+def _softmax_vjp(u: Tensor, p: np.ndarray, s: Any) -> Tensor:
+    """s * (p u - p sum(p u)), the softmax's vector-Jacobian product at probabilities p scaled
+    by s (per row or overall), for constant p and s: one node for the Tensor u. The map is
+    symmetric (per row s (diag(p) - p p^T)), so its rule is itself."""
+    def rule(w: Any, ans: Any) -> Any:
+        if isinstance(w, Tensor):
+            return _softmax_vjp(w, p, s)
+        pw = p * w
+        return (pw - p * np.add.reduce(pw, axis=-1, keepdims=True)) * s
+    return record("softmax_cross_entropy''", _out(rule(u._data, None)), (u,), (rule,))
 
 
 _LOG_FLOOR = -100.0
@@ -1302,8 +1316,12 @@ def _act_grad(name: str, derivative: Any, second: Any, g: Any, y: Any) -> Tensor
         else:
             gg = u * derivative(y)
         gy = None
-        if need[1]:
-            gy = u * g * second(y) if second is not None else np.zeros(np.shape(_data(y)), _data(y).dtype)
+        if need[1] and second is None:
+            gy = np.zeros(np.shape(_data(y)), _data(y).dtype)
+        elif need[1] and isinstance(u, Tensor) and not isinstance(g, Tensor) and not isinstance(y, Tensor):
+            gy = u * (g * second(y))                # only u is recorded: one node (see `engine.run`)
+        elif need[1]:
+            gy = u * g * second(y)
         return gg, gy
     return record(f"{name}'", _out(gd * derivative(yd)), (g, y), rule, (g, y))
 
