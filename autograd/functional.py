@@ -8,7 +8,7 @@ from typing import Any, Callable, TypeVar, cast
 
 import numpy as np
 
-from .engine import _seeds, grad, leaf_node, run
+from .engine import JointNode, LeafNode, LockingNode, Node, _seeds, grad, leaf_node, run
 from .tensor import Tensor, _new, enable_grad
 
 __all__ = ["jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"]
@@ -259,20 +259,72 @@ def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple:
     """(func(*inputs), H v): the product of the Hessian of the scalar `func` at `inputs` with the
     vector `v` (shaped as the inputs; a tuple for a tuple of inputs), as
-    torch.autograd.functional.hvp. The gradient g(x) is differentiated twice: u -> J_g^T u
-    (linear in u; recorded only where it depends on u, unless create_graph), then its gradient
-    with respect to u along v gives J_g v = H v. For a
-    function with continuous second derivatives H is symmetric and hvp equals vhp."""
+    torch.autograd.functional.hvp.
+
+    When func's graph is made of chainrule's own operations only (no custom `Function`, no
+    gradient hook), the Hessian autograd computes is symmetric (see `_symmetric`), so H v is
+    computed as v^T H: one differentiable backward and one plain one. Otherwise the gradient
+    g(x) is differentiated twice, as PyTorch does: u -> J_g^T u (linear in u; recorded only
+    where it depends on u, unless create_graph), then its gradient with respect to u along v
+    gives J_g v = H v."""
     ins, single_in = _inputs(inputs)
     xs = _prepare(ins, create_graph)
     vs = _vectors(v, ins, "hvp")
     out, gs = _gradient(func, xs, "hvp", strict)
+    if _symmetric(out, xs):
+        r = _grad_pairs(list(zip(gs, vs)), list(xs), create_graph)      # (v^T H)^T = H v
+        r = _filled(r, xs, "hvp", strict, "the Hessian does not depend on input {i}")
+    else:
+        r = _double_backward(gs, xs, vs, create_graph, strict)
+    r = _detach(r, create_graph)
+    out = out if create_graph else out.detach()
+    return out, (r[0] if single_in else r)
+
+
+def _double_backward(gs: tuple, xs: tuple, vs: tuple, create_graph: bool, strict: bool) -> tuple:
+    """H v as J_g v, with J_g the Jacobian of the gradient `gs` of func at `xs`: the gradient
+    of u -> J_g^T u with respect to u, along v. Exact whether or not H is symmetric."""
     us = [Tensor(np.zeros_like(g._data), requires_grad=True) for g in gs]
     # J^T u for each input, recorded only where it depends on u unless a derivative of the
     # result will be taken (create_graph)
     back = _grad_pairs(list(zip(gs, us)), list(xs), True, () if create_graph else tuple(us))
     back = _filled(back, xs, "hvp", strict, "the Hessian does not depend on input {i}")
     r = _grad_pairs(list(zip(back, vs)), us, create_graph)
-    r = _detach(_filled(r, xs, "hvp", False, ""), create_graph)
-    out = out if create_graph else out.detach()
-    return out, (r[0] if single_in else r)
+    return _filled(r, xs, "hvp", False, "")
+
+
+_BUILT_IN = (Node, LockingNode, JointNode, LeafNode)
+
+
+def _symmetric(out: Tensor, xs: tuple) -> bool:
+    """Whether the Hessian autograd computes for `out` with respect to `xs` is symmetric, so
+    that H v = (v^T H)^T. It is the sum over the graph's nodes of J^T L J terms, J the Jacobian
+    of a node's inputs and L the derivative of the node's gradient rule: symmetric when every
+    rule is the exact derivative of its operation on the piece it computes (a mask, as
+    relu's, is constant there), which the built-in operations' second-order tests check. A
+    custom Function's backward need not be such a derivative, nor a hook's replacement of a
+    gradient (scaling or clipping one path), so either sends `hvp` to the double backward."""
+    stops = {x._node or leaf_node(x) for x in xs}
+    node = out._node
+    if node is None:
+        return True
+    seen = {node}
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if type(node) not in _BUILT_IN or _hooked(node):
+            return False
+        if node in stops:
+            continue
+        for p in node.parents:
+            if p is not None and p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return True
+
+
+def _hooked(node: Node) -> bool:
+    """Whether a hook that may change the gradient is registered at `node` (retain_grad's only
+    reads it)."""
+    hooks = node.meta.get("hooks") if node.meta else None
+    return bool(hooks) and any(h is not node.meta.get("retain_grad") for h in hooks)

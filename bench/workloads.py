@@ -169,13 +169,14 @@ def mlp_loss_grad(x: np.ndarray, y: np.ndarray, params: list) -> tuple[float, li
 def rop_hvp(x: np.ndarray, y: np.ndarray, params: list, v: list) -> list:
     """H v by Pearlmutter's R-operator: R{.} is the derivative along v of each quantity of the
     forward and backward passes, so R{gradient} = H v. One forward, one backward, each with
-    its R-pass alongside."""
+    its R-pass alongside. The data x does not move along v (R{x} = 0): the products with it
+    are left out, as a hand-writer would."""
     n, rows, L = len(y), np.arange(len(y)), len(params) // 2
-    acts, racts = [x], [np.zeros_like(x)]
+    acts, racts = [x], [None]
     for k in range(L):
         W, b, V, vb = params[2 * k], params[2 * k + 1], v[2 * k], v[2 * k + 1]
         z = acts[-1] @ W + b
-        rz = racts[-1] @ W + acts[-1] @ V + vb
+        rz = acts[-1] @ V + vb if k == 0 else racts[-1] @ W + acts[-1] @ V + vb
         if k < L - 1:
             a = np.tanh(z)
             acts.append(a)
@@ -189,7 +190,7 @@ def rop_hvp(x: np.ndarray, y: np.ndarray, params: list, v: list) -> list:
     out: list = [None] * len(params)
     for k in range(L - 1, -1, -1):
         a, ra = acts[k], racts[k]
-        out[2 * k] = ra.T @ d + a.T @ rd
+        out[2 * k] = a.T @ rd if k == 0 else ra.T @ d + a.T @ rd
         out[2 * k + 1] = rd.sum(axis=0)
         if k:
             W, V = params[2 * k], v[2 * k]

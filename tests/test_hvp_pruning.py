@@ -17,6 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import workloads as wl  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def double_backward(monkeypatch):
+    """These tests are about hvp's double-backward construction: hvp is sent there always (on
+    graphs of built-in operations it would take the v^T H route, tests/test_hvp_symmetric.py)."""
+    monkeypatch.setattr(F, "_symmetric", lambda out, xs: False)
+
+
 def f64(a, requires_grad=False):
     return ag.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
 
