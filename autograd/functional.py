@@ -326,5 +326,7 @@ def _symmetric(out: Tensor, xs: tuple) -> bool:
 def _hooked(node: Node) -> bool:
     """Whether a hook that may change the gradient is registered at `node` (retain_grad's only
     reads it)."""
-    hooks = node.meta.get("hooks") if node.meta else None
-    return bool(hooks) and any(h is not node.meta.get("retain_grad") for h in hooks)
+    meta = node.meta
+    if not meta or not meta.get("hooks"):
+        return False
+    return any(h is not meta.get("retain_grad") for h in meta["hooks"])
