@@ -37,10 +37,12 @@ def _inputs(inputs: Any) -> tuple[tuple, bool]:
 def _prepare(inputs: tuple, create_graph: bool) -> tuple:
     """The tensors fn's graph starts from: each requires grad. With `create_graph`, an input
     that requires grad enters through an identity operation, so the result stays connected to
-    it (as in PyTorch); otherwise, and for inputs that need no grad, a copy is used."""
+    it (as in PyTorch); otherwise, and for inputs that need no grad, a new leaf sharing the
+    input's memory is used (as PyTorch's detach()): while the call's graph holds it, the array
+    is read-only, and it is writable again when the call returns."""
     from .ops import reshape
     return tuple(reshape(t, t.shape) if create_graph and t.requires_grad
-                 else Tensor(np.array(t._data), requires_grad=True) for t in inputs)
+                 else Tensor(t._data, requires_grad=True) for t in inputs)
 
 
 def _outputs(out: Any, fn: Callable) -> tuple[tuple, bool]:

@@ -139,3 +139,32 @@ def test_the_v_h_route_equals_the_r_operator_on_w6(dtype, rtol):
     for h, r in zip(hv, wl.rop_hvp(x, y, params, v)):
         assert h.dtype == dtype
         np.testing.assert_allclose(h.data, r, rtol=rtol, atol=rtol * np.abs(r).max())
+
+
+def test_inputs_are_writable_and_unchanged_after_each_transform():
+    """The transforms read the caller's arrays without copying them (as PyTorch's detach()):
+    while the call's graph holds them they are read-only, afterwards writable again."""
+    arrays = [np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.25, -0.5])]
+    ins = tuple(ag.tensor(a) for a in arrays)
+    before = [t.data.copy() for t in ins]
+    v = tuple(ag.tensor(np.ones(3)) for _ in ins)
+
+    def f(a, b):
+        return (ag.exp(a) * b ** 2 + ag.tanh(a * b)).sum()
+
+    def fail(a, b):
+        (a * b).sum()
+        raise ValueError("boom")
+    calls = [lambda: F.hvp(f, ins, v), lambda: F.vhp(f, ins, v), lambda: F.vjp(f, ins),
+             lambda: F.jvp(lambda a, b: a * b, ins, v), lambda: F.hessian(f, ins),
+             lambda: F.jacobian(lambda a, b: a * b, ins)]
+    for call in calls:
+        call()
+        for t, old in zip(ins, before):
+            assert t.data.flags.writeable
+            np.testing.assert_array_equal(t.data, old)
+    with pytest.raises(ValueError, match="boom"):
+        F.hvp(fail, ins, v)
+    assert all(t.data.flags.writeable for t in ins)
+    ins[0].data[0] = 7.0                     # the caller writes: nothing holds the array
+    assert ins[0].data[0] == 7.0
