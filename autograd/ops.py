@@ -55,6 +55,7 @@ def _shape_error(op: str, a: Any, b: Any, err: Exception) -> ValueError:
 
 
 _CONSTANTS: dict = {}      # dtype -> {Python number: read-only 0-d array of that dtype}
+_NO_CONSTANTS: dict = {}   # stays empty: what `_CONSTANTS.get` gives for a dtype with none yet
 
 
 def _constant(value: float, like: np.ndarray) -> Any:
@@ -89,13 +90,14 @@ def _binary(op: str, fn: Any, a: Any, b: Any, promote: bool = True) -> tuple:
     replaced by the cached 0-d array it converts to (see `_constant`). Operands of mixed
     dtypes follow the rule of `dtypes.py` (`promote=False`, for comparisons: NumPy's, exact)."""
     ad = a._data if type(a) is Tensor else _val(a, op)
-    bd = b._data if type(b) is Tensor else _val(b, op)
+    bd = b._data if type(b) is Tensor else b if type(b) in _NUMBERS else _val(b, op)
     if type(ad) is np.ndarray:
         if type(bd) is np.ndarray:
             if ad.dtype is not bd.dtype and (not ad.ndim or not bd.ndim) and promote:
                 (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
         elif type(bd) in _NUMBERS and ad.dtype.kind == "f":
-            b = bd = _constant(bd, ad)
+            c = _CONSTANTS.get(ad.dtype, _NO_CONSTANTS).get(bd)   # `_constant`'s cache, read inline
+            b = bd = _constant(bd, ad) if c is None else c
         elif promote:
             (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
     elif type(ad) in _NUMBERS and type(bd) is np.ndarray and bd.dtype.kind == "f":
@@ -188,8 +190,9 @@ def multiply(a: Any, b: Any) -> Tensor:
     """Elementwise `a * b` with broadcasting; gradients `b` and `a`."""
     # each rule reads only the other operand: keep an operand alive only if the other needs it
     out, a, b = _binary("multiply", np.multiply, a, b)
-    return record("multiply", out, (a, b), _MULTIPLY,
-                  (a if _needs(b) else None, b if _needs(a) else None))
+    a_needs = isinstance(a, Tensor) and a._requires_grad        # `_needs`, inlined (hot path)
+    b_needs = isinstance(b, Tensor) and b._requires_grad
+    return record("multiply", out, (a, b), _MULTIPLY, (a if b_needs else None, b if a_needs else None))
 
 
 def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
