@@ -229,6 +229,11 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         if pa is None and pb is None:
             return unrecorded(name, out, mode)
         parents: tuple = (pa, pb)
+    elif len(inputs) == 1:      # the next most frequent (shape operations, reductions, indexing)
+        x = inputs[0]
+        if not (isinstance(x, Tensor) and x._requires_grad):
+            return unrecorded(name, out, mode)
+        parents = (x._node or leaf_node(x),)
     else:
         parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x._requires_grad
                          else None for x in inputs])
@@ -647,25 +652,26 @@ _ACCUMULATE_GUARD = threading.Lock()    # backward passes on several threads may
 
 def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None:
     t = node.tensor()
-    if t is None or not t.requires_grad:
+    if t is None or not t._requires_grad:
         return
     with _ACCUMULATE_GUARD:
+        grad = t._grad          # a leaf's: `t.grad` without the property
         if create_graph:
             gt = g if isinstance(g, Tensor) else _new(g)
             if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
                 gt = _new(np.array(gt._data))
-            t.grad = gt if t.grad is None else t.grad + gt
-        elif t.grad is None:
+            t.grad = gt if grad is None else grad + gt
+        elif grad is None:
             if type(g) is not np.ndarray or g.base is not None or id(g) in handed or \
                     not g.flags.writeable:
                 g = np.array(g)
             handed.add(id(g))
             t.grad = _new(g)
-        elif t.grad._node is None and not t.grad._requires_grad and t.grad._data.flags.writeable \
-                and t.grad.shape == g.shape:
-            t.grad._data += g
+        elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
+                and grad._data.shape == g.shape:
+            grad._data += g
         else:
-            t.grad = _new(t.grad._data + g)
+            t.grad = _new(grad._data + g)
 
 
 def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:

@@ -940,10 +940,12 @@ def _norm_shape(shape: Any, what: str, infer: bool = False) -> tuple:
 def reshape(x: Any, shape: Any) -> Tensor:
     """The same values in `shape` (a tuple; one size may be -1); the gradient is reshaped back."""
     xd = _val(x, "reshape")
-    in_shape = np.shape(xd)
+    if type(xd) is not np.ndarray:
+        xd = np.asarray(xd)     # then its methods: `np.reshape` and `np.shape` cost more
+    in_shape = xd.shape
     shape = _norm_shape(shape, "reshape", infer=True)
     try:
-        out = np.reshape(xd, shape)
+        out = xd.reshape(shape)
     except ValueError:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {in_shape} "
                          f"({int(np.prod(in_shape))} elements) into shape {shape}") from None

@@ -343,7 +343,7 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}; "
                                 f"wrap an array with ag.tensor(...)")
-            if value.shape != self._data.shape or value.dtype != self._data.dtype:
+            if value._data.shape != self._data.shape or value._data.dtype != self._data.dtype:
                 raise ValueError(f"grad must match the tensor: it has shape {value.shape} and dtype "
                                  f"{value.dtype}, the tensor {self.shape} and {self.dtype}")
         self._grad = value
