@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .protection import hold_constant, lock_array, protect, unlock_arrays, unlock_later
+from .protection import FROZEN, hold_constant, lock_array, protect, unlock_arrays, unlock_later
 from .tensor import CLOCK, MUTATIONS, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Observer, Tensor, _new
 
 
@@ -33,6 +33,7 @@ class Node:
 
     def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
                  ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
+        # `new_node` writes these same fields itself, for an operation's node
         self.name = name
         self.parents = parents      # Node or None (input needs no gradient), one per input
         self.vjps = vjps            # rule(g, ans, *saved) -> gradient of that input
@@ -232,6 +233,11 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
         if pa is None and pb is None:
             return unrecorded(name, out, mode)
         parents: tuple = (pa, pb)
+    elif len(inputs) == 1:      # the next most frequent (shape operations, reductions, indexing)
+        x = inputs[0]
+        if not (isinstance(x, Tensor) and x._requires_grad):
+            return unrecorded(name, out, mode)
+        parents = (x._node or leaf_node(x),)
     else:
         parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x._requires_grad
                          else None for x in inputs])
@@ -273,15 +279,32 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     the arrays it locked, the observers told; returns the output Tensor it made."""
     if cls is None:
         cls = (LockingNode if locked else Node) if type(vjps) is tuple else JointNode
-    node = cls(name, parents, vjps, saved, arrays, out if keep_ans else None, out.shape, out.dtype)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)   # NumPy gives a scalar for a 0-d result
+    # `cls(name, parents, ...)`, spelled out: the fields of `Node.__init__`, written here
+    # without the call (this is the hottest path)
+    node: Any = _new_object(cls)
+    node.name = name
+    node.parents = parents
+    node.vjps = vjps
+    node.saved = saved
+    node.arrays = arrays
+    node.ans = out if keep_ans else None
+    node.shape = out.shape
+    node.dtype = out.dtype
+    node.freed = False
+    node.meta = None
+    node.seq = next(CLOCK)
     if cls is not Node:
         node.locked = locked
     if mode == RECORD_OBSERVED:
         node.scope = STATE.scope
         for observer in STATE.observers:
             observer.recorded(node, out, inputs, attrs)
-    t = _new_tensor(Tensor)     # `_new(out, node)`, inlined: this is the hottest path
-    t._data = out if type(out) is np.ndarray else np.asarray(out)
+    else:
+        node.scope = ()
+    t = _new_tensor(Tensor)     # `_new(out, node)`, inlined
+    t._data = out
     t._node = node
     t._leaf = t._grad = t.name = None
     t._requires_grad = True
@@ -294,7 +317,9 @@ def saved_arrays(saved: tuple) -> tuple:
     Tensor was saved): see `protection.hold` and `protection.hold_constant`."""
     arrays, locked, tensors = [], (), False
     for s in saved:
-        if isinstance(s, Tensor):
+        if s is None or id(s) in FROZEN:    # nothing saved, or a constant nobody writes into
+            arr = s
+        elif isinstance(s, Tensor):
             tensors = True
             arr = s._data   # `hold(s)`, inlined: an operation's fresh output needs nothing
             if s._node is None or arr.base is not None:
@@ -311,6 +336,7 @@ def saved_arrays(saved: tuple) -> tuple:
 
 _NUMBERS = (int, float, bool)
 _new_tensor = Tensor.__new__
+_new_object = object.__new__
 
 
 def unrecorded(name: str, out: np.ndarray, mode: int) -> Tensor:
@@ -590,7 +616,7 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if p is next_node:
                 next_g = _add(next_g, gi, fresh, create_graph)
                 continue
-            prev = grads.get(p)
+            prev = grads.get(p) if grads else None
             if prev is not None:
                 grads[p] = _add(prev, gi, fresh, create_graph)
             elif next_node is None:
@@ -599,8 +625,14 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
                 grads[p] = gi
                 push(waiting, (-p.seq, p))
         # free what the rules saved (a plain Node with nothing saved has nothing to free)
-        if not retain_graph and (node.saved or node.ans is not None or type(node) is not Node):
+        if retain_graph:
+            continue
+        if type(node) is not Node:
             node.release()
+        elif node.saved or node.ans is not None:
+            node.freed = True       # `node.release()`, inlined
+            node.saved = node.arrays = ()
+            node.ans = None
 
 
 def _reach_leaf(node: LeafNode, g: Any, create_graph: bool, targets: dict | None, handed: set,
@@ -653,25 +685,26 @@ _ACCUMULATE_GUARD = threading.Lock()    # backward passes on several threads may
 
 def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None:
     t = node.tensor()
-    if t is None or not t.requires_grad:
+    if t is None or not t._requires_grad:
         return
     with _ACCUMULATE_GUARD:
+        grad = t._grad          # a leaf's: `t.grad` without the property
         if create_graph:
             gt = g if isinstance(g, Tensor) else _new(g)
             if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
                 gt = _new(np.array(gt._data))
-            t.grad = gt if t.grad is None else t.grad + gt
-        elif t.grad is None:
+            t.grad = gt if grad is None else grad + gt
+        elif grad is None:
             if type(g) is not np.ndarray or g.base is not None or id(g) in handed or \
                     not g.flags.writeable:
                 g = np.array(g)
             handed.add(id(g))
             t.grad = _new(g)
-        elif t.grad._node is None and not t.grad._requires_grad and t.grad._data.flags.writeable \
-                and t.grad.shape == g.shape:
-            t.grad._data += g
+        elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
+                and grad._data.shape == g.shape:
+            grad._data += g
         else:
-            t.grad = _new(t.grad._data + g)
+            t.grad = _new(grad._data + g)
 
 
 def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:

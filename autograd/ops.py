@@ -56,6 +56,7 @@ def _shape_error(op: str, a: Any, b: Any, err: Exception) -> ValueError:
 
 
 _CONSTANTS: dict = {}      # dtype -> {Python number: read-only 0-d array of that dtype}
+_NO_CONSTANTS: dict = {}   # stays empty: what `_CONSTANTS.get` gives for a dtype with none yet
 
 
 def _constant(value: float, like: np.ndarray) -> Any:
@@ -90,13 +91,14 @@ def _binary(op: str, fn: Any, a: Any, b: Any, promote: bool = True) -> tuple:
     replaced by the cached 0-d array it converts to (see `_constant`). Operands of mixed
     dtypes follow the rule of `dtypes.py` (`promote=False`, for comparisons: NumPy's, exact)."""
     ad = a._data if type(a) is Tensor else _val(a, op)
-    bd = b._data if type(b) is Tensor else _val(b, op)
+    bd = b._data if type(b) is Tensor else b if type(b) in _NUMBERS else _val(b, op)
     if type(ad) is np.ndarray:
         if type(bd) is np.ndarray:
             if ad.dtype is not bd.dtype and (not ad.ndim or not bd.ndim) and promote:
                 (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
         elif type(bd) in _NUMBERS and ad.dtype.kind == "f":
-            b = bd = _constant(bd, ad)
+            c = _CONSTANTS.get(ad.dtype, _NO_CONSTANTS).get(bd)   # `_constant`'s cache, read inline
+            b = bd = _constant(bd, ad) if c is None else c
         elif promote:
             (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
     elif type(ad) in _NUMBERS and type(bd) is np.ndarray and bd.dtype.kind == "f":
@@ -189,8 +191,9 @@ def multiply(a: Any, b: Any) -> Tensor:
     """Elementwise `a * b` with broadcasting; gradients `b` and `a`."""
     # each rule reads only the other operand: keep an operand alive only if the other needs it
     out, a, b = _binary("multiply", np.multiply, a, b)
-    return record("multiply", out, (a, b), _MULTIPLY,
-                  (a if _needs(b) else None, b if _needs(a) else None))
+    a_needs = isinstance(a, Tensor) and a._requires_grad        # `_needs`, inlined (hot path)
+    b_needs = isinstance(b, Tensor) and b._requires_grad
+    return record("multiply", out, (a, b), _MULTIPLY, (a if b_needs else None, b if a_needs else None))
 
 
 def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -972,10 +975,12 @@ def _norm_shape(shape: Any, what: str, infer: bool = False) -> tuple:
 def reshape(x: Any, shape: Any) -> Tensor:
     """The same values in `shape` (a tuple; one size may be -1); the gradient is reshaped back."""
     xd = _val(x, "reshape")
-    in_shape = np.shape(xd)
+    if type(xd) is not np.ndarray:
+        xd = np.asarray(xd)     # then its methods: `np.reshape` and `np.shape` cost more
+    in_shape = xd.shape
     shape = _norm_shape(shape, "reshape", infer=True)
     try:
-        out = np.reshape(xd, shape)
+        out = xd.reshape(shape)
     except ValueError:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {in_shape} "
                          f"({int(np.prod(in_shape))} elements) into shape {shape}") from None

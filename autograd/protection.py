@@ -81,7 +81,7 @@ def protect(arr: np.ndarray) -> tuple:
     that memory: a memmap, memory a bytearray or another library owns (not locked), and memory
     other views the user made earlier may share (a Tensor was built on a view of it, see
     `SHARED`: locked as well, so writes through `arr` and its owner are still refused)."""
-    owner = memory_owner(arr)
+    owner = arr if arr.base is None else memory_owner(arr)
     if type(owner) is not np.ndarray or type(arr) is not np.ndarray:
         return np.array(arr), ()
     locked = lock_array(arr, owner)

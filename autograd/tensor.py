@@ -81,20 +81,27 @@ class _ThreadState(threading.local):
     _enabled = True     # grad mode
     _scope = ()         # scope labels (e.g. Modules) given to new nodes, for draw_graph clusters
     _observers: tuple = ()      # the installed Observers, outermost first
+    _watching = False   # whether one of them overrides `recorded` or `unrecorded`
     recording = RECORD
     backward_observers: tuple = ()      # the observers that override `Observer.backward`
 
     def _sync(self) -> None:
-        watching = any(_overrides(o, "recorded", "unrecorded") for o in self._observers)
+        # cheap: it runs twice per Module call (the module's scope); what depends on the
+        # observers is worked out when they change (`_set_observers`)
         if self._enabled:
-            self.recording = RECORD_OBSERVED if self._scope or watching else RECORD
+            self.recording = RECORD_OBSERVED if self._scope or self._watching else RECORD
         else:
-            self.recording = OFF_OBSERVED if watching else OFF
-        self.backward_observers = tuple(o for o in self._observers if _overrides(o, "backward"))
+            self.recording = OFF_OBSERVED if self._watching else OFF
+
+    def _set_observers(self, observers: tuple) -> None:
+        self._observers = observers
+        self._watching = any(_overrides(o, "recorded", "unrecorded") for o in observers)
+        self.backward_observers = tuple(o for o in observers if _overrides(o, "backward"))
+        self._sync()
 
     enabled = _switch("enabled")
     scope = _switch("scope")
-    observers = _switch("observers")
+    observers = property(operator.attrgetter("_observers"), _set_observers)
 
 
 STATE = _ThreadState()
@@ -342,7 +349,7 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}; "
                                 f"wrap an array with ag.tensor(...)")
-            if value.shape != self._data.shape or value.dtype != self._data.dtype:
+            if value._data.shape != self._data.shape or value._data.dtype != self._data.dtype:
                 raise ValueError(f"grad must match the tensor: it has shape {value.shape} and dtype "
                                  f"{value.dtype}, the tensor {self.shape} and {self.dtype}")
         self._grad = value
