@@ -191,12 +191,20 @@ class scope:
         self.label = label
 
     def __enter__(self) -> scope:
-        self._prev = STATE.scope
-        STATE.scope = self._prev + (self.label,)
+        STATE.scope = STATE.scope + (self.label,)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        STATE.scope = self._prev
+        # this thread's labels end with this entry's (the object may be entered nested or by
+        # several threads: nothing is kept on it), unless a scope entered inside was left open
+        labels = STATE.scope
+        if labels and labels[-1] is self.label:
+            STATE.scope = labels[:-1]
+            return
+        for i in range(len(labels) - 2, -1, -1):
+            if labels[i] is self.label:
+                STATE.scope = labels[:i]
+                return
 
 
 def is_grad_enabled() -> bool:
