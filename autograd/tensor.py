@@ -57,7 +57,11 @@ class Observer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        STATE.observers = tuple(o for o in STATE.observers if o is not self)
+        # the innermost entry only: the observer may be entered again inside its own block
+        observers = STATE.observers
+        last = max((i for i, o in enumerate(observers) if o is self), default=None)
+        if last is not None:
+            STATE.observers = observers[:last] + observers[last + 1:]
 
 
 def _overrides(observer: Observer, *methods: str) -> bool:

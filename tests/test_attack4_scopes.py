@@ -4,6 +4,8 @@ changed."""
 
 import threading
 
+import numpy as np
+
 import autograd as ag
 from autograd.tensor import RECORD, STATE
 
@@ -58,3 +60,21 @@ def test_a_scope_left_open_inside_another_is_closed_with_it():
     with ag.scope("outer"):
         ag.scope("leaked").__enter__()
     assert STATE.scope == ()
+
+
+def test_an_observer_entered_twice_nested_still_watches_after_the_inner_exit():
+    d = ag.detect_anomaly()
+    x = ag.tensor(np.array([-1.0, 1.0]), requires_grad=True)
+    with d:
+        with d:
+            pass
+        assert d in STATE.observers
+        try:
+            with np.errstate(invalid="ignore"):
+                ag.log(x)
+        except RuntimeError as err:
+            assert "NaN" in str(err)
+        else:
+            raise AssertionError("detect_anomaly stopped watching after its inner exit")
+    assert STATE.observers == ()
+    assert STATE.recording == RECORD
