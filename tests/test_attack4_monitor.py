@@ -64,3 +64,44 @@ def test_a_monitor_closed_under_the_users_own_wrapper_passes_through():
     mon.close()
     _train(model, opt, X, y, 2)
     assert mon.steps == [0] and len(calls) == 3 and opt.step is counted
+
+
+class _Flat(nn.Module):
+    """Uses its parameters flattened: their .data may take any shape of the same size."""
+
+    def __init__(self):
+        super().__init__()
+        r = np.random.default_rng(0)
+        self.big = nn.Parameter(r.standard_normal((200, 100)))      # sampled (large)
+        self.small = nn.Parameter(r.standard_normal((4, 5)))        # used whole
+
+    def forward(self, x):
+        return (self.big.reshape(-1)[:50] * x).sum() + (self.small.reshape(-1) ** 2).sum()
+
+
+@pytest.mark.parametrize("name", ["big", "small"])
+def test_a_parameter_reshaped_within_the_step_reports_its_norms_of_this_step(name):
+    model = _Flat()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    mon = nn.Monitor(model, opt)
+    x = ag.tensor(np.ones(50))
+    p = getattr(model, name)
+    expected = []
+    for step in range(4):
+        def closure(step=step):
+            opt.zero_grad()
+            loss = model(x)
+            loss.backward()
+            if step == 2:                   # a new shape, after the step began
+                p.data = p.data.reshape(p.data.shape[::-1]).copy()
+                p.grad = ag.tensor(p.grad.data.reshape(p.data.shape))
+            expected.append((float(np.linalg.norm(p.grad.data)), float(np.linalg.norm(p.data))))
+            return loss
+        opt.step(closure)
+        if step == 2:       # the weight norm of a reshaped parameter: as the step ends
+            expected[-1] = (expected[-1][0], float(np.linalg.norm(p.data)))
+    np.testing.assert_allclose(mon.series("grad_norm", params=True)[name], [e[0] for e in expected],
+                               rtol=1e-12)
+    np.testing.assert_allclose(mon.series("weight_norm", params=True)[name],
+                               [e[1] for e in expected], rtol=1e-12)
+    assert np.isnan(mon.series("update_ratio", params=True)[name][2])
