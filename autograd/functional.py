@@ -296,6 +296,7 @@ def _double_backward(gs: tuple, xs: tuple, vs: tuple, create_graph: bool, strict
 
 
 _BUILT_IN = (Node, LockingNode, JointNode, LeafNode)
+_EDGE_OPS = frozenset({"power", "binary_cross_entropy"})     # see `_mixed_edge`
 
 
 def _mixed_edge(node: Node) -> bool:
@@ -303,7 +304,7 @@ def _mixed_edge(node: Node) -> bool:
     its first operand at an edge where the two rules' mixed second derivatives differ (their
     Hessian term is then not symmetric): a zero base (the exponent's rule is masked there, the
     base's keeps its factor b), or p (1 - p) at or below the clamp of p's rule."""
-    if node.name not in ("power", "binary_cross_entropy") or None in node.parents:
+    if None in node.parents:
         return False
     if not node.arrays:
         return True         # freed: nothing to look at
@@ -331,7 +332,8 @@ def _symmetric(out: Tensor, xs: tuple) -> bool:
     stack = [node]
     while stack:
         node = stack.pop()
-        if type(node) not in _BUILT_IN or _hooked(node) or _mixed_edge(node):
+        if type(node) not in _BUILT_IN or _hooked(node) or \
+                (node.name in _EDGE_OPS and _mixed_edge(node)):
             return False
         if node in stops:
             continue
