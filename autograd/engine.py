@@ -416,6 +416,8 @@ def _run_hooks(node: Node, g: Any, create_graph: bool, handed: set, fresh: set) 
             raise RuntimeError(
                 f"a hook on {what} returned a gradient of shape {result.shape}, "
                 f"expected {tuple(node.shape)}")
+        if result.dtype != node.dtype and node.dtype.kind == "f":   # as the rules' gradients
+            result = result.astype(node.dtype)
         g = result if create_graph else result._data
         if not create_graph:
             handed.add(id(g))

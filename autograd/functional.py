@@ -296,6 +296,23 @@ def _double_backward(gs: tuple, xs: tuple, vs: tuple, create_graph: bool, strict
 
 
 _BUILT_IN = (Node, LockingNode, JointNode, LeafNode)
+_EDGE_OPS = frozenset({"power", "binary_cross_entropy"})     # see `_mixed_edge`
+
+
+def _mixed_edge(node: Node) -> bool:
+    """Whether `node` is a power or binary_cross_entropy with both operands differentiable and
+    its first operand at an edge where the two rules' mixed second derivatives differ (their
+    Hessian term is then not symmetric): a zero base (the exponent's rule is masked there, the
+    base's keeps its factor b), or p (1 - p) at or below the clamp of p's rule."""
+    if None in node.parents:
+        return False
+    if not node.arrays:
+        return True         # freed: nothing to look at
+    first = np.asarray(node.arrays[0])
+    if node.name == "power":
+        return bool((first == 0).any())
+    from .ops import _BCE_EPS
+    return bool((first * (1 - first) <= _BCE_EPS).any())
 
 
 def _symmetric(out: Tensor, xs: tuple) -> bool:
@@ -305,7 +322,8 @@ def _symmetric(out: Tensor, xs: tuple) -> bool:
     rule is the exact derivative of its operation on the piece it computes (a mask, as
     relu's, is constant there), which the built-in operations' second-order tests check. A
     custom Function's backward need not be such a derivative, nor a hook's replacement of a
-    gradient (scaling or clipping one path), so either sends `hvp` to the double backward."""
+    gradient (scaling or clipping one path), so either sends `hvp` to the double backward, as
+    does a power or binary_cross_entropy node at an edge of its clamps (`_mixed_edge`)."""
     stops = {x._node or leaf_node(x) for x in xs}
     node = out._node
     if node is None:
@@ -314,7 +332,8 @@ def _symmetric(out: Tensor, xs: tuple) -> bool:
     stack = [node]
     while stack:
         node = stack.pop()
-        if type(node) not in _BUILT_IN or _hooked(node):
+        if type(node) not in _BUILT_IN or _hooked(node) or \
+                (node.name in _EDGE_OPS and _mixed_edge(node)):
             return False
         if node in stops:
             continue

@@ -57,7 +57,11 @@ class Observer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        STATE.observers = tuple(o for o in STATE.observers if o is not self)
+        # the innermost entry only: the observer may be entered again inside its own block
+        observers = STATE.observers
+        last = max((i for i, o in enumerate(observers) if o is self), default=None)
+        if last is not None:
+            STATE.observers = observers[:last] + observers[last + 1:]
 
 
 def _overrides(observer: Observer, *methods: str) -> bool:
@@ -191,12 +195,20 @@ class scope:
         self.label = label
 
     def __enter__(self) -> scope:
-        self._prev = STATE.scope
-        STATE.scope = self._prev + (self.label,)
+        STATE.scope = STATE.scope + (self.label,)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        STATE.scope = self._prev
+        # this thread's labels end with this entry's (the object may be entered nested or by
+        # several threads: nothing is kept on it), unless a scope entered inside was left open
+        labels = STATE.scope
+        if labels and labels[-1] is self.label:
+            STATE.scope = labels[:-1]
+            return
+        for i in range(len(labels) - 2, -1, -1):
+            if labels[i] is self.label:
+                STATE.scope = labels[:i]
+                return
 
 
 def is_grad_enabled() -> bool:

@@ -210,13 +210,16 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue
+                if hooks:
+                    for fn in list(hooks.values()):
+                        fn(p)
+                    grad = p.grad       # what a hook assigned (gradient, value) is what is used
+                    if grad is None:
+                        continue
                 g = grad.data
                 x = p.data
                 if g.shape != x.shape:
                     raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
-                if hooks:
-                    for fn in list(hooks.values()):
-                        fn(p)
                 if x.flags.writeable:
                     update(x, g, setdefault(p), group, scratch(x))
                 else:
@@ -230,7 +233,9 @@ class Optimizer:
     def register_update_hook(self, hook: Callable[[ag.Tensor], None]) -> RemovableHandle:
         """Run `hook(param)` in `step()` just before each parameter with a gradient is updated
         (after the closure, if any). Its value and gradient are then in the CPU cache for the
-        update anyway: `nn.Monitor` takes their norms there. Returns a handle (`.remove()`)."""
+        update anyway: `nn.Monitor` takes their norms there. The update uses the gradient and
+        value the hooks leave (one may assign `.grad`, None skips the parameter, or `.data`).
+        Returns a handle (`.remove()`)."""
         if not callable(hook):
             raise TypeError(f"an update hook must be callable, got {type(hook).__name__}")
         handle = RemovableHandle(self._update_hooks)

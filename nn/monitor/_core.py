@@ -163,6 +163,8 @@ class Monitor(Measuring):
                 self._update_hook = self._make_update_hook()
 
             def step(closure: Callable | None = None) -> Any:
+                if self._closed:        # closed under another monitor's wrapper: pass through
+                    return original() if closure is None else original(closure)
                 if self._active:
                     if hooked:
                         self._snapshot_small()
@@ -177,24 +179,33 @@ class Monitor(Measuring):
                 self._end_step()
                 return result
             step.__doc__ = original.__doc__
-            opt.step = step
             original_zero = opt.zero_grad
 
             # gradients zeroed: the passes before do not reach the step (out_grad_norm and the
             # activation statistics describe the gradients the step applies)
             def zero_grad(*args: Any, **kwargs: Any) -> Any:
-                if self._active:
+                if self._active and not self._closed:
                     for st in self._mods:
                         st.reset()
                 return original_zero(*args, **kwargs)
             zero_grad.__doc__ = original_zero.__doc__
-            opt.zero_grad = zero_grad
+
+            for name, wrapper in (("step", step), ("zero_grad", zero_grad)):
+                # what it wraps: another monitor's wrapper on this optimizer, or the class's
+                vars(wrapper)["_monitor"] = (self, opt.__dict__.get(name))
+                setattr(opt, name, wrapper)
 
             def restore() -> None:
-                if opt.__dict__.get("step") is step:
-                    del opt.step
-                if opt.__dict__.get("zero_grad") is zero_grad:
-                    del opt.zero_grad
+                # unwrap the closed monitors' wrappers from the top (one below another
+                # monitor's stays in the chain, passing through, until that one is closed)
+                for name in ("step", "zero_grad"):
+                    top = opt.__dict__.get(name)
+                    while getattr(top, "_monitor", None) is not None and top._monitor[0]._closed:
+                        top = top._monitor[1]
+                        if top is None:
+                            delattr(opt, name)
+                        else:
+                            setattr(opt, name, top)
             self._restore_step = restore
         self._arm()
 

@@ -341,6 +341,7 @@ class Measuring:
             self._has_before = False
         work = self._work
         reshaped = False
+        moved = set()           # parameters with a new shape within the step
         hooked = self._hooked
         for p in params:
             v = p.src if p.tensor.data is p.src_data else p.view()
@@ -348,6 +349,7 @@ class Measuring:
             p.has_grad = grad is not None
             if v is None:                       # a new shape within the step: no ratio
                 reshaped = True
+                moved.add(p.index)
                 continue
             if hooked and not (p.whole or p.seen):  # not updated (no gradient): before = after
                 np.copyto(p.dst_b, v)
@@ -367,7 +369,15 @@ class Measuring:
         bsq, dsq, gsq = sums[3 * k:4 * k], sums[4 * k:5 * k], sums[5 * k:]
         ratios = self._has_before and not reshaped
         for i, p in enumerate(params):
-            if p.whole:
+            if p.index in moved:                # its norms as the step ends (its slots are stale)
+                f = p.tensor.data.reshape(-1)
+                p.wss = float(np.dot(f, f))
+                g = math.nan
+                if p.has_grad:
+                    f = _grad_of(p).reshape(-1)
+                    g = float(np.dot(f, f))
+                p.pre_grad = False
+            elif p.whole:
                 p.wss, g = bsq[i], gsq[i]
             else:
                 g = math.nan
