@@ -140,9 +140,12 @@ class LockingNode(Node):
 
     def release(self) -> None:
         if not self.freed:
-            unlock_arrays(self.locked)
-            self.locked = ()
-        Node.release(self)
+            if self.locked:
+                unlock_arrays(self.locked)
+                self.locked = ()
+            self.freed = True       # `Node.release(self)`, inlined (once per node per backward)
+            self.saved = self.arrays = ()
+            self.ans = None
 
     def __del__(self) -> None:
         # a finalizer may run inside any allocation, even while this thread holds the lock
@@ -699,7 +702,10 @@ def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None
                     not g.flags.writeable:
                 g = np.array(g)
             handed.add(id(g))
-            t.grad = _new(g)
+            if g.shape == t._data.shape and g.dtype == t._data.dtype:
+                t._grad = _new(g)   # what the `grad` setter checks, checked here
+            else:
+                t.grad = _new(g)    # raises: the leaf's value was replaced by another shape
         elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
                 and grad._data.shape == g.shape:
             grad._data += g
