@@ -165,8 +165,9 @@ class JointNode(LockingNode):
     rule_per_input = False
 
     def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
-        ans, saved = self.operands(create_graph)
-        wanted = [p is not None and (need is None or need[i]) for i, p in enumerate(self.parents)]
+        ans, saved = self.operands(create_graph) if create_graph else (self.ans, self.arrays)
+        wanted = [p is not None for p in self.parents] if need is None else \
+            [p is not None and need[i] for i, p in enumerate(self.parents)]
         return list(self.vjps(g, ans, wanted, *saved))
 
 
