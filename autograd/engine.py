@@ -140,9 +140,12 @@ class LockingNode(Node):
 
     def release(self) -> None:
         if not self.freed:
-            unlock_arrays(self.locked)
-            self.locked = ()
-        Node.release(self)
+            if self.locked:
+                unlock_arrays(self.locked)
+                self.locked = ()
+            self.freed = True       # `Node.release(self)`, inlined (once per node per backward)
+            self.saved = self.arrays = ()
+            self.ans = None
 
     def __del__(self) -> None:
         # a finalizer may run inside any allocation, even while this thread holds the lock
@@ -162,8 +165,9 @@ class JointNode(LockingNode):
     rule_per_input = False
 
     def vjp(self, g: Any, need: Sequence[bool] | None, create_graph: bool) -> list:
-        ans, saved = self.operands(create_graph)
-        wanted = [p is not None and (need is None or need[i]) for i, p in enumerate(self.parents)]
+        ans, saved = self.operands(create_graph) if create_graph else (self.ans, self.arrays)
+        wanted = [p is not None for p in self.parents] if need is None else \
+            [p is not None and need[i] for i, p in enumerate(self.parents)]
         return list(self.vjps(g, ans, wanted, *saved))
 
 
@@ -701,7 +705,10 @@ def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None
                     not g.flags.writeable:
                 g = np.array(g)
             handed.add(id(g))
-            t.grad = _new(g)
+            if g.shape == t._data.shape and g.dtype == t._data.dtype:
+                t._grad = _new(g)   # what the `grad` setter checks, checked here
+            else:
+                t.grad = _new(g)    # raises: the leaf's value was replaced by another shape
         elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
                 and grad._data.shape == g.shape:
             grad._data += g

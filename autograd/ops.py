@@ -877,6 +877,9 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
             r = e * gs
             r[rows, cols] -= gs
         return r.reshape(xd.shape)
+    # `e` is this call's own array, read only by the rules: read-only for good, it is saved
+    # as it is (no lock to count and release)
+    e.setflags(write=False)
     # the labels are an input without a gradient (observers such as record_values see them)
     return record(f"softmax_cross_entropy[{reduction}]" if reduction != "none" else
                   "softmax_cross_entropy", _out(out), (logits, lab), (rule, None), (logits, e))
@@ -1253,7 +1256,11 @@ def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
         gw = x.T @ g
     else:
         gw = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
-    return (gx, gw, g) if len(need) == 3 else (gx, gw)      # the bias's sum is the engine's
+    if len(need) == 2:
+        return gx, gw
+    if not need[2] or type(g) is not np.ndarray:
+        return gx, gw, (g if need[2] else None)     # a Tensor's sum is the engine's (recorded)
+    return gx, gw, np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)
 
 
 def _fused(name: str, derivative: Any, second: Any) -> Any:
@@ -1266,10 +1273,7 @@ def _fused(name: str, derivative: Any, second: Any) -> Any:
         if type(g) is not np.ndarray or g.dtype != ans.dtype or g.shape != ans.shape:
             return _affine_rule(g * derivative(ans), None, need, x, w)
         t = _ACT_INTO[name](g, ans, _scratch(ans.shape, ans.dtype, 0))
-        gx, gw = _affine_rule(t, None, need[:2], x, w)
-        if len(need) == 2:
-            return gx, gw
-        return gx, gw, (np.add.reduce(t.reshape(-1, t.shape[-1]), axis=0) if need[2] else None)
+        return _affine_rule(t, None, need, x, w)      # t never leaves: the bias gets its sum
     return rule
 
 
