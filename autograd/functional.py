@@ -220,7 +220,9 @@ def _grad_pairs(pairs: list, inputs: list, create_graph: bool, wrt: tuple = ()) 
 def _along(pairs: list, inputs: list) -> tuple:
     """`_grad_pairs` without create_graph: the vectors' arrays seed the pass as they are (no
     copy: nothing in a backward pass writes into a seed), and a result that is a seed, shares
-    memory or was given already is copied, so none aliases the caller's vectors or another."""
+    memory or was given already is copied, so none aliases the caller's vectors or another.
+    It is the last pass through the call's graph (as in PyTorch, whose retain_graph follows
+    create_graph): its nodes are released as it goes."""
     seeds: dict = {}
     for o, v in pairs:
         g = v._data if v.dtype == o.dtype else v._data.astype(o.dtype)
@@ -228,7 +230,7 @@ def _along(pairs: list, inputs: list) -> tuple:
         seeds[node] = g if node not in seeds else seeds[node] + g
     handed = {id(g) for g in seeds.values()}
     targets = {t._node or leaf_node(t): None for t in inputs}
-    run(seeds, True, False, targets, handed)
+    run(seeds, False, False, targets, handed)
     out: list = []
     for t in inputs:
         g = targets[t._node or leaf_node(t)]
