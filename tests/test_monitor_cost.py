@@ -142,7 +142,21 @@ def test_output_grads_false_leaves_out_only_the_output_gradients():
             else:
                 np.testing.assert_array_equal(s1[name], s2[name])
     assert mon2.module_health()["0"]["out_grad_norm"] is None
-    mon2.plot()                     # no output-gradient histogram to draw: still a figure
+
+
+def test_plot_without_output_gradients_says_so_in_that_panel():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:  # CI's NumPy 1.24 run: matplotlib needs NumPy >= 1.25
+        pytest.skip("matplotlib cannot be imported here")
+    m = small_model()
+    o = optim.SGD(m.parameters(), lr=0.1)
+    mon = nn.Monitor(m, o, output_grads=False)
+    run(m, o, lambda: None)
+    fig = mon.plot()
+    grads_panel, acts_panel = fig.axes[5], fig.axes[4]
+    assert [t.get_text() for t in grads_panel.texts] == ["nothing recorded"]
+    assert not acts_panel.texts and acts_panel.patches      # the activations are drawn
 
 
 def test_gradients_seen_are_let_go_when_the_step_ends():
