@@ -40,30 +40,14 @@ import nn  # noqa: E402
 import optim  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import mlp_data  # noqa: E402
+from run import chainrule_mlp_model  # noqa: E402
 
-SIZES, BATCH, LR = [784, 256, 256, 10], 32, 0.01
+SIZES, BATCH = [784, 256, 256, 10], 32
 
 
 def w1_model() -> tuple[nn.Module, optim.SGD, Callable[[], float]]:
     """bench/run.py's chainrule W1 step: the model, its optimizer, and the step."""
-    x, y, weights = mlp_data(SIZES, BATCH)
-    layers = []
-    for i, w in enumerate(weights):
-        layer = nn.Dense(w.shape[0], w.shape[1], activation="relu" if i < len(weights) - 1 else None)
-        layer.weight.data = w.copy()
-        layers.append(layer)
-    model = nn.Sequential(*layers)
-    opt = optim.SGD(model.parameters(), lr=LR)
-    xt = ag.tensor(x)
-
-    def step() -> float:
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(xt), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return model, opt, step
+    return chainrule_mlp_model(SIZES, BATCH)
 
 
 def w1_step(every: int | None, **options: Any) -> tuple[Callable[[], float], nn.Monitor | None]:

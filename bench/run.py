@@ -139,6 +139,11 @@ def numpy_mlp(sizes: list[int], batch: int) -> Callable[[], float]:
 
 def chainrule_mlp(sizes: list[int], batch: int) -> Callable[[], float]:
     """The same step with the library's idiomatic API."""
+    return chainrule_mlp_model(sizes, batch)[2]
+
+
+def chainrule_mlp_model(sizes: list[int], batch: int) -> tuple:
+    """(model, optimizer, step) of `chainrule_mlp` (bench/monitor.py attaches a monitor)."""
     x, y, weights = mlp_data(sizes, batch)
     layers = []
     for i, w in enumerate(weights):
@@ -155,7 +160,7 @@ def chainrule_mlp(sizes: list[int], batch: int) -> Callable[[], float]:
         loss.backward()
         opt.step()
         return loss.item()
-    return step
+    return model, opt, step
 
 
 def torch_mlp(sizes: list[int], batch: int) -> Callable[[], float]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import numpy as np
 
 import autograd as ag
+from autograd import functional as F
 
 
 def f64(data: Any, requires_grad: bool = True, name: str | None = None) -> ag.Tensor:
@@ -27,3 +29,15 @@ class Cube(ag.Function):
     def backward(ctx: Any, grad: np.ndarray) -> np.ndarray:
         (x,) = ctx.saved_arrays
         return 3 * x ** 2 * grad
+
+
+@contextlib.contextmanager
+def double_backward() -> Iterator[None]:
+    """`hvp` forced onto the double-backward construction (it would take the v^T H route on a
+    graph of built-in operations)."""
+    symmetric = F._symmetric
+    F._symmetric = lambda out, xs: False
+    try:
+        yield
+    finally:
+        F._symmetric = symmetric

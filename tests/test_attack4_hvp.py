@@ -1,23 +1,12 @@
 """Attacks on hvp's v^T H route (attack4): it must equal the double backward wherever the
 built-in rules' mixed second derivatives differ (clamped or masked edges)."""
 
-import contextlib
-
 import numpy as np
 import pytest
+from conftest import double_backward
 
 import autograd as ag
 from autograd import functional as F
-
-
-@contextlib.contextmanager
-def double_backward():
-    symmetric = F._symmetric
-    F._symmetric = lambda out, xs: False
-    try:
-        yield
-    finally:
-        F._symmetric = symmetric
 
 
 def _both(fn, xs, vs):

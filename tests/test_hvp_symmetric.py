@@ -2,12 +2,12 @@
 Hessians are symmetric), the double backward (J_g v, exact for any Jacobian of the gradient)
 when a hook may change a gradient or a custom Function is in the graph."""
 
-import contextlib
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import double_backward
 
 import autograd as ag
 from autograd import functional as F
@@ -25,17 +25,6 @@ UNARY = [lambda a: ag.exp(ag.tanh(a)), ag.sin, ag.tanh, ag.sigmoid, ag.relu, lam
 BINARY = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a / (b * b + 1), ag.maximum,
           ag.minimum, lambda a, b: ag.where(a > b, a * a, b), lambda a, b: (a * a + 0.5) ** ag.tanh(b),
           lambda a, b: a @ b.T if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[1] else a * b]
-
-
-@contextlib.contextmanager
-def double_backward():
-    """hvp forced onto the double-backward construction."""
-    symmetric = F._symmetric
-    F._symmetric = lambda out, xs: False
-    try:
-        yield
-    finally:
-        F._symmetric = symmetric
 
 
 def program(seed):
