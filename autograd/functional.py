@@ -9,6 +9,7 @@ from typing import Any, Callable, TypeVar, cast
 import numpy as np
 
 from .engine import JointNode, LeafNode, LockingNode, Node, _seeds, grad, leaf_node, run
+from .ops import MIXED_EDGES
 from .tensor import Tensor, _new, enable_grad
 
 __all__ = ["jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"]
@@ -298,23 +299,16 @@ def _double_backward(gs: tuple, xs: tuple, vs: tuple, create_graph: bool, strict
 
 
 _BUILT_IN = (Node, LockingNode, JointNode, LeafNode)
-_EDGE_OPS = frozenset({"power", "binary_cross_entropy"})     # see `_mixed_edge`
 
 
 def _mixed_edge(node: Node) -> bool:
-    """Whether `node` is a power or binary_cross_entropy with both operands differentiable and
-    its first operand at an edge where the two rules' mixed second derivatives differ (their
-    Hessian term is then not symmetric): a zero base (the exponent's rule is masked there, the
-    base's keeps its factor b), or p (1 - p) at or below the clamp of p's rule."""
-    if None in node.parents:
+    """Whether `node`, with both operands differentiable, sits where its rules' mixed second
+    derivatives differ (`ops.MIXED_EDGES`: power at a zero base, binary_cross_entropy at its
+    clamp): its Hessian term is then not symmetric."""
+    edge = MIXED_EDGES.get(node.name)
+    if edge is None or None in node.parents:
         return False
-    if not node.arrays:
-        return True         # freed: nothing to look at
-    first = np.asarray(node.arrays[0])
-    if node.name == "power":
-        return bool((first == 0).any())
-    from .ops import _BCE_EPS
-    return bool((first * (1 - first) <= _BCE_EPS).any())
+    return not node.arrays or edge(node.arrays)      # freed: nothing to look at
 
 
 def _symmetric(out: Tensor, xs: tuple) -> bool:
@@ -334,8 +328,7 @@ def _symmetric(out: Tensor, xs: tuple) -> bool:
     stack = [node]
     while stack:
         node = stack.pop()
-        if type(node) not in _BUILT_IN or _hooked(node) or \
-                (node.name in _EDGE_OPS and _mixed_edge(node)):
+        if type(node) not in _BUILT_IN or _hooked(node) or _mixed_edge(node):
             return False
         if node in stops:
             continue

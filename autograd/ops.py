@@ -16,7 +16,7 @@ import math
 import string
 import threading
 import warnings
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -958,6 +958,18 @@ def _bce_p(g: Any, ans: Any, p: Any, y: Any) -> Any:
 
 def _bce_y(g: Any, ans: Any, p: Any, y: Any) -> Any:
     return g * (_clamped_log(1 - p) - _clamped_log(p))
+
+
+# Where an operation of two differentiable operands has rules whose mixed second derivatives
+# differ, its Hessian term is not symmetric and `functional.hvp` may not compute H v as v^T H:
+# name -> whether the node's saved operands (arrays) sit at such an edge.
+MIXED_EDGES: dict[str, Callable[[tuple], bool]] = {
+    # a zero base: the exponent's rule is masked there, the base's keeps its factor b
+    "power": lambda arrays: bool((np.asarray(arrays[0]) == 0).any()),
+    # p (1 - p) at or below the clamp of p's rule, which y's clamped logs do not share
+    "binary_cross_entropy": lambda arrays: bool(
+        (np.asarray(arrays[0]) * (1 - np.asarray(arrays[0])) <= _BCE_EPS).any()),
+}
 
 
 # ================================================================ shape
