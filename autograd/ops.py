@@ -1261,7 +1261,12 @@ def _matmul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
-    gx = g @ w.T if need[0] else None
+    if not need[0]:
+        gx = None
+    elif isinstance(g, Tensor) or isinstance(w, Tensor):
+        gx = _times_transposed(g, w)
+    else:
+        gx = g @ w.T
     if not need[1]:
         gw = None
     elif x.ndim == 2:
@@ -1273,6 +1278,24 @@ def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
     if not need[2] or type(g) is not np.ndarray:
         return gx, gw, (g if need[2] else None)     # a Tensor's sum is the engine's (recorded)
     return gx, gw, np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)
+
+
+def _times_transposed(g: Any, w: Any) -> Tensor:
+    """g @ w.T (g (..., out), w (in, out)) as one node, for affine's input gradient under
+    create_graph. Its rule gives w's gradient as u^T g, in w's own layout: through a transpose
+    node it would arrive as a transposed view, whose sum with w's gradient from other paths
+    (a strided addition) costs several times a contiguous one."""
+    def rule(u: Any, ans: Any, need: list, g: Any, w: Any) -> tuple:
+        tensors = isinstance(u, Tensor) or isinstance(g, Tensor) or isinstance(w, Tensor)
+        gg = gw = None
+        if need[0]:
+            gg = matmul(u, w) if tensors else u @ w
+        if need[1]:
+            if np.ndim(_data(u)) != 2:
+                u, g = u.reshape(-1, u.shape[-1]), g.reshape(-1, g.shape[-1])
+            gw = matmul(transpose(u), g) if tensors else u.T @ g
+        return gg, gw
+    return record("affine'", _out(_data(g) @ _data(w).T), (g, w), rule, (g, w))
 
 
 def _fused(name: str, derivative: Any, second: Any) -> Any:

@@ -164,3 +164,26 @@ def test_create_graph_keeps_the_recorded_route():
     _, ref = F.hvp(lambda w: (ag.affine(x, w, activation="tanh") ** 3).sum(), w, v)
     np.testing.assert_allclose(hv.data, ref.data, rtol=1e-10)
     assert third.shape == w.shape
+
+
+@pytest.mark.parametrize("act", ["tanh", None])
+@pytest.mark.parametrize("xshape", [(4, 3), (2, 2, 3), (3,)])
+def test_affine_input_gradient_node_to_third_order(act, xshape):
+    """affine's input gradient d w^T is one node under create_graph; its rules (w's gradient
+    u^T d in w's layout) checked to the third derivative."""
+    r = np.random.default_rng(5)
+    x = ag.tensor(r.standard_normal(xshape), requires_grad=True)
+    w = ag.tensor(r.standard_normal((3, 5)), requires_grad=True)
+    b = ag.tensor(r.standard_normal(5), requires_grad=True)
+
+    def grad_norm(x, w, b):
+        y = (ag.affine(x, w, b, activation=act) ** 2).sum()
+        g, = ag.grad(y, [x], create_graph=True)
+        return (g * g * g).sum()
+    assert ag.gradcheck(grad_norm, [x, w, b])
+    assert ag.gradgradcheck(grad_norm, [x, w, b])
+    y = (ag.affine(x, w, b, activation=act) ** 2).sum()
+    g, = ag.grad(y, [x], create_graph=True)
+    assert g._node.name == "affine'" and g.shape == x.shape
+    gw, = ag.grad((g * g).sum(), [w])
+    assert gw.data.flags.c_contiguous
