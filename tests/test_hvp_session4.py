@@ -187,3 +187,27 @@ def test_affine_input_gradient_node_to_third_order(act, xshape):
     assert g._node.name == "affine'" and g.shape == x.shape
     gw, = ag.grad((g * g).sum(), [w])
     assert gw.data.flags.c_contiguous
+
+
+def _product_program(seed):
+    """A random chain of affine/matmul layers (activations, broadcasting batch axes, the inputs
+    reused at several places) with a scalar loss: the inputs are weights, biases and the data."""
+    r = np.random.default_rng(seed)
+    batch = tuple(int(n) for n in r.integers(1, 4, int(r.integers(1, 3))))
+    n = [int(k) for k in r.integers(2, 5, 3)]
+    shapes = [batch + (n[0],), (n[0], n[1]), (n[1],), (n[1], n[2]), (n[2],) if r.random() < 0.5 else ()]
+    acts = [[None, "tanh", "sigmoid", "relu"][int(k)] for k in r.integers(0, 4, 2)]
+    use_matmul = r.random() < 0.5
+
+    def fn(x, w1, b1, w2, b2):
+        h = ag.affine(x, w1, b1, activation=acts[0])
+        h = h @ w2 + b2 if use_matmul else ag.affine(h, w2, b2, activation=acts[1])
+        return (ag.tanh(h) * h).sum() + 0.1 * (w1 * w1).sum() + (x @ w1).sum() * 0.01
+    which = sorted(int(i) for i in r.choice(5, int(r.integers(1, 6)), replace=False))
+    return fn, shapes, which
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_product_chains(seed):
+    fn, shapes, which = _product_program(seed)
+    _check(fn, shapes, seed=seed, which=which)
