@@ -84,6 +84,8 @@ def test_an_input_on_both_sides_and_in_two_products():
         return (ag.affine(h, w.T[:, :4] if w.shape[1] > 4 else w, activation="sigmoid")).sum() + \
             (w * w * w).sum()
     _check(fn, [(4, 4), (4, 4)])
+    _check(lambda a: (ag.affine(a, a, activation="tanh") ** 2).sum(), [(3, 3)])
+    _check(lambda a, b: (ag.affine(a, a, b) * a).sum() ** 2, [(3, 3), (3,)])
 
 
 def test_a_weight_in_a_product_and_an_elementwise_penalty():
@@ -211,3 +213,16 @@ def _product_program(seed):
 def test_random_product_chains(seed):
     fn, shapes, which = _product_program(seed)
     _check(fn, shapes, seed=seed, which=which)
+
+
+def test_a_gradient_penalty_inside_func():
+    """func itself takes a differentiable gradient: its graph holds the nodes a create_graph
+    backward records (affine', matmul of gradients), which the contraction meets too."""
+    def fn(x, w, b):
+        if not isinstance(x, ag.Tensor):
+            x = ag.tensor(x, requires_grad=True)
+        y = (ag.tanh(ag.affine(x, w, b, activation="sigmoid") @ w.T) ** 2).sum()
+        gx, gw = ag.grad(y, [x, w], create_graph=True)
+        return (gx * gx).sum() + (gw ** 2).sum() * 0.5 + y
+    _check(fn, [(3, 4), (4, 4), (4,)])
+    _check(fn, [(3, 4), (4, 4), (4,)], which=[1, 2])
