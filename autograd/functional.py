@@ -319,7 +319,8 @@ def _contracted(out: Tensor, xs: tuple, vs: tuple, what: str, strict: bool) -> t
     final = [(g, v) for g, v in zip(gs, vs) if isinstance(g, Tensor)]
     for a, b in pairs:
         if isinstance(a, Tensor) and a.requires_grad:
-            final.append((a, _new(np.broadcast_to(_array(b), a.shape))))
+            seed = _array(b)
+            final.append((a, _new(seed if seed.shape == a.shape else np.broadcast_to(seed, a.shape))))
         if isinstance(b, Tensor) and b.requires_grad:
             final.append((b, _new(_array(a))))
     return _grad_pairs(final, list(xs), False)
