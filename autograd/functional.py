@@ -336,7 +336,7 @@ def _contractor(dirs: dict, pairs: list, reached: set) -> Callable:
     as inner products (collected in `pairs`) instead of the gradient."""
     def contract(node: Node, g: Any, need: list) -> list | None:
         rule = CONTRACTIONS.get(node.name)
-        if rule is None:
+        if rule is None or type(node) not in _BUILT_IN:    # not a custom Function of that name
             return None
         taken = {i: dirs[p] for i, p in enumerate(node.parents) if p in dirs and need[i]}
         if not taken:

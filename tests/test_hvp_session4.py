@@ -226,3 +226,22 @@ def test_a_gradient_penalty_inside_func():
         return (gx * gx).sum() + (gw ** 2).sum() * 0.5 + y
     _check(fn, [(3, 4), (4, 4), (4,)])
     _check(fn, [(3, 4), (4, 4), (4,)], which=[1, 2])
+
+
+def test_a_custom_function_named_like_a_product_is_not_contracted():
+    """Only the built-in nodes are contracted: a custom Function called `matmul` keeps its own
+    (once-differentiable) backward, so vhp raises as it did, never a product by the wrong rule."""
+    class matmul(ag.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad):
+            a, b = ctx.saved_arrays
+            return grad * b, grad * a
+    a = ag.tensor(RNG.standard_normal((2, 2)))
+    b = ag.tensor(RNG.standard_normal((2, 2)))
+    with pytest.raises(RuntimeError, match="cannot be differentiated"):
+        F.vhp(lambda a, b: (matmul.apply(a, b) ** 2).sum(), (a, b), (ag.ones(2, 2), ag.ones(2, 2)))
