@@ -107,14 +107,14 @@ def jvp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) ->
     vs = _vectors(v, ins, "jvp")
     outs, single_out = _outputs(fn(*xs), fn)
     us = tuple(Tensor(np.zeros_like(o._data), requires_grad=True) for o in outs)
-    gs = _grads(outs, xs, us, True)                  # u -> J^T u, linear in u
-    used = [(g, vi) for g, vi in zip(gs, vs) if g.requires_grad]
-    if used:
-        jv = grad([p[0] for p in used], list(us), [p[1] for p in used],
-                  create_graph=create_graph, allow_unused=True)
-        jv = tuple(_new(np.zeros_like(o._data)) if j is None else j for o, j in zip(outs, jv))
-    else:
-        jv = tuple(_new(np.zeros_like(o._data)) for o in outs)
+    if create_graph:
+        pairs = list(zip(_grads(outs, xs, us, True), vs))       # u -> J^T u, linear in u
+    else:       # only <J^T u, v> is read, and only its dependence on u (see `_contraction`)
+        live = [(o, u) for o, u in zip(outs, us) if o.requires_grad]
+        pairs = _contraction(_seeds(tuple(o for o, _ in live), [u for _, u in live], True, "jvp"),
+                             xs, vs, us)[1] if live else []
+    jv = _grad_pairs(pairs, list(us), create_graph)
+    jv = tuple(_new(np.zeros_like(o._data)) if j is None else j for o, j in zip(outs, jv))
     jv = _detach(jv, create_graph)
     outs = _detach(outs, create_graph)
     return (outs[0] if single_out else outs), (jv[0] if single_in and single_out else
@@ -299,31 +299,39 @@ def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
 
 def _contracted(out: Tensor, xs: tuple, vs: tuple, what: str, strict: bool) -> tuple:
     """v^T H at the leaves `xs` (None where H does not depend on an input): the gradient of
-    <g, v>, g the gradient of `out`, by one recorded backward and one plain one. The recorded
-    pass contracts with v where an operation can do it more cheaply than its rule
-    (`ops.CONTRACTIONS`: <x^T d, V> as <d, x V> for a product's weight, so that the weight's
-    gradient is never computed); the inputs' gradients it does compute are contracted after."""
+    <g, v>, g the gradient of `out`, by one recorded backward and one plain one (see
+    `_contraction`)."""
     if not out.requires_grad:
         _filled((None,) * len(xs), xs, what, strict, "the output of fn does not depend on input {i}")
         return (None,) * len(xs)
+    used, pairs = _contraction(_seeds((out,), None, True, what), xs, vs, ())
+    _filled(tuple(out if u else None for u in used), xs, what, strict,
+            "the output of fn does not depend on input {i}")
+    return _grad_pairs(pairs, list(xs), False)
+
+
+def _contraction(seeds: dict, xs: tuple, vs: tuple, wrt: tuple) -> tuple:
+    """The recorded backward from `seeds` to the leaves `xs`, read only through <g, v> (g the
+    gradient reaching each of xs, v its direction; `wrt` as `engine.run`'s). Returns (for each
+    input whether the pass reached it, pairs (a, b) whose inner products sum to the sum of
+    <g, v>, as `_grad_pairs` takes them to seed the next backward). Where an operation can
+    contract more cheaply than its rule (`ops.CONTRACTIONS`: <x^T d, V> as <d, x V> for a
+    product's weight), that gradient is never computed; the others are paired with v after."""
     dirs = {(x._node or leaf_node(x)): v._data if v.dtype == x.dtype else v._data.astype(x.dtype)
             for x, v in zip(xs, vs)}
     targets: dict = dict.fromkeys(dirs)
-    pairs: list = []
+    found: list = []
     reached: set = set()
-    run(_seeds((out,), None, True, what), True, True, targets, set(), (),
-        _contractor(dirs, pairs, reached))
+    run(seeds, True, True, targets, set(), wrt, _contractor(dirs, found, reached))
     gs = [targets[n] for n in dirs]
-    _filled(tuple(out if g is None and n in reached else g for g, n in zip(gs, dirs)), xs,
-            what, strict, "the output of fn does not depend on input {i}")
-    final = [(g, v) for g, v in zip(gs, vs) if isinstance(g, Tensor)]
-    for a, b in pairs:
+    pairs = [(g, v) for g, v in zip(gs, vs) if isinstance(g, Tensor)]
+    for a, b in found:
         if isinstance(a, Tensor) and a.requires_grad:
             seed = _array(b)
-            final.append((a, _new(seed if seed.shape == a.shape else np.broadcast_to(seed, a.shape))))
+            pairs.append((a, _new(seed if seed.shape == a.shape else np.broadcast_to(seed, a.shape))))
         if isinstance(b, Tensor) and b.requires_grad:
-            final.append((b, _new(_array(a))))
-    return _grad_pairs(final, list(xs), False)
+            pairs.append((b, _new(_array(a))))
+    return tuple(g is not None or n in reached for g, n in zip(gs, dirs)), pairs
 
 
 def _array(t: Any) -> np.ndarray:

@@ -245,3 +245,40 @@ def test_a_custom_function_named_like_a_product_is_not_contracted():
     b = ag.tensor(RNG.standard_normal((2, 2)))
     with pytest.raises(RuntimeError, match="cannot be differentiated"):
         F.vhp(lambda a, b: (matmul.apply(a, b) ** 2).sum(), (a, b), (ag.ones(2, 2), ag.ones(2, 2)))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_jvp_contracts_too(seed):
+    """jvp reads J^T u only through <J^T u, v> and its dependence on u: the same contraction,
+    against the create_graph route (no contraction) and finite differences; two outputs."""
+    fn, shapes, which = _product_program(seed)
+    r = np.random.default_rng(seed)
+    xs = [r.standard_normal(s) for s in shapes]
+    vs = [r.standard_normal(s) for s in shapes]
+
+    def f(*ins):
+        full = list(xs)
+        for i, t in zip(which, ins):
+            full[i] = t
+        loss = fn(*full)
+        return ag.tanh(ag.affine(full[0], full[1], full[2], activation="tanh")), loss
+    ins = tuple(ag.tensor(xs[i]) for i in which)
+    dirs = tuple(ag.tensor(vs[i]) for i in which)
+    _, fast = F.jvp(f, ins, dirs)
+    _, slow = F.jvp(f, tuple(ag.tensor(xs[i], requires_grad=True) for i in which), dirs,
+                    create_graph=True)
+    eps = 1e-6
+    plus = f(*(ag.tensor(xs[i] + eps * vs[i]) for i in which))
+    minus = f(*(ag.tensor(xs[i] - eps * vs[i]) for i in which))
+    for a, b, p, m in zip(fast, slow, plus, minus):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(a.data, (p.data - m.data) / (2 * eps), rtol=1e-5, atol=1e-6)
+
+
+def test_jvp_of_an_output_that_needs_no_grad_and_of_an_input_itself():
+    x = ag.tensor(RNG.standard_normal((3, 2)))
+    w = ag.tensor(RNG.standard_normal((2, 2)))
+    v = (ag.tensor(RNG.standard_normal((3, 2))), ag.tensor(RNG.standard_normal((2, 2))))
+    _, (a, b, c) = F.jvp(lambda x, w: (ag.tensor(np.ones(2)), x, x @ w), (x, w), v)
+    assert np.array_equal(a.data, np.zeros(2)) and np.allclose(b.data, v[0].data)
+    np.testing.assert_allclose(c.data, v[0].data @ w.data + x.data @ v[1].data, rtol=1e-5)
