@@ -546,7 +546,7 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     get its saved values as arrays (`Node.operands`) and record only the operations on the
     gradient flowing in (a Tensor): what the next derivative can reach.
 
-    `contract` (with targets; internal, for `functional.hvp` and `vhp`): called as
+    `contract` (with targets; internal, for `functional` hvp, vhp and jvp): called as
     `contract(node, g, need)` before a node's rules; it returns the node's input gradients
     itself (having taken over some of them), or None to let the rules run.
     """
