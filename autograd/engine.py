@@ -529,7 +529,8 @@ _HORIZON = _Horizon()
 
 
 def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None = None,
-        handed: set | None = None, wrt: Sequence[Tensor] = ()) -> None:
+        handed: set | None = None, wrt: Sequence[Tensor] = (),
+        contract: Callable | None = None) -> None:
     """Propagate `seeds` ({node: gradient}) to every leaf, in reverse topological order.
 
     Nodes run latest-created first (a node is always created after its inputs' nodes), so when
@@ -544,6 +545,10 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     before all of them cannot depend on them (a node is created after its inputs), so its rules
     get its saved values as arrays (`Node.operands`) and record only the operations on the
     gradient flowing in (a Tensor): what the next derivative can reach.
+
+    `contract` (with targets; internal, for `functional` hvp, vhp and jvp): called as
+    `contract(node, g, need)` before a node's rules; it returns the node's input gradients
+    itself (having taken over some of them), or None to let the rules run.
     """
     needed = None if targets is None else _needed(list(seeds), targets)
     if handed is None:
@@ -552,13 +557,13 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     STATE.enabled = create_graph      # rules record only when building a differentiable graph
     _HORIZON.seq = min((t._node or leaf_node(t)).seq for t in wrt) if wrt and create_graph else 0
     try:
-        _propagate(seeds, retain_graph, create_graph, targets, needed, handed)
+        _propagate(seeds, retain_graph, create_graph, targets, needed, handed, contract)
     finally:
         STATE.enabled, _HORIZON.seq = grad_mode, horizon
 
 
 def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None,
-               needed: set | None, handed: set) -> None:
+               needed: set | None, handed: set, contract: Callable | None = None) -> None:
     """`run`'s loop. It stays one function (longer than the others): it runs once per node,
     and each call it would make to a helper would cost a tenth of a first-order backward."""
     observers = STATE.backward_observers
@@ -604,8 +609,10 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
         if rules_in_loop and node.rule_per_input:
             input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
         else:
-            input_grads = node.vjp(g, None if needed is None else
-                                   [p in needed or p in targets for p in parents], create_graph)
+            need = None if needed is None else [p in needed or p in targets for p in parents]
+            input_grads = None if contract is None else contract(node, g, need)
+            if input_grads is None:
+                input_grads = node.vjp(g, need, create_graph)
             if observers:       # they see the gradients as the inputs will receive them
                 input_grads = [None if gi is None else fit_to_input(gi, p, node, create_graph)
                                for gi, p in zip(input_grads, parents)]

@@ -9,7 +9,7 @@ from typing import Any, Callable, TypeVar, cast
 import numpy as np
 
 from .engine import JointNode, LeafNode, LockingNode, Node, _seeds, grad, leaf_node, run
-from .ops import MIXED_EDGES
+from .ops import CONTRACTIONS, MIXED_EDGES
 from .tensor import Tensor, _new, enable_grad
 
 __all__ = ["jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"]
@@ -107,14 +107,14 @@ def jvp(fn: Callable, inputs: Any, v: Any = None, create_graph: bool = False) ->
     vs = _vectors(v, ins, "jvp")
     outs, single_out = _outputs(fn(*xs), fn)
     us = tuple(Tensor(np.zeros_like(o._data), requires_grad=True) for o in outs)
-    gs = _grads(outs, xs, us, True)                  # u -> J^T u, linear in u
-    used = [(g, vi) for g, vi in zip(gs, vs) if g.requires_grad]
-    if used:
-        jv = grad([p[0] for p in used], list(us), [p[1] for p in used],
-                  create_graph=create_graph, allow_unused=True)
-        jv = tuple(_new(np.zeros_like(o._data)) if j is None else j for o, j in zip(outs, jv))
-    else:
-        jv = tuple(_new(np.zeros_like(o._data)) for o in outs)
+    if create_graph:
+        pairs = list(zip(_grads(outs, xs, us, True), vs))       # u -> J^T u, linear in u
+    else:       # only <J^T u, v> is read, and only its dependence on u (see `_contraction`)
+        live = [(o, u) for o, u in zip(outs, us) if o.requires_grad]
+        pairs = _contraction(_seeds(tuple(o for o, _ in live), [u for _, u in live], True, "jvp"),
+                             xs, vs, us)[1] if live else []
+    jv = _grad_pairs(pairs, list(us), create_graph)
+    jv = tuple(_new(np.zeros_like(o._data)) if j is None else j for o, j in zip(outs, jv))
     jv = _detach(jv, create_graph)
     outs = _detach(outs, create_graph)
     return (outs[0] if single_out else outs), (jv[0] if single_in and single_out else
@@ -170,10 +170,8 @@ def hessian(fn: Callable, inputs: Any, create_graph: bool = False) -> Any:
 
 # ---------------------------------------------------------------- Hessian-vector products
 
-def _gradient(fn: Callable, xs: tuple, what: str, strict: bool) -> tuple:
-    """(fn(*xs), its gradient with respect to each of xs, differentiable): fn must return one
-    Tensor with one element. An input the output does not depend on gets zeros (or, strict,
-    an error)."""
+def _output(fn: Callable, xs: tuple, what: str) -> Tensor:
+    """fn(*xs), which must be one Tensor with one element."""
     out = fn(*xs)
     if not isinstance(out, Tensor):
         raise TypeError(f"{what}: {getattr(fn, '__name__', 'fn')} must return a single Tensor "
@@ -181,8 +179,14 @@ def _gradient(fn: Callable, xs: tuple, what: str, strict: bool) -> tuple:
     if out.size != 1:
         raise RuntimeError(f"{what}: {getattr(fn, '__name__', 'fn')} must return a Tensor with "
                            f"one element, got shape {out.shape}")
+    return out
+
+
+def _gradient(out: Tensor, xs: tuple, what: str, strict: bool) -> tuple:
+    """The gradient of `out` with respect to each of xs, differentiable. An input the output
+    does not depend on gets zeros (or, strict, an error)."""
     gs = grad((out,), xs, create_graph=True, allow_unused=True) if out.requires_grad else (None,) * len(xs)
-    return out, _filled(gs, xs, what, strict, "the output of fn does not depend on input {i}")
+    return _filled(gs, xs, what, strict, "the output of fn does not depend on input {i}")
 
 
 def _filled(gs: tuple, like: tuple, what: str, strict: bool, why: str) -> tuple:
@@ -252,8 +256,12 @@ def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
     ins, single_in = _inputs(inputs)
     xs = _prepare(ins, create_graph)
     vs = _vectors(v, ins, "vhp")
-    out, gs = _gradient(func, xs, "vhp", strict)
-    r = _grad_pairs(list(zip(gs, vs)), list(xs), create_graph)
+    out = _output(func, xs, "vhp")
+    if create_graph:
+        gs = _gradient(out, xs, "vhp", strict)
+        r = _grad_pairs(list(zip(gs, vs)), list(xs), True)
+    else:
+        r = _contracted(out, xs, vs, "vhp", strict)
     r = _detach(_filled(r, xs, "vhp", strict, "the Hessian does not depend on input {i}"), create_graph)
     out = out if create_graph else out.detach()
     return out, (r[0] if single_in else r)
@@ -268,22 +276,88 @@ def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
 
     When func's graph is made of chainrule's own operations only (no custom `Function`, no
     gradient hook), the Hessian autograd computes is symmetric (see `_symmetric`), so H v is
-    computed as v^T H: one differentiable backward and one plain one. Otherwise the gradient
-    g(x) is differentiated twice, as PyTorch does: u -> J_g^T u (linear in u; recorded only
-    where it depends on u, unless create_graph), then its gradient with respect to u along v
-    gives J_g v = H v."""
+    computed as v^T H: one differentiable backward and one plain one (see `_contracted`).
+    Otherwise the gradient g(x) is differentiated twice, as PyTorch does: u -> J_g^T u (linear
+    in u; recorded only where it depends on u, unless create_graph), then its gradient with
+    respect to u along v gives J_g v = H v."""
     ins, single_in = _inputs(inputs)
     xs = _prepare(ins, create_graph)
     vs = _vectors(v, ins, "hvp")
-    out, gs = _gradient(func, xs, "hvp", strict)
-    if _symmetric(out, xs):
-        r = _grad_pairs(list(zip(gs, vs)), list(xs), create_graph)      # (v^T H)^T = H v
-        r = _filled(r, xs, "hvp", strict, "the Hessian does not depend on input {i}")
+    out = _output(func, xs, "hvp")
+    if not _symmetric(out, xs):
+        r = _double_backward(_gradient(out, xs, "hvp", strict), xs, vs, create_graph, strict)
+    elif create_graph:
+        gs = _gradient(out, xs, "hvp", strict)
+        r = _grad_pairs(list(zip(gs, vs)), list(xs), True)      # (v^T H)^T = H v
     else:
-        r = _double_backward(gs, xs, vs, create_graph, strict)
-    r = _detach(r, create_graph)
+        r = _contracted(out, xs, vs, "hvp", strict)
+    r = _detach(_filled(r, xs, "hvp", strict, "the Hessian does not depend on input {i}"),
+                create_graph)
     out = out if create_graph else out.detach()
     return out, (r[0] if single_in else r)
+
+
+def _contracted(out: Tensor, xs: tuple, vs: tuple, what: str, strict: bool) -> tuple:
+    """v^T H at the leaves `xs` (None where H does not depend on an input): the gradient of
+    <g, v>, g the gradient of `out`, by one recorded backward and one plain one (see
+    `_contraction`)."""
+    if not out.requires_grad:
+        _filled((None,) * len(xs), xs, what, strict, "the output of fn does not depend on input {i}")
+        return (None,) * len(xs)
+    used, pairs = _contraction(_seeds((out,), None, True, what), xs, vs, ())
+    _filled(tuple(out if u else None for u in used), xs, what, strict,
+            "the output of fn does not depend on input {i}")
+    return _grad_pairs(pairs, list(xs), False)
+
+
+def _contraction(seeds: dict, xs: tuple, vs: tuple, wrt: tuple) -> tuple:
+    """The recorded backward from `seeds` to the leaves `xs`, read only through <g, v> (g the
+    gradient reaching each of xs, v its direction; `wrt` as `engine.run`'s). Returns (for each
+    input whether the pass reached it, pairs (a, b) whose inner products sum to the sum of
+    <g, v>, as `_grad_pairs` takes them to seed the next backward). Where an operation can
+    contract more cheaply than its rule (`ops.CONTRACTIONS`: <x^T d, V> as <d, x V> for a
+    product's weight), that gradient is never computed; the others are paired with v after."""
+    dirs = {(x._node or leaf_node(x)): v._data if v.dtype == x.dtype else v._data.astype(x.dtype)
+            for x, v in zip(xs, vs)}
+    targets: dict = dict.fromkeys(dirs)
+    found: list = []
+    reached: set = set()
+    run(seeds, True, True, targets, set(), wrt, _contractor(dirs, found, reached))
+    gs = [targets[n] for n in dirs]
+    pairs = [(g, v) for g, v in zip(gs, vs) if isinstance(g, Tensor)]
+    for a, b in found:
+        if isinstance(a, Tensor) and a.requires_grad:
+            seed = _array(b)
+            pairs.append((a, _new(seed if seed.shape == a.shape else np.broadcast_to(seed, a.shape))))
+        if isinstance(b, Tensor) and b.requires_grad:
+            pairs.append((b, _new(_array(a))))
+    return tuple(g is not None or n in reached for g, n in zip(gs, dirs)), pairs
+
+
+def _array(t: Any) -> np.ndarray:
+    return t._data if isinstance(t, Tensor) else np.asarray(t)
+
+
+def _contractor(dirs: dict, pairs: list, reached: set) -> Callable:
+    """`engine.run`'s `contract` for `_contracted`: a node with an input among `dirs` ({leaf
+    node: direction}) and a rule in `ops.CONTRACTIONS` gives that input's <gradient, direction>
+    as inner products (collected in `pairs`) instead of the gradient."""
+    def contract(node: Node, g: Any, need: list) -> list | None:
+        rule = CONTRACTIONS.get(node.name)
+        if rule is None or type(node) not in _BUILT_IN:    # not a custom Function of that name
+            return None
+        taken = {i: dirs[p] for i, p in enumerate(node.parents) if p in dirs and need[i]}
+        if not taken:
+            return None
+        ans, operands = node.operands(True)
+        done = rule(g, ans, need, taken, *operands)
+        if done is None:
+            return None
+        grads, found = done
+        pairs.extend(found)
+        reached.update(node.parents[i] for i in taken)
+        return grads
+    return contract
 
 
 def _double_backward(gs: tuple, xs: tuple, vs: tuple, create_graph: bool, strict: bool) -> tuple:

@@ -1261,7 +1261,12 @@ def _matmul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
-    gx = g @ w.T if need[0] else None
+    if not need[0]:
+        gx = None
+    elif isinstance(g, Tensor) or isinstance(w, Tensor):
+        gx = _times_transposed(g, w)
+    else:
+        gx = g @ w.T
     if not need[1]:
         gw = None
     elif x.ndim == 2:
@@ -1273,6 +1278,24 @@ def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
     if not need[2] or type(g) is not np.ndarray:
         return gx, gw, (g if need[2] else None)     # a Tensor's sum is the engine's (recorded)
     return gx, gw, np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)
+
+
+def _times_transposed(g: Any, w: Any) -> Tensor:
+    """g @ w.T (g (..., out), w (in, out)) as one node, for affine's input gradient under
+    create_graph. Its rule gives w's gradient as u^T g, in w's own layout: through a transpose
+    node it would arrive as a transposed view, whose sum with w's gradient from other paths
+    (a strided addition) costs several times a contiguous one."""
+    def rule(u: Any, ans: Any, need: list, g: Any, w: Any) -> tuple:
+        tensors = isinstance(u, Tensor) or isinstance(g, Tensor) or isinstance(w, Tensor)
+        gg = gw = None
+        if need[0]:
+            gg = matmul(u, w) if tensors else u @ w
+        if need[1]:
+            if np.ndim(_data(u)) != 2:
+                u, g = u.reshape(-1, u.shape[-1]), g.reshape(-1, g.shape[-1])
+            gw = matmul(transpose(u), g) if tensors else u.T @ g
+        return gg, gw
+    return record("affine'", _out(_data(g) @ _data(w).T), (g, w), rule, (g, w))
 
 
 def _fused(name: str, derivative: Any, second: Any) -> Any:
@@ -1351,11 +1374,16 @@ def _data(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
+_DERIVATIVES = {      # name: (its derivative from the output y, that derivative's derivative)
+    "relu": (lambda y: _data(y) > 0, None),
+    "tanh": (lambda y: 1 - y * y, lambda y: -2 * y),
+    "sigmoid": (lambda y: y * (1 - y), lambda y: 1 - 2 * y),
+}
+
 _ACTIVATIONS = {      # name: (in-place forward on the affine output, rule)
-    "relu": (lambda z: np.maximum(z, 0, out=z), _fused("relu", lambda y: _data(y) > 0, None)),
-    "tanh": (lambda z: np.tanh(z, out=z), _fused("tanh", lambda y: 1 - y * y, lambda y: -2 * y)),
-    "sigmoid": (lambda z: _np_sigmoid(z),
-                _fused("sigmoid", lambda y: y * (1 - y), lambda y: 1 - 2 * y)),
+    "relu": (lambda z: np.maximum(z, 0, out=z), _fused("relu", *_DERIVATIVES["relu"])),
+    "tanh": (lambda z: np.tanh(z, out=z), _fused("tanh", *_DERIVATIVES["tanh"])),
+    "sigmoid": (lambda z: _np_sigmoid(z), _fused("sigmoid", *_DERIVATIVES["sigmoid"])),
     None: (None, _affine_rule),
 }
 
@@ -1387,6 +1415,51 @@ def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
         return record("affine", out, inputs, rule, (x, weight))
     return record("affine+" + activation, _out(forward(out)), inputs, rule, (x, weight),
                   keep_ans=True)
+
+
+# ---------------------------------------------------------------- contractions (hvp, vhp)
+# A gradient pass recorded for `functional.hvp` or `vhp` is only ever read through <g, v>, the
+# inner products of the inputs' gradients g with directions v. Where a product's rule gives an
+# input's gradient as a product (x^T d for a weight), the contraction is cheaper the other way
+# round: <x^T d, V> = <d, x V>, and the final pass then needs no product with V at all.
+# name -> rule(g, ans, need, dirs, *operands) -> (the other inputs' gradients, pairs) or None
+# (not handled here: the rules run as usual); `dirs` {input index: direction array} are the
+# inputs taken over, and the pairs (a, b) of Tensors or arrays the inner products <a, b> that
+# stand for <that input's gradient, its direction>, summed.
+
+def _affine_contraction(act: str | None) -> Callable:
+    def contract(g: Any, ans: Any, need: list, dirs: dict, x: Any, w: Any) -> tuple:
+        d = g if act is None else _act_grad(act, *_DERIVATIVES[act], g, ans)
+        rest = [wanted and i not in dirs for i, wanted in enumerate(need)]
+        grads = list(_affine_rule(d, None, rest, x, w))
+        r = None
+        if 1 in dirs:           # <x^T d, V> + <sum d, v_b> = <d, x V + v_b>
+            r = affine(x, dirs[1], dirs.get(2))
+        elif 2 in dirs:
+            r = dirs[2]
+        if 0 in dirs:           # <d w^T, V_x> = <d, V_x w>
+            r = matmul(dirs[0], w) if r is None else add(r, matmul(dirs[0], w))
+        return grads, [(d, r)]
+    return contract
+
+
+def _matmul_contraction(g: Any, ans: Any, need: list, dirs: dict, a: Any, b: Any) -> Any:
+    """a @ b with batch dimensions: the direction of a broadcast operand is broadcast by the
+    product itself, which is the adjoint of summing its gradient over the batch."""
+    if np.ndim(_data(a)) < 2 or np.ndim(_data(b)) < 2:
+        return None
+    grads = [_matmul_a(g, ans, a, b) if need[0] and 0 not in dirs else None,
+             _matmul_b(g, ans, a, b) if need[1] and 1 not in dirs else None]
+    r = matmul(a, dirs[1]) if 1 in dirs else None
+    if 0 in dirs:
+        r = matmul(dirs[0], b) if r is None else add(r, matmul(dirs[0], b))
+    return grads, [(g, r)]
+
+
+CONTRACTIONS: dict[str, Callable] = {
+    "affine": _affine_contraction(None), "matmul": _matmul_contraction,
+    **{f"affine+{act}": _affine_contraction(act) for act in _DERIVATIVES},
+}
 
 
 def dot(a: Any, b: Any) -> Tensor:
