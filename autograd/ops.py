@@ -1272,7 +1272,7 @@ def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
         return gx, gw
     if not need[2] or type(g) is not np.ndarray:
         return gx, gw, (g if need[2] else None)     # a Tensor's sum is the engine's (recorded)
-    return gx, gw, np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)
+    return gx, gw, _add_reduce(g if g.ndim == 2 else g.reshape(-1, g.shape[-1]), 0)
 
 
 def _fused(name: str, derivative: Any, second: Any) -> Any:
@@ -1280,29 +1280,48 @@ def _fused(name: str, derivative: Any, second: Any) -> Any:
     Under create_graph, g * derivative(y) is one recorded node (see `_act_grad`); otherwise it
     is computed in a scratch buffer that never leaves the rule (the bias gets its sum)."""
     def rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
+        if type(g) is np.ndarray and type(ans) is np.ndarray and g.dtype == ans.dtype \
+                and g.shape == ans.shape:
+            t = into(g, ans, _scratch(ans.shape, ans.dtype, 0))
+            return _affine_rule(t, None, need, x, w)      # t never leaves: the bias gets its sum
         if isinstance(g, Tensor) or isinstance(ans, Tensor):
             return _affine_rule(_act_grad(name, derivative, second, g, ans), None, need, x, w)
-        if type(g) is not np.ndarray or g.dtype != ans.dtype or g.shape != ans.shape:
-            return _affine_rule(g * derivative(ans), None, need, x, w)
-        t = _ACT_INTO[name](g, ans, _scratch(ans.shape, ans.dtype, 0))
-        return _affine_rule(t, None, need, x, w)      # t never leaves: the bias gets its sum
+        return _affine_rule(g * derivative(ans), None, need, x, w)
+    into = _ACT_INTO[name]
     return rule
 
 
 def _scratch(shape: tuple, dtype: Any, slot: int) -> np.ndarray:
     """A scratch array of `shape`, private to this thread and to `slot`: a view into one buffer
     per (slot, dtype) as large as the largest asked for. Only a rule's temporaries live there
-    (never an array it returns), so large backward passes stop mapping and unmapping memory."""
+    (never an array it returns), so large backward passes stop mapping and unmapping memory.
+    The views are kept by (slot, dtype, shape): a backward pass asks for the same ones again."""
+    views = _SCRATCH.__dict__.get("views")
+    view = None if views is None else views.get((slot, dtype, shape))
+    return _new_scratch(shape, dtype, slot) if view is None else view
+
+
+def _new_scratch(shape: tuple, dtype: Any, slot: int) -> np.ndarray:
     bufs = _SCRATCH.__dict__.setdefault("bufs", {})
+    views = _SCRATCH.__dict__.setdefault("views", {})
     n = math.prod(shape)
     buf = bufs.get((slot, dtype))
     if buf is None or buf.size < n:
         buf = bufs[(slot, dtype)] = np.empty(n, dtype)
-    return buf[:n].reshape(shape)
+        for key in [k for k in views if k[:2] == (slot, dtype)]:    # views of the old buffer
+            del views[key]
+    if len(views) > 64:         # many shapes (varying batch sizes): start again
+        views.clear()
+    view = views[(slot, dtype, shape)] = buf[:n].reshape(shape)
+    return view
+
+
+_BOOL = np.dtype(bool)
+_add_reduce = np.add.reduce
 
 
 def _relu_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    mask = np.greater(y, 0, out=_scratch(y.shape, np.dtype(bool), 1))
+    mask = np.greater(y, 0, out=_scratch(y.shape, _BOOL, 1))
     return np.multiply(g, mask, out=t)
 
 
