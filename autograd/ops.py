@@ -846,7 +846,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     n_classes = xd.shape[-1]
     x2 = _wide(xd).reshape(-1, n_classes)
     rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
-    if cols.size and (np.minimum.reduce(cols) < 0 or np.maximum.reduce(cols) >= n_classes):
+    # one pass: seen as unsigned, a negative label is larger than any class index
+    if cols.size and np.maximum.reduce(cols.view(_UNSIGNED[cols.dtype.itemsize])) >= n_classes:
         bad = cols[(cols < 0) | (cols >= n_classes)][0]
         raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {n_classes} "
                          f"classes (labels must be in 0..{n_classes - 1})")
@@ -883,6 +884,9 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     # the labels are an input without a gradient (observers such as record_values see them)
     return record(f"softmax_cross_entropy[{reduction}]" if reduction != "none" else
                   "softmax_cross_entropy", _out(out), (logits, lab), (rule, None), (logits, e))
+
+
+_UNSIGNED = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
 
 
 def _ce_grad(x: Any, g: Any, p0: np.ndarray, onehot: np.ndarray, reduction: str, count: int) -> Tensor:
