@@ -847,7 +847,7 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     x2 = _wide(xd).reshape(-1, n_classes)
     rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
     # one pass: seen as unsigned, a negative label is larger than any class index
-    if cols.size and np.maximum.reduce(cols.view(_UNSIGNED[cols.dtype.itemsize])) >= n_classes:
+    if cols.size and np.maximum.reduce(cols.view(_unsigned(cols.dtype))) >= n_classes:
         bad = cols[(cols < 0) | (cols >= n_classes)][0]
         raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {n_classes} "
                          f"classes (labels must be in 0..{n_classes - 1})")
@@ -886,7 +886,15 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
                   "softmax_cross_entropy", _out(out), (logits, lab), (rule, None), (logits, e))
 
 
-_UNSIGNED = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
+_UNSIGNED: dict = {}
+
+
+def _unsigned(dtype: np.dtype) -> np.dtype:
+    """The unsigned integer dtype of `dtype`'s size and byte order."""
+    u = _UNSIGNED.get(dtype)
+    if u is None:
+        u = _UNSIGNED[dtype] = np.dtype(dtype.str.replace("i", "u"))
+    return u
 
 
 def _ce_grad(x: Any, g: Any, p0: np.ndarray, onehot: np.ndarray, reduction: str, count: int) -> Tensor:

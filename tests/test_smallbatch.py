@@ -281,3 +281,19 @@ def test_cross_entropy_accepts_every_label_in_range(dtype):
     p = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
     p[[0, 1], [2, 0]] -= 1
     np.testing.assert_allclose(logits.grad.data, p / 2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_cross_entropy_checks_labels_of_either_byte_order(order):
+    logits = ag.tensor(np.zeros((3, 4)), requires_grad=True)
+    for bad in (-1, 4, -(2 ** 31), 2 ** 31 - 1):
+        labels = np.array([0, bad, 1], dtype=f"{order}i4")
+        with pytest.raises(ValueError, match=f"label {bad} is out of range for 4 classes"):
+            ag.softmax_cross_entropy(logits, labels, "mean")
+    labels = np.array([3, 0, 1], dtype=f"{order}i8")
+    loss = ag.softmax_cross_entropy(logits, labels, "sum")
+    np.testing.assert_allclose(loss.item(), 3 * np.log(4.0), rtol=1e-12)
+    loss.backward()
+    expected = np.full((3, 4), 0.25)
+    expected[[0, 1, 2], [3, 0, 1]] -= 1
+    np.testing.assert_allclose(logits.grad.data, expected, rtol=1e-12)
