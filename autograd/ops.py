@@ -1382,12 +1382,14 @@ def _data(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
-_ACTIVATIONS = {      # name: (in-place forward on the affine output, rule)
-    "relu": (lambda z: np.maximum(z, 0, out=z), _fused("relu", lambda y: _data(y) > 0, None)),
-    "tanh": (lambda z: np.tanh(z, out=z), _fused("tanh", lambda y: 1 - y * y, lambda y: -2 * y)),
-    "sigmoid": (lambda z: _np_sigmoid(z),
+_ACTIVATIONS = {      # activation: (node name, in-place forward on the affine output, rule)
+    "relu": ("affine+relu", lambda z: np.maximum(z, 0, out=z),
+             _fused("relu", lambda y: _data(y) > 0, None)),
+    "tanh": ("affine+tanh", lambda z: np.tanh(z, out=z),
+             _fused("tanh", lambda y: 1 - y * y, lambda y: -2 * y)),
+    "sigmoid": ("affine+sigmoid", lambda z: _np_sigmoid(z),
                 _fused("sigmoid", lambda y: y * (1 - y), lambda y: 1 - 2 * y)),
-    None: (None, _affine_rule),
+    None: ("affine", None, _affine_rule),
 }
 
 
@@ -1402,7 +1404,8 @@ def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
             raise ValueError(f"affine: weight must be 2-D (in, out), got shape {wd.shape}")
         raise ValueError(f"affine: input of shape {xd.shape} does not fit weight of shape "
                          f"{wd.shape}: the input's last axis must have size {wd.shape[0]}")
-    if activation not in _ACTIVATIONS:
+    spec = _ACTIVATIONS.get(activation)
+    if spec is None:
         raise ValueError(f"affine: activation must be None or one of "
                          f"{sorted(k for k in _ACTIVATIONS if k)}, got {activation!r}")
     out = _out(xd @ wd)
@@ -1413,11 +1416,10 @@ def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
                              f"{wd.shape}: expected shape ({wd.shape[1]},)")
         out += bd
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    forward, rule = _ACTIVATIONS[activation]
+    name, forward, rule = spec
     if forward is None:
-        return record("affine", out, inputs, rule, (x, weight))
-    return record("affine+" + activation, _out(forward(out)), inputs, rule, (x, weight),
-                  keep_ans=True)
+        return record(name, out, inputs, rule, (x, weight))
+    return record(name, _out(forward(out)), inputs, rule, (x, weight), keep_ans=True)
 
 
 def dot(a: Any, b: Any) -> Tensor:
