@@ -700,27 +700,36 @@ def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None
     t = node.tensor()
     if t is None or not t._requires_grad:
         return
-    with _ACCUMULATE_GUARD:
-        grad = t._grad          # a leaf's: `t.grad` without the property
-        if create_graph:
-            gt = g if isinstance(g, Tensor) else _new(g)
-            if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
-                gt = _new(np.array(gt._data))
-            t.grad = gt if grad is None else grad + gt
-        elif grad is None:
+    _ACCUMULATE_GUARD.acquire()     # not `with`: this runs once per leaf per backward
+    try:
+        grad: Any = t._grad     # a leaf's: `t.grad` without the property
+        if grad is None and not create_graph:
             if type(g) is not np.ndarray or g.base is not None or id(g) in handed or \
                     not g.flags.writeable:
                 g = np.array(g)
             handed.add(id(g))
-            if g.shape == t._data.shape and g.dtype == t._data.dtype:
-                t._grad = _new(g)   # what the `grad` setter checks, checked here
+            data = t._data
+            if g.shape == data.shape and g.dtype == data.dtype:
+                gt = _new_tensor(Tensor)    # `_new(g)`, inlined; what the `grad` setter
+                gt._data = g                # checks, checked above
+                gt._node = gt._leaf = gt._grad = gt.name = None
+                gt._requires_grad = False
+                gt._version = 0
+                t._grad = gt
             else:
                 t.grad = _new(g)    # raises: the leaf's value was replaced by another shape
+        elif create_graph:
+            gt = g if isinstance(g, Tensor) else _new(g)
+            if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
+                gt = _new(np.array(gt._data))
+            t.grad = gt if grad is None else grad + gt
         elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
                 and grad._data.shape == g.shape:
             grad._data += g
         else:
             t.grad = _new(grad._data + g)
+    finally:
+        _ACCUMULATE_GUARD.release()
 
 
 def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:

@@ -846,7 +846,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     n_classes = xd.shape[-1]
     x2 = _wide(xd).reshape(-1, n_classes)
     rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
-    if cols.size and (np.minimum.reduce(cols) < 0 or np.maximum.reduce(cols) >= n_classes):
+    # one pass: seen as unsigned, a negative label is larger than any class index
+    if cols.size and np.maximum.reduce(cols.view(_unsigned(cols.dtype))) >= n_classes:
         bad = cols[(cols < 0) | (cols >= n_classes)][0]
         raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {n_classes} "
                          f"classes (labels must be in 0..{n_classes - 1})")
@@ -883,6 +884,17 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     # the labels are an input without a gradient (observers such as record_values see them)
     return record(f"softmax_cross_entropy[{reduction}]" if reduction != "none" else
                   "softmax_cross_entropy", _out(out), (logits, lab), (rule, None), (logits, e))
+
+
+_UNSIGNED: dict = {}
+
+
+def _unsigned(dtype: np.dtype) -> np.dtype:
+    """The unsigned integer dtype of `dtype`'s size and byte order."""
+    u = _UNSIGNED.get(dtype)
+    if u is None:
+        u = _UNSIGNED[dtype] = np.dtype(dtype.str.replace("i", "u"))
+    return u
 
 
 def _ce_grad(x: Any, g: Any, p0: np.ndarray, onehot: np.ndarray, reduction: str, count: int) -> Tensor:
@@ -1277,7 +1289,7 @@ def _affine_rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
         return gx, gw
     if not need[2] or type(g) is not np.ndarray:
         return gx, gw, (g if need[2] else None)     # a Tensor's sum is the engine's (recorded)
-    return gx, gw, np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)
+    return gx, gw, _add_reduce(g if g.ndim == 2 else g.reshape(-1, g.shape[-1]), 0)
 
 
 def _times_transposed(g: Any, w: Any) -> Tensor:
@@ -1303,29 +1315,48 @@ def _fused(name: str, derivative: Any, second: Any) -> Any:
     Under create_graph, g * derivative(y) is one recorded node (see `_act_grad`); otherwise it
     is computed in a scratch buffer that never leaves the rule (the bias gets its sum)."""
     def rule(g: Any, ans: Any, need: list, x: Any, w: Any) -> tuple:
+        if type(g) is np.ndarray and type(ans) is np.ndarray and g.dtype == ans.dtype \
+                and g.shape == ans.shape:
+            t = into(g, ans, _scratch(ans.shape, ans.dtype, 0))
+            return _affine_rule(t, None, need, x, w)      # t never leaves: the bias gets its sum
         if isinstance(g, Tensor) or isinstance(ans, Tensor):
             return _affine_rule(_act_grad(name, derivative, second, g, ans), None, need, x, w)
-        if type(g) is not np.ndarray or g.dtype != ans.dtype or g.shape != ans.shape:
-            return _affine_rule(g * derivative(ans), None, need, x, w)
-        t = _ACT_INTO[name](g, ans, _scratch(ans.shape, ans.dtype, 0))
-        return _affine_rule(t, None, need, x, w)      # t never leaves: the bias gets its sum
+        return _affine_rule(g * derivative(ans), None, need, x, w)
+    into = _ACT_INTO[name]
     return rule
 
 
 def _scratch(shape: tuple, dtype: Any, slot: int) -> np.ndarray:
     """A scratch array of `shape`, private to this thread and to `slot`: a view into one buffer
     per (slot, dtype) as large as the largest asked for. Only a rule's temporaries live there
-    (never an array it returns), so large backward passes stop mapping and unmapping memory."""
+    (never an array it returns), so large backward passes stop mapping and unmapping memory.
+    The views are kept by (slot, dtype, shape): a backward pass asks for the same ones again."""
+    views = _SCRATCH.__dict__.get("views")
+    view = None if views is None else views.get((slot, dtype, shape))
+    return _new_scratch(shape, dtype, slot) if view is None else view
+
+
+def _new_scratch(shape: tuple, dtype: Any, slot: int) -> np.ndarray:
     bufs = _SCRATCH.__dict__.setdefault("bufs", {})
+    views = _SCRATCH.__dict__.setdefault("views", {})
     n = math.prod(shape)
     buf = bufs.get((slot, dtype))
     if buf is None or buf.size < n:
         buf = bufs[(slot, dtype)] = np.empty(n, dtype)
-    return buf[:n].reshape(shape)
+        for key in [k for k in views if k[:2] == (slot, dtype)]:    # views of the old buffer
+            del views[key]
+    if len(views) > 64:         # many shapes (varying batch sizes): start again
+        views.clear()
+    view = views[(slot, dtype, shape)] = buf[:n].reshape(shape)
+    return view
+
+
+_BOOL = np.dtype(bool)
+_add_reduce = np.add.reduce
 
 
 def _relu_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    mask = np.greater(y, 0, out=_scratch(y.shape, np.dtype(bool), 1))
+    mask = np.greater(y, 0, out=_scratch(y.shape, _BOOL, 1))
     return np.multiply(g, mask, out=t)
 
 
@@ -1380,11 +1411,11 @@ _DERIVATIVES = {      # name: (its derivative from the output y, that derivative
     "sigmoid": (lambda y: y * (1 - y), lambda y: 1 - 2 * y),
 }
 
-_ACTIVATIONS = {      # name: (in-place forward on the affine output, rule)
-    "relu": (lambda z: np.maximum(z, 0, out=z), _fused("relu", *_DERIVATIVES["relu"])),
-    "tanh": (lambda z: np.tanh(z, out=z), _fused("tanh", *_DERIVATIVES["tanh"])),
-    "sigmoid": (lambda z: _np_sigmoid(z), _fused("sigmoid", *_DERIVATIVES["sigmoid"])),
-    None: (None, _affine_rule),
+_ACTIVATIONS = {      # activation: (node name, in-place forward on the affine output, rule)
+    "relu": ("affine+relu", lambda z: np.maximum(z, 0, out=z), _fused("relu", *_DERIVATIVES["relu"])),
+    "tanh": ("affine+tanh", lambda z: np.tanh(z, out=z), _fused("tanh", *_DERIVATIVES["tanh"])),
+    "sigmoid": ("affine+sigmoid", lambda z: _np_sigmoid(z), _fused("sigmoid", *_DERIVATIVES["sigmoid"])),
+    None: ("affine", None, _affine_rule),
 }
 
 
@@ -1399,7 +1430,8 @@ def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
             raise ValueError(f"affine: weight must be 2-D (in, out), got shape {wd.shape}")
         raise ValueError(f"affine: input of shape {xd.shape} does not fit weight of shape "
                          f"{wd.shape}: the input's last axis must have size {wd.shape[0]}")
-    if activation not in _ACTIVATIONS:
+    spec = _ACTIVATIONS.get(activation)
+    if spec is None:
         raise ValueError(f"affine: activation must be None or one of "
                          f"{sorted(k for k in _ACTIVATIONS if k)}, got {activation!r}")
     out = _out(xd @ wd)
@@ -1410,11 +1442,10 @@ def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
                              f"{wd.shape}: expected shape ({wd.shape[1]},)")
         out += bd
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    forward, rule = _ACTIVATIONS[activation]
+    name, forward, rule = spec
     if forward is None:
-        return record("affine", out, inputs, rule, (x, weight))
-    return record("affine+" + activation, _out(forward(out)), inputs, rule, (x, weight),
-                  keep_ans=True)
+        return record(name, out, inputs, rule, (x, weight))
+    return record(name, _out(forward(out)), inputs, rule, (x, weight), keep_ans=True)
 
 
 # ---------------------------------------------------------------- contractions (hvp, vhp)

@@ -81,6 +81,8 @@ def protect(arr: np.ndarray) -> tuple:
     that memory: a memmap, memory a bytearray or another library owns (not locked), and memory
     other views the user made earlier may share (a Tensor was built on a view of it, see
     `SHARED`: locked as well, so writes through `arr` and its owner are still refused)."""
+    if arr.base is None and type(arr) is np.ndarray and not (SHARED and id(arr) in SHARED):
+        return arr, _lock_own(arr)      # the frequent case (a parameter), spelled out
     owner = arr if arr.base is None else memory_owner(arr)
     if type(owner) is not np.ndarray or type(arr) is not np.ndarray:
         return np.array(arr), ()
@@ -113,11 +115,37 @@ def lock_array(arr: np.ndarray, owner: Any = None) -> tuple:
     return tuple(counted)
 
 
+def _lock_own(arr: np.ndarray) -> tuple:
+    """`lock_array(arr, arr)` for an array that owns its memory (the guard taken without
+    `with`: this runs for every parameter a node saves)."""
+    key = id(arr)
+    _LOCKED_GUARD.acquire()
+    try:
+        entry = _LOCKED.get(key)
+        if entry is not None:
+            entry[1] += 1
+            counted: tuple = (arr,)
+        elif arr.flags.writeable:
+            arr.setflags(write=False)
+            _LOCKED[key] = [arr, 1]
+            counted = (arr,)
+        else:
+            counted = ()
+    finally:
+        _LOCKED_GUARD.release()
+    if _PENDING:
+        _unlock_pending()
+    return counted
+
+
 def unlock_arrays(arrays: tuple) -> None:
     """Undo `lock_array`: an array nobody holds any more is writable again."""
     if arrays:
-        with _LOCKED_GUARD:
+        _LOCKED_GUARD.acquire()
+        try:
             _unlock(arrays)
+        finally:
+            _LOCKED_GUARD.release()
     if _PENDING:
         _unlock_pending()
 

@@ -83,7 +83,7 @@ class _ThreadState(threading.local):
     each operation, `backward_observers` for each backward pass."""
 
     _enabled = True     # grad mode
-    _scope = ()         # scope labels (e.g. Modules) given to new nodes, for draw_graph clusters
+    _scope: tuple = ()  # scope labels (e.g. Modules) given to new nodes, for draw_graph clusters
     _observers: tuple = ()      # the installed Observers, outermost first
     _watching = False   # whether one of them overrides `recorded` or `unrecorded`
     recording = RECORD
@@ -191,19 +191,29 @@ class scope:
     `with ag.scope(model): with ag.scope(layer): ...`.
     """
 
+    __slots__ = ("label",)
+
     def __init__(self, label: Any) -> None:
         self.label = label
 
     def __enter__(self) -> scope:
-        STATE.scope = STATE.scope + (self.label,)
+        # `STATE.scope = STATE.scope + (label,)` without the property (twice per Module call)
+        state = STATE
+        state._scope = state._scope + (self.label,)
+        if state._enabled:
+            state.recording = RECORD_OBSERVED     # what `_sync` gives with a scope open
+        else:
+            state._sync()
         return self
 
     def __exit__(self, *exc: object) -> None:
         # this thread's labels end with this entry's (the object may be entered nested or by
         # several threads: nothing is kept on it), unless a scope entered inside was left open
-        labels = STATE.scope
+        state = STATE
+        labels = state._scope
         if labels and labels[-1] is self.label:
-            STATE.scope = labels[:-1]
+            state._scope = labels[:-1]
+            state._sync()
             return
         for i in range(len(labels) - 2, -1, -1):
             if labels[i] is self.label:

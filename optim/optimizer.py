@@ -206,6 +206,10 @@ class Optimizer:
         setdefault, scratch, update = self.state.setdefault, self._scratch, self._update
         hooks = self._update_hooks
         for group in self.param_groups:
+            rate = None if hooks else self._plain_rate(group)
+            if rate is not None:
+                self._plain_step(group["params"], rate)
+                continue
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
@@ -259,6 +263,38 @@ class Optimizer:
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
                 w: np.ndarray) -> None:
         raise NotImplementedError
+
+    def _plain_rate(self, group: dict[str, Any]) -> float | None:
+        """The learning rate when the group's update is `x -= g * lr` and keeps no buffers
+        (plain SGD), so `_plain_step` may run it; None otherwise (subclasses say when)."""
+        return None
+
+    def _plain_step(self, params: list[ag.Tensor], lr: float) -> None:
+        """`step`'s loop for a group whose update is `x -= g * lr` (see `_plain_rate`) and with
+        no update hooks: the same arithmetic as `_update`'s, with the per-parameter calls
+        (state, scratch, update) spelled out."""
+        items, views, multiply, subtract = self.state._items, self._views, np.multiply, np.subtract
+        for p in params:
+            grad = p.grad
+            if grad is None:
+                continue
+            g = grad.data
+            x = p.data
+            if g.shape != x.shape:
+                raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
+            if id(p) not in items:
+                self.state.setdefault(p)        # an empty state, as `step` gives every parameter
+            w = views.get((x.dtype, x.shape))
+            if w is None:
+                w = self._scratch(x)
+            if x.flags.writeable:
+                multiply(g, lr, out=w)
+                subtract(x, w, out=x)
+            else:                   # held by a live graph: update a copy (see `step`)
+                x = x.copy()
+                multiply(g, lr, out=w)
+                subtract(x, w, out=x)
+                p.data = x
 
     def _scratch(self, x: np.ndarray) -> np.ndarray:
         """A scratch array shaped like `x`: a view into one buffer per dtype, as big as the largest param."""

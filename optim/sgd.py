@@ -51,6 +51,12 @@ class SGD(Optimizer):
                 f"Nesterov momentum needs momentum > 0 and dampening == 0, got "
                 f"momentum={group['momentum']!r}, dampening={group['dampening']!r}")
 
+    def _plain_rate(self, group: dict[str, Any]) -> float | None:
+        # plain SGD, unless a subclass changed the update
+        if group["momentum"] == 0 and group["weight_decay"] == 0 and type(self)._update is SGD._update:
+            return group["lr"]
+        return None
+
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
                 w: np.ndarray) -> None:
         lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]

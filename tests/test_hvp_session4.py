@@ -119,12 +119,12 @@ def test_no_weight_gradient_is_computed():
         seen.append(list(need))
         return real(g, ans, need, x, w)
     x = RNG.standard_normal((5, 3))
-    ops._affine_rule, ops._ACTIVATIONS[None] = spy, (None, spy)
+    ops._affine_rule, ops._ACTIVATIONS[None] = spy, ("affine", None, spy)
     try:
         F.hvp(lambda w, b: ag.tanh(ag.affine(x, w, b)).sum(), (ag.tensor(RNG.standard_normal((3, 2))),
               ag.tensor(RNG.standard_normal(2))), (ag.ones(3, 2), ag.ones(2)))
     finally:
-        ops._affine_rule, ops._ACTIVATIONS[None] = real, (None, real)
+        ops._affine_rule, ops._ACTIVATIONS[None] = real, ("affine", None, real)
     # the recorded pass asks the rule for nothing (x is a constant, w and b contracted); the
     # final pass for w's and b's gradients through the forward node
     assert seen[0] == [False, False, False]
