@@ -1128,7 +1128,7 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
             raise ValueError(f"split: axis {axis} of length {n} does not divide into "
                              f"{indices_or_sections} equal sections")
         step = n // indices_or_sections
-        bounds = list(range(0, n + 1, step))
+        bounds = [i * step for i in range(indices_or_sections + 1)]     # step 0: empty pieces
     elif isinstance(indices_or_sections, (list, tuple, np.ndarray)) and builtins.all(
             _is_int(i) for i in np.asarray(indices_or_sections).reshape(-1).tolist()):
         bounds = [0] + [int(i) for i in np.asarray(indices_or_sections).reshape(-1)] + [n]
