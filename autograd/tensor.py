@@ -546,6 +546,15 @@ class Tensor:
                 f"'{self._node.name}': copy t.detach() instead")
         return _rebuild, (type(self), self._data, self.requires_grad, self.name, self._grad)
 
+    def __copy__(self) -> Tensor:
+        """`copy.copy` of a leaf: an independent leaf, as `deepcopy` gives. The value and `.grad`
+        are copied, so a backward into the copy cannot accumulate into this tensor's `.grad`
+        (the same object otherwise), nor an update of one change the other's value."""
+        fn, (cls, data, requires_grad, name, grad) = self.__reduce_ex__(4)
+        if grad is not None:
+            grad = _rebuild(type(grad), grad._data.copy(), False, grad.name, None)
+        return fn(cls, data.copy(), requires_grad, name, grad)
+
     if TYPE_CHECKING:
         # Declarations for type checkers only (never run): the operators and methods that
         # autograd/ops.py and autograd/aliases.py attach to Tensor when they are imported, with
