@@ -834,12 +834,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     xd = np.asarray(_val(logits, "softmax_cross_entropy"))
     # the rule reads the labels: a copy, so a later write into the caller's array cannot reach it
     lab = np.array(labels._data if isinstance(labels, Tensor) else labels)
-    if lab.dtype.kind not in "iu":
-        raise TypeError(f"softmax_cross_entropy: labels must be integer class indices, got dtype "
-                        f"{lab.dtype}; pass integers, e.g. labels.astype(np.int64)")
-    if xd.ndim == 0 or lab.shape != xd.shape[:-1]:
-        raise ValueError(f"softmax_cross_entropy: labels of shape {lab.shape} do not match logits "
-                         f"of shape {xd.shape}: expected labels of shape {xd.shape[:-1]}")
+    if lab.dtype.kind not in "iu" or xd.ndim == 0 or lab.shape != xd.shape[:-1]:
+        _refuse_labels(lab, xd.shape)
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', "
                          f"got {reduction!r}")
@@ -883,6 +879,26 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     # the labels are an input without a gradient (observers such as record_values see them)
     return record(f"softmax_cross_entropy[{reduction}]" if reduction != "none" else
                   "softmax_cross_entropy", _out(out), (logits, lab), (rule, None), (logits, e))
+
+
+def _refuse_labels(lab: np.ndarray, shape: tuple) -> None:
+    """The error for labels that do not fit logits of `shape`, with the likely fix: one-hot or
+    probability targets (PyTorch accepts those) or PyTorch's (N, C, d...) layout."""
+    hint = ""
+    if lab.shape == shape and len(shape) >= 1:
+        hint = ("; these look like one-hot or probability targets, shaped as the logits: pass the "
+                "class indices, labels.argmax(axis=-1)")
+    elif len(shape) >= 3 and lab.shape == shape[:1] + shape[2:]:
+        perm = (0,) + tuple(range(2, len(shape))) + (1,)
+        hint = (f"; classes are on the last axis of the logits, not on axis 1 as in PyTorch: "
+                f"move them last, logits.transpose{perm}")
+    elif lab.shape == shape[:-1] + (1,):
+        hint = f"; drop the labels' last axis of size 1: labels.reshape({shape[:-1]})"
+    if lab.dtype.kind not in "iu":
+        raise TypeError(f"softmax_cross_entropy: labels must be integer class indices, got dtype "
+                        f"{lab.dtype}" + (hint or "; pass integers, e.g. labels.astype(np.int64)"))
+    raise ValueError(f"softmax_cross_entropy: labels of shape {lab.shape} do not match logits "
+                     f"of shape {shape}: expected labels of shape {shape[:-1]}{hint}")
 
 
 def _ce_grad(x: Any, g: Any, p0: np.ndarray, onehot: np.ndarray, reduction: str, count: int) -> Tensor:
