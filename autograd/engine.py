@@ -229,6 +229,9 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
     """
     mode = STATE.recording
     if mode < RECORD:
+        if (inputs[0]._node is not None if len(inputs) == 1 and type(inputs[0]) is Tensor
+                else getattr(out, "base", None) is not None):       # maybe a view of an output
+            _read_only_view(out, inputs)
         return unrecorded(name, out, mode)
     if len(inputs) == 2:        # the most frequent case, spelled out (faster than the general one)
         a, b = inputs
@@ -254,6 +257,17 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
             saved = ()  # only constants: nothing to version-check, the node can run again
     return new_node(None, name, parents, vjps, saved, arrays, locked, out, keep_ans, inputs, mode,
                     attrs)
+
+
+def _read_only_view(out: np.ndarray, inputs: tuple) -> None:
+    """Make `out`, a view made under no_grad, read-only if it shares memory with an operation's
+    output: a graph may read that array at backward (a rule saved it), and `out` is a leaf whose
+    `.data` is otherwise writable (as that output's own `.data` is not)."""
+    for x in inputs:
+        if isinstance(x, Tensor) and x._node is not None and (
+                out is x._data or np.may_share_memory(out, x._data)):
+            out.flags.writeable = False
+            return
 
 
 def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bool = False,

@@ -258,7 +258,7 @@ def get_rng(rng: np.random.Generator | int | None = None) -> np.random.Generator
 def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     """Convert user data to an ndarray: Python floats become the default dtype."""
     if isinstance(data, Tensor):
-        data = data._data
+        data = data.data        # an operation's output comes read-only, as its `.data` does
     if isinstance(data, np.ndarray):
         if data.dtype.kind not in "biufc":
             raise TypeError(
