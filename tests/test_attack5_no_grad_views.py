@@ -73,3 +73,24 @@ def test_fresh_no_grad_results_of_an_output_stay_writable():
     assert z.data.flags.writeable and c.tolist()[0] == 5.0
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0]))
+
+
+def test_a_view_of_a_constant_written_after_the_graph_saved_it_leaves_the_gradient_right():
+    w = ag.tensor([1.0, 1.0], dtype=np.float64, requires_grad=True)
+    c = ag.tensor([3.0, 4.0], dtype=np.float64)
+    flat = c.reshape(2)                  # unrecorded (nothing needs grad): a leaf on c's memory
+    loss = (w * c).sum()                 # saves c
+    flat += 1.0                          # grad mode on, in place: c changes, as in PyTorch
+    assert c.tolist() == [4.0, 5.0]
+    loss.backward()
+    assert w.grad.tolist() == [3.0, 4.0]     # what the forward pass multiplied by
+
+
+def test_a_view_of_a_detached_parameter_written_under_no_grad_leaves_the_gradient_right():
+    x = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    alias = x.detach().reshape(2)
+    y = ag.sin(x).sum()
+    with ag.no_grad():
+        alias += 1.0
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.cos([1.0, 2.0]))
