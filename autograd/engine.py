@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .protection import FROZEN, hold_constant, lock_array, protect, unlock_arrays, unlock_later
+from .protection import FROZEN, hold_constant, lock_array, protect, shared, unlock_arrays, unlock_later
 from .tensor import CLOCK, MUTATIONS, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Observer, Tensor, _new
 
 
@@ -229,24 +229,24 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
     """
     mode = STATE.recording
     if mode < RECORD:
-        return unrecorded(name, out, mode)
+        return _unrecorded_view(name, out, mode, inputs)
     if len(inputs) == 2:        # the most frequent case, spelled out (faster than the general one)
         a, b = inputs
         pa = (a._node or leaf_node(a)) if isinstance(a, Tensor) and a._requires_grad else None
         pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b._requires_grad else None
         if pa is None and pb is None:
-            return unrecorded(name, out, mode)
+            return _unrecorded_view(name, out, mode, inputs)
         parents: tuple = (pa, pb)
     elif len(inputs) == 1:      # the next most frequent (shape operations, reductions, indexing)
         x = inputs[0]
         if not (isinstance(x, Tensor) and x._requires_grad):
-            return unrecorded(name, out, mode)
+            return _unrecorded_view(name, out, mode, inputs)
         parents = (x._node or leaf_node(x),)
     else:
         parents = tuple([(x._node or leaf_node(x)) if isinstance(x, Tensor) and x._requires_grad
                          else None for x in inputs])
         if parents.count(None) == len(parents):
-            return unrecorded(name, out, mode)
+            return _unrecorded_view(name, out, mode, inputs)
     arrays = locked = ()
     if saved:
         arrays, locked, tensors = saved_arrays(saved)
@@ -254,6 +254,28 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
             saved = ()  # only constants: nothing to version-check, the node can run again
     return new_node(None, name, parents, vjps, saved, arrays, locked, out, keep_ans, inputs, mode,
                     attrs)
+
+
+def _unrecorded_view(name: str, out: Any, mode: int, inputs: tuple) -> Tensor:
+    """`unrecorded`, for an output that may share an input's memory (a shape operation or
+    indexing gives a view). It is a leaf whose `.data` is writable, so: a view of an
+    operation's output (which a graph may read at backward) is made read-only, as that
+    output's own `.data` is; in grad mode, a view of other memory (a leaf's, an ndarray's) is
+    noted as shared (`protection.shared`), so a graph that saves that memory later saves a
+    copy, which writes through the view cannot reach (as for `Tensor(A[:, :2])`)."""
+    if type(out) is np.ndarray and (out.base is not None or (
+            len(inputs) == 1 and type(inputs[0]) is Tensor and out is inputs[0]._data)):
+        for x in inputs:
+            xd = x._data if isinstance(x, Tensor) else x
+            if isinstance(x, Tensor) and x._node is not None:
+                if out is xd or np.may_share_memory(out, xd):
+                    out.flags.writeable = False
+                    break
+            elif mode >= RECORD and type(xd) is np.ndarray and out is not xd and \
+                    np.may_share_memory(out, xd):          # not under no_grad: eval stays fast
+                shared(out)
+                break
+    return unrecorded(name, out, mode)
 
 
 def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bool = False,

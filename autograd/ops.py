@@ -834,12 +834,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     xd = np.asarray(_val(logits, "softmax_cross_entropy"))
     # the rule reads the labels: a copy, so a later write into the caller's array cannot reach it
     lab = np.array(labels._data if isinstance(labels, Tensor) else labels)
-    if lab.dtype.kind not in "iu":
-        raise TypeError(f"softmax_cross_entropy: labels must be integer class indices, got dtype "
-                        f"{lab.dtype}; pass integers, e.g. labels.astype(np.int64)")
-    if xd.ndim == 0 or lab.shape != xd.shape[:-1]:
-        raise ValueError(f"softmax_cross_entropy: labels of shape {lab.shape} do not match logits "
-                         f"of shape {xd.shape}: expected labels of shape {xd.shape[:-1]}")
+    if lab.dtype.kind not in "iu" or xd.ndim == 0 or lab.shape != xd.shape[:-1]:
+        _refuse_labels(lab, xd.shape)
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', "
                          f"got {reduction!r}")
@@ -895,6 +891,26 @@ def _unsigned(dtype: np.dtype) -> np.dtype:
     if u is None:
         u = _UNSIGNED[dtype] = np.dtype(dtype.str.replace("i", "u"))
     return u
+
+
+def _refuse_labels(lab: np.ndarray, shape: tuple) -> None:
+    """The error for labels that do not fit logits of `shape`, with the likely fix: one-hot or
+    probability targets (PyTorch accepts those) or PyTorch's (N, C, d...) layout."""
+    hint = ""
+    if lab.shape == shape and len(shape) >= 1:
+        hint = ("; these look like one-hot or probability targets, shaped as the logits: pass the "
+                "class indices, labels.argmax(axis=-1)")
+    elif len(shape) >= 3 and lab.shape == shape[:1] + shape[2:]:
+        perm = (0,) + tuple(range(2, len(shape))) + (1,)
+        hint = (f"; classes are on the last axis of the logits, not on axis 1 as in PyTorch: "
+                f"move them last, logits.transpose{perm}")
+    elif lab.shape == shape[:-1] + (1,):
+        hint = f"; drop the labels' last axis of size 1: labels.reshape({shape[:-1]})"
+    if lab.dtype.kind not in "iu":
+        raise TypeError(f"softmax_cross_entropy: labels must be integer class indices, got dtype "
+                        f"{lab.dtype}" + (hint or "; pass integers, e.g. labels.astype(np.int64)"))
+    raise ValueError(f"softmax_cross_entropy: labels of shape {lab.shape} do not match logits "
+                     f"of shape {shape}: expected labels of shape {shape[:-1]}{hint}")
 
 
 def _ce_grad(x: Any, g: Any, p0: np.ndarray, onehot: np.ndarray, reduction: str, count: int) -> Tensor:
@@ -1140,7 +1156,7 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
             raise ValueError(f"split: axis {axis} of length {n} does not divide into "
                              f"{indices_or_sections} equal sections")
         step = n // indices_or_sections
-        bounds = list(range(0, n + 1, step))
+        bounds = [i * step for i in range(indices_or_sections + 1)]     # step 0: empty pieces
     elif isinstance(indices_or_sections, (list, tuple, np.ndarray)) and builtins.all(
             _is_int(i) for i in np.asarray(indices_or_sections).reshape(-1).tolist()):
         bounds = [0] + [int(i) for i in np.asarray(indices_or_sections).reshape(-1)] + [n]

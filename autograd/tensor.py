@@ -268,7 +268,7 @@ def get_rng(rng: np.random.Generator | int | None = None) -> np.random.Generator
 def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     """Convert user data to an ndarray: Python floats become the default dtype."""
     if isinstance(data, Tensor):
-        data = data._data
+        data = data.data        # an operation's output comes read-only, as its `.data` does
     if isinstance(data, np.ndarray):
         if data.dtype.kind not in "biufc":
             raise TypeError(
@@ -555,6 +555,15 @@ class Tensor:
                 f"only leaf tensors can be copied or pickled; this one was made by "
                 f"'{self._node.name}': copy t.detach() instead")
         return _rebuild, (type(self), self._data, self.requires_grad, self.name, self._grad)
+
+    def __copy__(self) -> Tensor:
+        """`copy.copy` of a leaf: an independent leaf, as `deepcopy` gives. The value and `.grad`
+        are copied, so a backward into the copy cannot accumulate into this tensor's `.grad`
+        (the same object otherwise), nor an update of one change the other's value."""
+        fn, (cls, data, requires_grad, name, grad) = self.__reduce_ex__(4)
+        if grad is not None:
+            grad = _rebuild(type(grad), grad._data.copy(), False, grad.name, None)
+        return fn(cls, data.copy(), requires_grad, name, grad)
 
     if TYPE_CHECKING:
         # Declarations for type checkers only (never run): the operators and methods that

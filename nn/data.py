@@ -39,7 +39,10 @@ class Standardizer:
 
     def fit(self, X: Any) -> Standardizer:  # noqa: N803 - the API's name
         """Learn the per-feature mean and standard deviation of `X` (samples on axis 0)."""
-        arr = np.asarray(_as_data(X))
+        X = _as_data(X)  # noqa: N806
+        # the statistics are constants of the transform: a Tensor's values, whether or not it
+        # requires grad (np.asarray refuses one that does, to keep its gradient)
+        arr = X.data if isinstance(X, ag.Tensor) else np.asarray(X)
         if arr.ndim == 0 or arr.shape[0] == 0:
             raise ValueError(f"Standardizer.fit needs at least one sample, got shape {arr.shape}")
         eps = np.finfo(arr.dtype).eps if arr.dtype.kind == "f" else 0.0
