@@ -27,15 +27,22 @@ from .tensor import CLOCK, MUTATIONS, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STA
 class Node:
     """One recorded operation: parents, per-input gradient rules, and what the rules need."""
 
-    __slots__ = ("name", "parents", "vjps", "saved", "arrays", "ans", "shape", "dtype", "scope",
-                 "freed", "meta", "seq", "__weakref__")
+    # The parents live in the node's own slots, not in a tuple: one object per recorded operation
+    # for the garbage collector to walk (a full collection walks every live node), not two.
+    # `parents` reads them as the tuple `(p0, p1, *rest)[:arity]`.
+    __slots__ = ("name", "p0", "p1", "arity", "rest", "vjps", "saved", "arrays", "ans", "shape",
+                 "dtype", "scope", "freed", "meta", "seq", "__weakref__")
     rule_per_input = True   # `vjps[i]` gives input i's gradient (False: the node's own `vjp` computes them)
 
     def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
                  ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
         # `new_node` writes these same fields itself, for an operation's node
         self.name = name
-        self.parents = parents      # Node or None (input needs no gradient), one per input
+        # the Nodes of the inputs (None: that input needs no gradient), see `parents`
+        n = self.arity = len(parents)
+        self.p0 = parents[0] if n else None
+        self.p1 = parents[1] if n > 1 else None
+        self.rest = parents[2:]     # the inputs after the second ((), shared, for most nodes)
         self.vjps = vjps            # rule(g, ans, *saved) -> gradient of that input
         self.saved = saved          # operands the rules read, when one is a Tensor to version-
         #                             check; empty when all are constants (nothing to check or
@@ -50,6 +57,16 @@ class Node:
         # creation time: the nodes of its inputs are older, and a saved Tensor whose _version
         # (time of its last .data replacement) is later was replaced after it was saved
         self.seq = next(CLOCK)
+
+    @property
+    def parents(self) -> tuple:
+        """The Nodes of the inputs, one per input, in order (None: that input needs no gradient)."""
+        n = self.arity
+        if n == 2:
+            return (self.p0, self.p1)
+        if n == 1:
+            return (self.p0,)
+        return (self.p0, self.p1) + self.rest if n else ()
 
     # -- backward ----------------------------------------------------------------------
 
@@ -256,6 +273,39 @@ def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = 
                     attrs)
 
 
+SAVE, SAVE_FOR_OTHER = 1, 2     # `record_binary`: an operand the rules read always, or only for
+#                                 the other operand's gradient (0: never)
+
+
+def record_binary(name: str, out: np.ndarray, a: Any, b: Any, vjps: tuple, save_a: int = 0,
+                  save_b: int = 0, keep_ans: bool = False) -> Tensor:
+    """`record` for an operation of two operands (elementwise arithmetic, the most frequent),
+    with less work per call: the rules get `(a, b)` (their arrays) when either is saved, and
+    `save_a` / `save_b` say when each is (`SAVE`, `SAVE_FOR_OTHER`: only when the other operand
+    needs a gradient, as multiply's rules; 0: never, None is passed in its place)."""
+    mode = STATE.recording
+    if mode < RECORD:
+        return unrecorded(name, out, mode)
+    pa = (a._node or leaf_node(a)) if isinstance(a, Tensor) and a._requires_grad else None
+    pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b._requires_grad else None
+    if pa is None and pb is None:
+        return unrecorded(name, out, mode)
+    saved: tuple = ()
+    arrays: tuple = ()
+    locked: tuple = ()
+    if save_a or save_b:
+        sa = a if save_a == SAVE or (save_a and pb is not None) else None
+        sb = b if save_b == SAVE or (save_b and pa is not None) else None
+        arrays = (sa, sb)
+        # nothing to hold for None and the cached constants (`FROZEN`), the most frequent
+        if (sa is not None and id(sa) not in FROZEN) or (sb is not None and id(sb) not in FROZEN):
+            arrays, locked, tensors = saved_arrays(arrays)
+            if tensors:
+                saved = (sa, sb)
+    return new_node(LockingNode if locked else Node, name, (pa, pb), vjps, saved, arrays, locked,
+                    out, keep_ans, (a, b), mode)
+
+
 def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bool = False,
                  keep_ans: bool = False) -> Tensor:
     """`record` for an operation of one input whose one rule (`vjps`, a 1-tuple) reads the
@@ -289,7 +339,14 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     # without the call (this is the hottest path)
     node: Any = _new_object(cls)
     node.name = name
-    node.parents = parents
+    n = node.arity = len(parents)       # `parents`, in the node's slots (see `Node.parents`)
+    if n == 2:
+        node.p0, node.p1 = parents
+        node.rest = ()
+    else:
+        node.p0 = parents[0] if n else None
+        node.p1 = parents[1] if n > 1 else None
+        node.rest = parents[2:]
     node.vjps = vjps
     node.saved = saved
     node.arrays = arrays
@@ -590,8 +647,8 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
         if node.meta and node.meta.get("hooks"):
             g = _run_hooks(node, g, create_graph, handed, fresh)
-        parents = node.parents
-        if not parents:
+        arity = node.arity
+        if not arity:
             _reach_leaf(node, g, create_graph, targets, handed, observers)
             continue
         if targets is not None:
@@ -603,7 +660,10 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             node.check_saved()
         if rules_in_loop and node.rule_per_input:
             input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
+            # the parents read from the slots (a one-input node's p1 is None: skipped below)
+            parents = (node.p0, node.p1) if arity < 3 else node.parents
         else:
+            parents = node.parents
             input_grads = node.vjp(g, None if needed is None else
                                    [p in needed or p in targets for p in parents], create_graph)
             if observers:       # they see the gradients as the inputs will receive them

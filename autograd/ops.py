@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import dtypes as _dtypes
-from .engine import record, record_unary
+from .engine import SAVE, SAVE_FOR_OTHER, record, record_binary, record_unary
 from .keywords import torch_keywords
 from .protection import FROZEN
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
@@ -174,13 +174,13 @@ _ADD, _SUBTRACT, _NEGATIVE_RULE = (_g, _g), (_g, _neg_g), (_neg_g,)     # rule t
 def add(a: Any, b: Any) -> Tensor:
     """Elementwise `a + b` with broadcasting; the gradient of each operand is summed back to its shape."""
     out, a, b = _binary("add", np.add, a, b)
-    return record("add", out, (a, b), _ADD)
+    return record_binary("add", out, a, b, _ADD)
 
 
 def subtract(a: Any, b: Any) -> Tensor:
     """Elementwise `a - b` with broadcasting; gradients 1 and -1."""
     out, a, b = _binary("subtract", np.subtract, a, b)
-    return record("subtract", out, (a, b), _SUBTRACT)
+    return record_binary("subtract", out, a, b, _SUBTRACT)
 
 
 def _needs(x: Any) -> bool:
@@ -191,9 +191,7 @@ def multiply(a: Any, b: Any) -> Tensor:
     """Elementwise `a * b` with broadcasting; gradients `b` and `a`."""
     # each rule reads only the other operand: keep an operand alive only if the other needs it
     out, a, b = _binary("multiply", np.multiply, a, b)
-    a_needs = isinstance(a, Tensor) and a._requires_grad        # `_needs`, inlined (hot path)
-    b_needs = isinstance(b, Tensor) and b._requires_grad
-    return record("multiply", out, (a, b), _MULTIPLY, (a if b_needs else None, b if a_needs else None))
+    return record_binary("multiply", out, a, b, _MULTIPLY, SAVE_FOR_OTHER, SAVE_FOR_OTHER)
 
 
 def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -213,7 +211,7 @@ def divide(a: Any, b: Any) -> Tensor:
     out, a, b = _binary("divide", np.true_divide, a, b)
     if out.dtype is _F64 and np.asarray(_val(a, "divide")).dtype.kind in "biu":   # int / int
         out = _float_result(_val(b, "divide"), out)
-    return record("divide", out, (a, b), (_div_a, _div_b), (a if _needs(b) else None, b))
+    return record_binary("divide", out, a, b, _DIVIDE, SAVE_FOR_OTHER, SAVE)
 
 
 def _div_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -224,12 +222,14 @@ def _div_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return -g * a / (b * b)
 
 
+_DIVIDE = (_div_a, _div_b)
+
+
 def power(a: Any, b: Any) -> Tensor:
     """Elementwise `a ** b`; gradients `b * a**(b-1)` (0 where a = b = 0) and `a**b * log(a)`
     (0 where a = 0 and b >= 0), as PyTorch."""
     out, a, b = _binary("power", np.power, a, b)
-    return record("power", out, (a, b),
-                  (_pow_a, _pow_b), (a, b), keep_ans=True)
+    return record_binary("power", out, a, b, (_pow_a, _pow_b), SAVE, SAVE, keep_ans=True)
 
 
 def _pow_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -278,7 +278,7 @@ def remainder(a: Any, b: Any) -> Tensor:
     """Elementwise `a % b` with the sign of b (NumPy's and PyTorch's rule):
     a - b * floor(a / b), so d/da = 1 and d/db = -floor(a / b)."""
     out, a, b = _binary("remainder", np.remainder, a, b)
-    return record("remainder", out, (a, b), (_g, _rem_b), (a, b))
+    return record_binary("remainder", out, a, b, (_g, _rem_b), SAVE, SAVE)
 
 
 def _rem_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -538,15 +538,13 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum; where a == b the gradient is split evenly."""
     out, a, b = _binary("maximum", np.maximum, a, b)
-    return record("maximum", out, (a, b),
-                  (_max_a, _max_b), (a, b))
+    return record_binary("maximum", out, a, b, (_max_a, _max_b), SAVE, SAVE)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum; where a == b the gradient is split evenly."""
     out, a, b = _binary("minimum", np.minimum, a, b)
-    return record("minimum", out, (a, b),
-                  (_max_b, _max_a), (a, b))
+    return record_binary("minimum", out, a, b, (_max_b, _max_a), SAVE, SAVE)
 
 
 def _max_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
