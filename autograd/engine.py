@@ -296,12 +296,16 @@ def record_binary(name: str, out: np.ndarray, a: Any, b: Any, vjps: tuple, save_
     if save_a or save_b:
         sa = a if save_a == SAVE or (save_a and pb is not None) else None
         sb = b if save_b == SAVE or (save_b and pa is not None) else None
-        arrays = (sa, sb)
-        # nothing to hold for None and the cached constants (`FROZEN`), the most frequent
         if (sa is not None and id(sa) not in FROZEN) or (sb is not None and id(sb) not in FROZEN):
-            arrays, locked, tensors = saved_arrays(arrays)
+            arrays, locked, tensors = saved_arrays((sa, sb))
             if tensors:
                 saved = (sa, sb)
+        else:   # None and cached constants (the most frequent): nothing to hold, a shared tuple
+            key = (id(sa), id(sb))
+            pair = _CONSTANT_PAIRS.get(key)
+            if pair is None:
+                pair = _CONSTANT_PAIRS[key] = (sa, sb)
+            arrays = pair
     return new_node(LockingNode if locked else Node, name, (pa, pb), vjps, saved, arrays, locked,
                     out, keep_ans, (a, b), mode)
 
@@ -351,7 +355,8 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     node.saved = saved
     node.arrays = arrays
     node.ans = out if keep_ans else None
-    node.shape = out.shape
+    shape = out.shape       # one tuple per shape, shared (see `_SHAPES`)
+    node.shape = _SHAPES.setdefault(shape, shape) if len(_SHAPES) < 4096 else shape
     node.dtype = out.dtype
     node.freed = False
     node.meta = None
@@ -396,6 +401,13 @@ def saved_arrays(saved: tuple) -> tuple:
 
 
 _NUMBERS = (int, float, bool)
+# Tuples a node keeps, made once and shared by every node that keeps an equal one: each tuple
+# a node kept for itself would be one more object per operation, counted by the garbage
+# collector (a deep graph triggers a full collection, which walks every live node, per 70,000
+# objects allocated and kept) and 60-80 bytes of memory.
+_SHAPES: dict = {}          # shape -> the same shape (at most 4,096 shapes; then one per node)
+_CONSTANT_PAIRS: dict = {}  # (id, id) -> (a, b), each None or a cached constant (`FROZEN`: kept
+#                             for good, so its id is never reused); record_binary's `arrays`
 _new_tensor = Tensor.__new__
 _new_object = object.__new__
 
