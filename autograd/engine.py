@@ -672,8 +672,9 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             node.check_saved()
         if rules_in_loop and node.rule_per_input:
             input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
-            # the parents read from the slots (a one-input node's p1 is None: skipped below)
-            parents = (node.p0, node.p1) if arity < 3 else node.parents
+            # `node.parents`, read from the slots without the property's call
+            parents = (node.p0, node.p1) if arity == 2 else (node.p0,) if arity == 1 else \
+                node.parents
         else:
             parents = node.parents
             input_grads = node.vjp(g, None if needed is None else
