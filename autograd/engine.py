@@ -300,12 +300,11 @@ def record_binary(name: str, out: np.ndarray, a: Any, b: Any, vjps: tuple, save_
             arrays, locked, tensors = saved_arrays((sa, sb))
             if tensors:
                 saved = (sa, sb)
-        else:   # None and cached constants (the most frequent): nothing to hold, a shared tuple
-            key = (id(sa), id(sb))
-            pair = _CONSTANT_PAIRS.get(key)
-            if pair is None:
-                pair = _CONSTANT_PAIRS[key] = (sa, sb)
-            arrays = pair
+        else:
+            # None and a cached constant (the most frequent: the operand that needs a gradient is
+            # not frozen, so it is the None): nothing to hold, and one tuple per constant
+            key = id(sb) if sa is None else -id(sa)
+            arrays = _CONSTANT_PAIRS.get(key) or _constant_pair(key, sa, sb)
     return new_node(LockingNode if locked else Node, name, (pa, pb), vjps, saved, arrays, locked,
                     out, keep_ans, (a, b), mode)
 
@@ -355,8 +354,8 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     node.saved = saved
     node.arrays = arrays
     node.ans = out if keep_ans else None
-    shape = out.shape       # one tuple per shape, shared (see `_SHAPES`)
-    node.shape = _SHAPES.setdefault(shape, shape) if len(_SHAPES) < 4096 else shape
+    shape = _SHAPES.get(out.shape)      # one tuple per shape, shared (see `_SHAPES`)
+    node.shape = _share_shape(out.shape) if shape is None else shape
     node.dtype = out.dtype
     node.freed = False
     node.meta = None
@@ -406,8 +405,21 @@ _NUMBERS = (int, float, bool)
 # collector (a deep graph triggers a full collection, which walks every live node, per 70,000
 # objects allocated and kept) and 60-80 bytes of memory.
 _SHAPES: dict = {}          # shape -> the same shape (at most 4,096 shapes; then one per node)
-_CONSTANT_PAIRS: dict = {}  # (id, id) -> (a, b), each None or a cached constant (`FROZEN`: kept
-#                             for good, so its id is never reused); record_binary's `arrays`
+
+
+def _share_shape(shape: tuple) -> tuple:
+    if len(_SHAPES) < 4096:
+        _SHAPES[shape] = shape
+    return shape
+
+
+_CONSTANT_PAIRS: dict = {}  # record_binary's `arrays` (None, c) by id(c), (c, None) by -id(c), c
+#                             None or a cached constant (`FROZEN`: kept for good, its id is never reused)
+
+
+def _constant_pair(key: int, a: Any, b: Any) -> tuple:
+    pair = _CONSTANT_PAIRS[key] = (a, b)
+    return pair
 _new_tensor = Tensor.__new__
 _new_object = object.__new__
 
