@@ -656,7 +656,7 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
     # away (it joins the heap only when a later-created node is waiting).
     next_node = next_g = None
     last_mutation = MUTATIONS[0]
-    push, pop = heapq.heappush, heapq.heappop
+    push, pop, ndarray = heapq.heappush, heapq.heappop, np.ndarray     # read once, as locals
     while waiting or next_node is not None:
         if next_node is not None and (not waiting or -waiting[0][0] < next_node.seq):
             node, g, next_node = next_node, next_g, None
@@ -702,7 +702,7 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             gi = vjps[i](g, ans, *saved) if input_grads is None else input_grads[i]
             if gi is None:
                 continue
-            if type(gi) is not np.ndarray or gi.shape != p.shape or gi.dtype is not p.dtype:
+            if type(gi) is not ndarray or gi.shape != p.shape or gi.dtype is not p.dtype:
                 gi = fit_to_input(gi, p, node, create_graph)
             if p is next_node:
                 next_g = _add(next_g, gi, fresh, create_graph)

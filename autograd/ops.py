@@ -99,9 +99,14 @@ def _binary(op: str, fn: Any, a: Any, b: Any, rules: tuple | None = None, save_a
         if type(bd) is np.ndarray:
             if ad.dtype is not bd.dtype and (not ad.ndim or not bd.ndim) and promote:
                 (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
-        elif type(bd) in _NUMBERS and ad.dtype.kind == "f":
+        elif type(bd) in _NUMBERS:
             c = _CONSTANTS.get(ad.dtype, _NO_CONSTANTS).get(bd)   # `_constant`'s cache, read inline
-            b = bd = _constant(bd, ad) if c is None else c
+            if c is not None:       # (it holds float dtypes only)
+                b = bd = c
+            elif ad.dtype.kind == "f":
+                b = bd = _constant(bd, ad)
+            elif promote:
+                (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
         elif promote:
             (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
     elif type(ad) in _NUMBERS and type(bd) is np.ndarray and bd.dtype.kind == "f":
