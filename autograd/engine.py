@@ -27,10 +27,11 @@ from .tensor import CLOCK, MUTATIONS, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STA
 class Node:
     """One recorded operation: parents, per-input gradient rules, and what the rules need."""
 
-    # The parents live in the node's own slots, not in a tuple: one object per recorded operation
-    # for the garbage collector to walk (a full collection walks every live node), not two.
-    # `parents` reads them as the tuple `(p0, p1, *rest)[:arity]`.
-    __slots__ = ("name", "p0", "p1", "arity", "rest", "vjps", "saved", "arrays", "ans", "shape",
+    # The parents of a node of one or two inputs live in its own slots `p0`, `p1`, not in a
+    # tuple: one object per recorded operation for the garbage collector to walk (a full
+    # collection walks every live node), not two. A node of three inputs or more also keeps
+    # them all as the tuple `many`. `parents` reads them as one tuple.
+    __slots__ = ("name", "p0", "p1", "arity", "many", "vjps", "saved", "arrays", "ans", "shape",
                  "dtype", "scope", "freed", "meta", "seq", "__weakref__")
     rule_per_input = True   # `vjps[i]` gives input i's gradient (False: the node's own `vjp` computes them)
 
@@ -42,7 +43,7 @@ class Node:
         n = self.arity = len(parents)
         self.p0 = parents[0] if n else None
         self.p1 = parents[1] if n > 1 else None
-        self.rest = parents[2:]     # the inputs after the second ((), shared, for most nodes)
+        self.many = parents if n > 2 else ()
         self.vjps = vjps            # rule(g, ans, *saved) -> gradient of that input
         self.saved = saved          # operands the rules read, when one is a Tensor to version-
         #                             check; empty when all are constants (nothing to check or
@@ -66,7 +67,7 @@ class Node:
             return (self.p0, self.p1)
         if n == 1:
             return (self.p0,)
-        return (self.p0, self.p1) + self.rest if n else ()
+        return self.many       # three inputs or more; () for a leaf
 
     # -- backward ----------------------------------------------------------------------
 
@@ -345,11 +346,11 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     n = node.arity = len(parents)       # `parents`, in the node's slots (see `Node.parents`)
     if n == 2:
         node.p0, node.p1 = parents
-        node.rest = ()
+        node.many = ()
     else:
         node.p0 = parents[0] if n else None
         node.p1 = parents[1] if n > 1 else None
-        node.rest = parents[2:]
+        node.many = parents if n > 2 else ()
     node.vjps = vjps
     node.saved = saved
     node.arrays = arrays
@@ -685,8 +686,7 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
         if rules_in_loop and node.rule_per_input:
             input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
             # `node.parents`, read from the slots without the property's call
-            parents = (node.p0, node.p1) if arity == 2 else (node.p0,) if arity == 1 else \
-                node.parents
+            parents = (node.p0, node.p1) if arity == 2 else (node.p0,) if arity == 1 else node.many
         else:
             parents = node.parents
             input_grads = node.vjp(g, None if needed is None else

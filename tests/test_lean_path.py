@@ -1,5 +1,5 @@
 """The lean per-operation path (issue #20): a node keeps its parents in its own slots
-(`p0`, `p1`, `rest`, read as `Node.parents`), binary operations record through
+(`p0`, `p1`; `many` for three inputs or more; read as `Node.parents`), binary operations record through
 `record_binary`, and nodes share their shape tuples and constant-operand tuples. These tests
 pin the edge cases that layout creates."""
 
@@ -30,8 +30,8 @@ def test_parents_of_one_two_and_many_inputs() -> None:
     assert binary.parents == (x._leaf, y._leaf)
     assert many.parents == (x._leaf, y._leaf, z._leaf, x._leaf)
     assert (unary.arity, binary.arity, many.arity) == (1, 2, 4)
-    assert unary.p1 is None and unary.rest == () and binary.rest == ()
-    assert many.rest == (z._leaf, x._leaf)
+    assert unary.p1 is None and unary.many == () and binary.many == ()
+    assert many.many == many.parents and (many.p0, many.p1) == (x._leaf, y._leaf)
     assert x._leaf.parents == () and x._leaf.arity == 0
 
 
@@ -42,7 +42,7 @@ def test_none_parents_keep_their_places() -> None:
     assert (x - c)._node.parents == (x._leaf, None)
     assert (x * 2.0)._node.parents == (x._leaf, None)
     assert (2.0 / x)._node.parents == (None, x._leaf)
-    # a three-input node whose first two inputs need no gradient: the third is in `rest`
+    # a three-input node whose first two inputs need no gradient
     w = ag.where(c._data > 0, c, x)._node
     assert w.parents == (None, None, x._leaf) and w.p0 is None and w.p1 is None
 
