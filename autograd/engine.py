@@ -332,9 +332,10 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
 def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
              locked: tuple, out: np.ndarray, keep_ans: bool, inputs: tuple, mode: int,
              attrs: dict | None = None) -> Tensor:
-    """The one place a node is made (for `record`, `record_unary`, `Function.apply`): its class
-    (`cls`, or picked: a `JointNode` for one joint rule, a `LockingNode` when it locked arrays),
-    the arrays it locked, the observers told; returns the output Tensor it made."""
+    """The one place a node is made (for `record`, `record_unary`, `record_binary`,
+    `Function.apply`): its class (`cls`, or picked: a `JointNode` for one joint rule, a
+    `LockingNode` when it locked arrays), the arrays it locked, the observers told; returns the
+    output Tensor it made."""
     if cls is None:
         cls = (LockingNode if locked else Node) if type(vjps) is tuple else JointNode
     if type(out) is not np.ndarray:
