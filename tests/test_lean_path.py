@@ -182,3 +182,41 @@ def test_shape_table_is_bounded() -> None:
     for n in range(1, 40):
         ag.broadcast_to(x[:1], (n,))         # new shapes: each node still gets its own shape
     assert len(engine._SHAPES) <= 4096
+
+
+def test_threads_share_the_tables_and_get_their_own_gradients() -> None:
+    import threading
+
+    results: dict = {}
+
+    def work(k: int) -> None:
+        x = ag.tensor(np.full(4, 0.1 * (k + 1)), requires_grad=True)
+        y = x
+        for i in range(200):
+            y = ag.tanh(y * (1.0 + (i % 7) * 0.01) + 0.25)   # constants shared between threads
+        y.sum().backward()
+        results[k] = (x.numpy().copy(), x.grad.numpy().copy())
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for x0, grad in results.values():     # the same chain on one thread, for reference
+        x = ag.tensor(x0, requires_grad=True)
+        y = x
+        for i in range(200):
+            y = ag.tanh(y * (1.0 + (i % 7) * 0.01) + 0.25)
+        y.sum().backward()
+        np.testing.assert_array_equal(grad, x.grad.numpy())
+    assert len(results) == 4
+
+
+def test_anomaly_detection_sees_binary_nodes() -> None:
+    x = ag.tensor(np.array([1.0, -1.0]), requires_grad=True)
+    with ag.detect_anomaly():
+        y = x * 2.0
+        assert y._node.trace is not None and "test_lean_path.py" in y._node.trace
+        with pytest.raises(RuntimeError, match="forward of 'log' produced NaN"), \
+                np.errstate(invalid="ignore"):
+            ag.log(y)
