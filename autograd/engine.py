@@ -27,15 +27,23 @@ from .tensor import CLOCK, MUTATIONS, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STA
 class Node:
     """One recorded operation: parents, per-input gradient rules, and what the rules need."""
 
-    __slots__ = ("name", "parents", "vjps", "saved", "arrays", "ans", "shape", "dtype", "scope",
-                 "freed", "meta", "seq", "__weakref__")
+    # The parents of a node of one or two inputs live in its own slots `p0`, `p1`, not in a
+    # tuple: one object per recorded operation for the garbage collector to walk (a full
+    # collection walks every live node), not two. A node of three inputs or more also keeps
+    # them all as the tuple `many`. `parents` reads them as one tuple.
+    __slots__ = ("name", "p0", "p1", "arity", "many", "vjps", "saved", "arrays", "ans", "shape",
+                 "dtype", "scope", "freed", "meta", "seq", "__weakref__")
     rule_per_input = True   # `vjps[i]` gives input i's gradient (False: the node's own `vjp` computes them)
 
     def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
                  ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
         # `new_node` writes these same fields itself, for an operation's node
         self.name = name
-        self.parents = parents      # Node or None (input needs no gradient), one per input
+        # the Nodes of the inputs (None: that input needs no gradient), see `parents`
+        n = self.arity = len(parents)
+        self.p0 = parents[0] if n else None
+        self.p1 = parents[1] if n > 1 else None
+        self.many = parents if n > 2 else ()
         self.vjps = vjps            # rule(g, ans, *saved) -> gradient of that input
         self.saved = saved          # operands the rules read, when one is a Tensor to version-
         #                             check; empty when all are constants (nothing to check or
@@ -50,6 +58,16 @@ class Node:
         # creation time: the nodes of its inputs are older, and a saved Tensor whose _version
         # (time of its last .data replacement) is later was replaced after it was saved
         self.seq = next(CLOCK)
+
+    @property
+    def parents(self) -> tuple:
+        """The Nodes of the inputs, one per input, in order (None: that input needs no gradient)."""
+        n = self.arity
+        if n == 2:
+            return (self.p0, self.p1)
+        if n == 1:
+            return (self.p0,)
+        return self.many       # three inputs or more; () for a leaf
 
     # -- backward ----------------------------------------------------------------------
 
@@ -278,6 +296,42 @@ def _unrecorded_view(name: str, out: Any, mode: int, inputs: tuple) -> Tensor:
     return unrecorded(name, out, mode)
 
 
+SAVE, SAVE_FOR_OTHER = 1, 2     # `record_binary`: an operand the rules read always, or only for
+#                                 the other operand's gradient (0: never)
+
+
+def record_binary(name: str, out: np.ndarray, a: Any, b: Any, vjps: tuple, save_a: int = 0,
+                  save_b: int = 0, keep_ans: bool = False) -> Tensor:
+    """`record` for an operation of two operands (elementwise arithmetic, the most frequent),
+    with less work per call: the rules get `(a, b)` (their arrays) when either is saved, and
+    `save_a` / `save_b` say when each is (`SAVE`, `SAVE_FOR_OTHER`: only when the other operand
+    needs a gradient, as multiply's rules; 0: never, None is passed in its place)."""
+    mode = STATE.recording
+    if mode < RECORD:
+        return unrecorded(name, out, mode)
+    pa = (a._node or leaf_node(a)) if isinstance(a, Tensor) and a._requires_grad else None
+    pb = (b._node or leaf_node(b)) if isinstance(b, Tensor) and b._requires_grad else None
+    if pa is None and pb is None:
+        return unrecorded(name, out, mode)
+    saved: tuple = ()
+    arrays: tuple = ()
+    locked: tuple = ()
+    if save_a or save_b:
+        sa = a if save_a == SAVE or (save_a and pb is not None) else None
+        sb = b if save_b == SAVE or (save_b and pa is not None) else None
+        if (sa is not None and id(sa) not in FROZEN) or (sb is not None and id(sb) not in FROZEN):
+            arrays, locked, tensors = saved_arrays((sa, sb))
+            if tensors:
+                saved = (sa, sb)
+        else:
+            # None and a cached constant (the most frequent: the operand that needs a gradient is
+            # not frozen, so it is the None): nothing to hold, and one tuple per constant
+            key = id(sb) if sa is None else -id(sa)
+            arrays = _CONSTANT_PAIRS.get(key) or _constant_pair(key, sa, sb)
+    return new_node(LockingNode if locked else Node, name, (pa, pb), vjps, saved, arrays, locked,
+                    out, keep_ans, (a, b), mode)
+
+
 def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bool = False,
                  keep_ans: bool = False) -> Tensor:
     """`record` for an operation of one input whose one rule (`vjps`, a 1-tuple) reads the
@@ -300,9 +354,10 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
 def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
              locked: tuple, out: np.ndarray, keep_ans: bool, inputs: tuple, mode: int,
              attrs: dict | None = None) -> Tensor:
-    """The one place a node is made (for `record`, `record_unary`, `Function.apply`): its class
-    (`cls`, or picked: a `JointNode` for one joint rule, a `LockingNode` when it locked arrays),
-    the arrays it locked, the observers told; returns the output Tensor it made."""
+    """The one place a node is made (for `record`, `record_unary`, `record_binary`,
+    `Function.apply`): its class (`cls`, or picked: a `JointNode` for one joint rule, a
+    `LockingNode` when it locked arrays), the arrays it locked, the observers told; returns the
+    output Tensor it made."""
     if cls is None:
         cls = (LockingNode if locked else Node) if type(vjps) is tuple else JointNode
     if type(out) is not np.ndarray:
@@ -311,12 +366,20 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     # without the call (this is the hottest path)
     node: Any = _new_object(cls)
     node.name = name
-    node.parents = parents
+    n = node.arity = len(parents)       # `parents`, in the node's slots (see `Node.parents`)
+    if n == 2:
+        node.p0, node.p1 = parents
+        node.many = ()
+    else:
+        node.p0 = parents[0] if n else None
+        node.p1 = parents[1] if n > 1 else None
+        node.many = parents if n > 2 else ()
     node.vjps = vjps
     node.saved = saved
     node.arrays = arrays
     node.ans = out if keep_ans else None
-    node.shape = out.shape
+    shape = _SHAPES.get(out.shape)      # one tuple per shape, shared (see `_SHAPES`)
+    node.shape = _share_shape(out.shape) if shape is None else shape
     node.dtype = out.dtype
     node.freed = False
     node.meta = None
@@ -361,6 +424,26 @@ def saved_arrays(saved: tuple) -> tuple:
 
 
 _NUMBERS = (int, float, bool)
+# Tuples a node keeps, made once and shared by every node that keeps an equal one: each tuple
+# a node kept for itself would be one more object per operation, counted by the garbage
+# collector (a deep graph triggers a full collection, which walks every live node, per 70,000
+# objects allocated and kept) and 60-80 bytes of memory.
+_SHAPES: dict = {}          # shape -> the same shape (at most 4,096 shapes; then one per node)
+
+
+def _share_shape(shape: tuple) -> tuple:
+    if len(_SHAPES) < 4096:
+        _SHAPES[shape] = shape
+    return shape
+
+
+_CONSTANT_PAIRS: dict = {}  # record_binary's `arrays` (None, c) by id(c), (c, None) by -id(c), c
+#                             None or a cached constant (`FROZEN`: kept for good, its id is never reused)
+
+
+def _constant_pair(key: int, a: Any, b: Any) -> tuple:
+    pair = _CONSTANT_PAIRS[key] = (a, b)
+    return pair
 _new_tensor = Tensor.__new__
 _new_object = object.__new__
 
@@ -602,7 +685,7 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
     # away (it joins the heap only when a later-created node is waiting).
     next_node = next_g = None
     last_mutation = MUTATIONS[0]
-    push, pop = heapq.heappush, heapq.heappop
+    push, pop, ndarray = heapq.heappush, heapq.heappop, np.ndarray     # read once, as locals
     while waiting or next_node is not None:
         if next_node is not None and (not waiting or -waiting[0][0] < next_node.seq):
             node, g, next_node = next_node, next_g, None
@@ -617,8 +700,8 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
         if node.meta and node.meta.get("hooks"):
             g = _run_hooks(node, g, create_graph, handed, fresh)
-        parents = node.parents
-        if not parents:
+        arity = node.arity
+        if not arity:
             _reach_leaf(node, g, create_graph, targets, handed, observers)
             continue
         if targets is not None:
@@ -630,7 +713,10 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             node.check_saved()
         if rules_in_loop and node.rule_per_input:
             input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
+            # `node.parents`, read from the slots without the property's call
+            parents = (node.p0, node.p1) if arity == 2 else (node.p0,) if arity == 1 else node.many
         else:
+            parents = node.parents
             need = None if needed is None else [p in needed or p in targets for p in parents]
             input_grads = None if contract is None else contract(node, g, need)
             if input_grads is None:
@@ -646,7 +732,7 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             gi = vjps[i](g, ans, *saved) if input_grads is None else input_grads[i]
             if gi is None:
                 continue
-            if type(gi) is not np.ndarray or gi.shape != p.shape or gi.dtype is not p.dtype:
+            if type(gi) is not ndarray or gi.shape != p.shape or gi.dtype is not p.dtype:
                 gi = fit_to_input(gi, p, node, create_graph)
             if p is next_node:
                 next_g = _add(next_g, gi, fresh, create_graph)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import dtypes as _dtypes
-from .engine import record, record_unary
+from .engine import SAVE, SAVE_FOR_OTHER, record, record_binary, record_unary
 from .keywords import torch_keywords
 from .protection import FROZEN
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
@@ -86,19 +86,27 @@ def _constant(value: float, like: np.ndarray) -> Any:
     return c
 
 
-def _binary(op: str, fn: Any, a: Any, b: Any, promote: bool = True) -> tuple:
-    """`fn` on the operands' values: (result, a, b), a Python number among the operands
-    replaced by the cached 0-d array it converts to (see `_constant`). Operands of mixed
-    dtypes follow the rule of `dtypes.py` (`promote=False`, for comparisons: NumPy's, exact)."""
+def _binary(op: str, fn: Any, a: Any, b: Any, rules: tuple | None = None, save_a: int = 0,
+            save_b: int = 0, keep_ans: bool = False, promote: bool = True) -> Tensor:
+    """`fn` on the operands' values, recorded with one rule per operand (`rules`; `save_a`,
+    `save_b` and `keep_ans` say what they read: see `record_binary`), or with no gradient
+    (`rules` None). A Python number among the operands is replaced by the cached 0-d array it
+    converts to (see `_constant`). Operands of mixed dtypes follow the rule of `dtypes.py`
+    (`promote=False`, for comparisons: NumPy's, exact)."""
     ad = a._data if type(a) is Tensor else _val(a, op)
     bd = b._data if type(b) is Tensor else b if type(b) in _NUMBERS else _val(b, op)
     if type(ad) is np.ndarray:
         if type(bd) is np.ndarray:
             if ad.dtype is not bd.dtype and (not ad.ndim or not bd.ndim) and promote:
                 (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
-        elif type(bd) in _NUMBERS and ad.dtype.kind == "f":
+        elif type(bd) in _NUMBERS:
             c = _CONSTANTS.get(ad.dtype, _NO_CONSTANTS).get(bd)   # `_constant`'s cache, read inline
-            b = bd = _constant(bd, ad) if c is None else c
+            if c is not None:       # (it holds float dtypes only)
+                b = bd = c
+            elif ad.dtype.kind == "f":
+                b = bd = _constant(bd, ad)
+            elif promote:
+                (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
         elif promote:
             (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
     elif type(ad) in _NUMBERS and type(bd) is np.ndarray and bd.dtype.kind == "f":
@@ -109,7 +117,11 @@ def _binary(op: str, fn: Any, a: Any, b: Any, promote: bool = True) -> tuple:
         out = fn(ad, bd)
     except ValueError as err:
         raise _shape_error(op, ad, bd, err) from None
-    return (out if type(out) is np.ndarray else np.asarray(out)), a, b
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)       # NumPy gives a scalar for 0-d operands
+    if rules is None:
+        return _new(out)
+    return record_binary(op, out, a, b, rules, save_a, save_b, keep_ans)
 
 
 def _out(x: Any) -> np.ndarray:
@@ -173,14 +185,12 @@ _ADD, _SUBTRACT, _NEGATIVE_RULE = (_g, _g), (_g, _neg_g), (_neg_g,)     # rule t
 
 def add(a: Any, b: Any) -> Tensor:
     """Elementwise `a + b` with broadcasting; the gradient of each operand is summed back to its shape."""
-    out, a, b = _binary("add", np.add, a, b)
-    return record("add", out, (a, b), _ADD)
+    return _binary("add", np.add, a, b, _ADD)
 
 
 def subtract(a: Any, b: Any) -> Tensor:
     """Elementwise `a - b` with broadcasting; gradients 1 and -1."""
-    out, a, b = _binary("subtract", np.subtract, a, b)
-    return record("subtract", out, (a, b), _SUBTRACT)
+    return _binary("subtract", np.subtract, a, b, _SUBTRACT)
 
 
 def _needs(x: Any) -> bool:
@@ -190,10 +200,7 @@ def _needs(x: Any) -> bool:
 def multiply(a: Any, b: Any) -> Tensor:
     """Elementwise `a * b` with broadcasting; gradients `b` and `a`."""
     # each rule reads only the other operand: keep an operand alive only if the other needs it
-    out, a, b = _binary("multiply", np.multiply, a, b)
-    a_needs = isinstance(a, Tensor) and a._requires_grad        # `_needs`, inlined (hot path)
-    b_needs = isinstance(b, Tensor) and b._requires_grad
-    return record("multiply", out, (a, b), _MULTIPLY, (a if b_needs else None, b if a_needs else None))
+    return _binary("multiply", np.multiply, a, b, _MULTIPLY, SAVE_FOR_OTHER, SAVE_FOR_OTHER)
 
 
 def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -210,10 +217,11 @@ _MULTIPLY = (_mul_a, _mul_b)
 def divide(a: Any, b: Any) -> Tensor:
     """Elementwise true division `a / b` (integers give the default float dtype); gradients
     `1 / b` and `-a / b**2`."""
-    out, a, b = _binary("divide", np.true_divide, a, b)
-    if out.dtype is _F64 and np.asarray(_val(a, "divide")).dtype.kind in "biu":   # int / int
-        out = _float_result(_val(b, "divide"), out)
-    return record("divide", out, (a, b), (_div_a, _div_b), (a if _needs(b) else None, b))
+    t = _binary("divide", np.true_divide, a, b, _DIVIDE, SAVE_FOR_OTHER, SAVE)
+    if t._node is None and t._data.dtype is _F64 and \
+            np.asarray(_val(a, "divide")).dtype.kind in "biu":   # int / int: never recorded
+        t._data = _float_result(_val(b, "divide"), t._data)
+    return t
 
 
 def _div_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -224,12 +232,13 @@ def _div_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return -g * a / (b * b)
 
 
+_DIVIDE = (_div_a, _div_b)
+
+
 def power(a: Any, b: Any) -> Tensor:
     """Elementwise `a ** b`; gradients `b * a**(b-1)` (0 where a = b = 0) and `a**b * log(a)`
     (0 where a = 0 and b >= 0), as PyTorch."""
-    out, a, b = _binary("power", np.power, a, b)
-    return record("power", out, (a, b),
-                  (_pow_a, _pow_b), (a, b), keep_ans=True)
+    return _binary("power", np.power, a, b, (_pow_a, _pow_b), SAVE, SAVE, keep_ans=True)
 
 
 def _pow_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -271,14 +280,13 @@ def sign(x: Any) -> Tensor:
 
 def floor_divide(a: Any, b: Any) -> Tensor:
     """Elementwise `a // b` (NumPy's rule); piecewise constant, so its gradient is zero."""
-    return _new(_binary("floor_divide", np.floor_divide, a, b)[0])
+    return _binary("floor_divide", np.floor_divide, a, b)
 
 
 def remainder(a: Any, b: Any) -> Tensor:
     """Elementwise `a % b` with the sign of b (NumPy's and PyTorch's rule):
     a - b * floor(a / b), so d/da = 1 and d/db = -floor(a / b)."""
-    out, a, b = _binary("remainder", np.remainder, a, b)
-    return record("remainder", out, (a, b), (_g, _rem_b), (a, b))
+    return _binary("remainder", np.remainder, a, b, (_g, _rem_b), SAVE, SAVE)
 
 
 def _rem_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -289,7 +297,7 @@ def _compare(op: str, fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
         if a is None or b is None:      # NumPy compares with None elementwise (t == None: False)
             return _new(_out(fn(_plain(a), _plain(b))))
-        return _new(_binary(op, fn, a, b, promote=False)[0])
+        return _binary(op, fn, a, b, promote=False)
     compare.__name__ = op
     compare.__doc__ = f"Elementwise `{op}` (no gradient)."
     return compare
@@ -537,16 +545,12 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum; where a == b the gradient is split evenly."""
-    out, a, b = _binary("maximum", np.maximum, a, b)
-    return record("maximum", out, (a, b),
-                  (_max_a, _max_b), (a, b))
+    return _binary("maximum", np.maximum, a, b, (_max_a, _max_b), SAVE, SAVE)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum; where a == b the gradient is split evenly."""
-    out, a, b = _binary("minimum", np.minimum, a, b)
-    return record("minimum", out, (a, b),
-                  (_max_b, _max_a), (a, b))
+    return _binary("minimum", np.minimum, a, b, (_max_b, _max_a), SAVE, SAVE)
 
 
 def _max_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
