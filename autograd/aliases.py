@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import record
 from .ops import _g, astype, concatenate, transpose
+from .record import record
 from .tensor import STATE, Tensor
 
 __all__ = ["cat", "clone"]

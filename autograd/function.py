@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import LockingNode, Node, leaf_node, new_node, unrecorded
+from .node import LockingNode, Node, leaf_node
 from .protection import hold, protect
+from .record import new_node, unrecorded
 from .tensor import RECORD, STATE, Tensor, _new, no_grad
 
 

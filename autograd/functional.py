@@ -8,7 +8,8 @@ from typing import Any, Callable, TypeVar, cast
 
 import numpy as np
 
-from .engine import JointNode, LeafNode, LockingNode, Node, _seeds, grad, leaf_node, run
+from .engine import _seeds, grad, run
+from .node import JointNode, LeafNode, LockingNode, Node, leaf_node
 from .ops import CONTRACTIONS, MIXED_EDGES
 from .tensor import Tensor, _new, enable_grad
 

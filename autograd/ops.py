@@ -21,9 +21,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import dtypes as _dtypes
-from .engine import SAVE, SAVE_FOR_OTHER, record, record_binary, record_unary
 from .keywords import torch_keywords
 from .protection import FROZEN
+from .record import SAVE, SAVE_FOR_OTHER, record, record_binary, record_unary
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
 AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import autograd as ag
-from autograd import engine
-from autograd.engine import JointNode, LeafNode, Node
+from autograd import record
+from autograd.node import JointNode, LeafNode, Node
 
 
 def _leaf(*shape: int, seed: int = 0) -> ag.Tensor:
@@ -177,11 +177,11 @@ def test_second_order_through_three_input_nodes() -> None:
 
 
 def test_shape_table_is_bounded() -> None:
-    assert len(engine._SHAPES) <= 4096
+    assert len(record._SHAPES) <= 4096
     x = _leaf(2)
     for n in range(1, 40):
         ag.broadcast_to(x[:1], (n,))         # new shapes: each node still gets its own shape
-    assert len(engine._SHAPES) <= 4096
+    assert len(record._SHAPES) <= 4096
 
 
 def test_threads_share_the_tables_and_get_their_own_gradients() -> None:

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..engine import LeafNode, Node
+from ..node import LeafNode, Node
 from ..tensor import Tensor, get_default_dtype
 from .drawing import GraphDrawing
 from .model import GraphModel, _Names

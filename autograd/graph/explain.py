@@ -8,7 +8,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..engine import LeafNode, Node, _seeds, run
+from ..engine import _seeds, run
+from ..node import LeafNode, Node
 from ..tensor import Observer, Tensor
 from .model import _Names, _walk
 from .stats import _array, _fmt, _stats

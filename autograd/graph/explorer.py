@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..engine import LeafNode
+from ..node import LeafNode
 from ..tensor import Tensor, get_default_dtype
 from .dot import module_health
 from .model import GraphModel

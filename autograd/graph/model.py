@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from ..engine import LeafNode, Node, leaf_node
+from ..node import LeafNode, Node, leaf_node
 from ..tensor import Tensor
 from .stats import _stats
 

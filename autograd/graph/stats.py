@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import LeafNode, Node
+from ..node import LeafNode, Node
 from ..tensor import Observer, Tensor
 
 # (name, lower bound, upper bound, fill colour); a norm on a boundary belongs to the band nearer

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import LeafNode, Node
+from ..node import LeafNode, Node
 from ..tensor import Tensor
 from .model import _grad_stats, _Names, _value_stats
 from .stats import _BAND_COLOUR, _NO_GRAD_FILL, _fmt, _stats_lines, _value_summary, grad_band

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..engine import Node
+from ..node import Node
 from ..tensor import Observer, Tensor, enable_grad, tensor
 
 
