@@ -273,9 +273,17 @@ def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
     return _unary("abs", np.abs, x, _ABS_RULE, save_input=True)
 
 
+def _zero(g: Any, ans: Any) -> Any:
+    return np.zeros(g.shape, g.dtype)       # not g * 0: an inf or NaN in g would stay
+
+
+_ZERO_RULE = (_zero,)     # the rules of its one input
+
+
 def sign(x: Any) -> Tensor:
-    """Elementwise sign; its gradient is zero."""
-    return _new(_out(np.sign(_val(x, "sign"))))
+    """Elementwise sign; its gradient is zero (recorded, as PyTorch's: a backward through it
+    gives zeros, not an error)."""
+    return _unary("sign", np.sign, x, _ZERO_RULE)
 
 
 def floor_divide(a: Any, b: Any) -> Tensor:

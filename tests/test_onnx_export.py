@@ -51,6 +51,7 @@ CASES = {
     "sin": (lambda x: ag.sin(x), {"sin"}),
     "cos": (lambda x: ag.cos(x), {"cos"}),
     "tanh": (lambda x: ag.tanh(x), {"tanh"}),
+    "sign": (lambda x: ag.sign(x) * x, {"sign", "multiply"}),
     "sigmoid": (lambda x: ag.sigmoid(x * 10.0), {"sigmoid"}),
     "relu": (lambda x: ag.relu(x), {"relu"}),
     "softplus": (lambda x: ag.softplus(x * 5.0), {"softplus"}),

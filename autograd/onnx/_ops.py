@@ -213,6 +213,7 @@ CONVERTERS: dict[str, Converter] = {
     "maximum": _elementwise("Max"), "minimum": _elementwise("Min"),
     "negative": _unary("Neg"), "abs": _unary("Abs"), "exp": _unary("Exp"), "log": _unary("Log"),
     "sqrt": _unary("Sqrt"), "sin": _unary("Sin"), "cos": _unary("Cos"), "tanh": _unary("Tanh"),
+    "sign": _unary("Sign"),
     "sigmoid": _unary("Sigmoid"), "relu": _unary("Relu"), "softplus": _unary("Softplus"),
     "leaky_relu": _leaky_relu, "clip": _clip, "where": _where, "astype": _astype,
     "sum": _reduction, "mean": _reduction, "max": _reduction, "min": _reduction,
