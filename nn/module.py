@@ -85,6 +85,13 @@ class Module:
         elif name in buffers:               # a new value for a buffer keeps it a buffer
             buffers[name] = d[name] = _as_buffer(value, f"{type(self).__name__}.{name}")
         else:
+            if name in params and value is not None:
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to {type(self).__name__}.{name}, "
+                    f"which is a parameter: it would stop being registered (and be left out of "
+                    f"parameters(), state_dict() and checkpoints). Assign nn.Parameter(value) to "
+                    f"replace it, write into it under `with ag.no_grad():`, or `del` it first to "
+                    f"make the name a plain attribute")
             params.pop(name, None)
             modules.pop(name, None)
             if isinstance(value, (list, tuple)) and any(isinstance(v, Module) for v in value):

@@ -129,6 +129,9 @@ def test_dense_gradcheck_float64():
     w = ag.tensor(d.weight.data.astype(np.float64), requires_grad=True)
     b = ag.tensor(np.array([0.1, -0.2, 0.3, 0.0]), requires_grad=True)
 
+    del d.weight, d.bias             # the names become plain attributes (assigning a Tensor
+    #                                  over a registered parameter raises)
+
     def fn(x, w, b):
         d.weight, d.bias = w, b      # plain tensors: used by forward, not registered
         return d(x)
