@@ -323,7 +323,9 @@ def _contraction(seeds: dict, xs: tuple, vs: tuple, wrt: tuple) -> tuple:
     targets: dict = dict.fromkeys(dirs)
     found: list = []
     reached: set = set()
-    run(seeds, True, True, targets, set(), wrt, _contractor(dirs, found, reached))
+    # a hook on an input sees (and may change) its whole gradient: such an input's is computed
+    takeable = {n: d for n, d in dirs.items() if not (n.meta and n.meta.get("hooks"))}
+    run(seeds, True, True, targets, set(), wrt, _contractor(takeable, found, reached))
     gs = [targets[n] for n in dirs]
     pairs = [(g, v) for g, v in zip(gs, vs) if isinstance(g, Tensor)]
     for a, b in found:
