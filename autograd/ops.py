@@ -75,13 +75,15 @@ def _constant(value: float, like: np.ndarray) -> Any:
     if cache is None:
         if dtype.kind != "f":
             return value
-        cache = _CONSTANTS[dtype] = {}
+        cache = _CONSTANTS.setdefault(dtype, {})    # (another thread's, if it made one first)
     c = cache.get(value)
     if c is None:
         c = np.array(value, dtype)
         c.flags.writeable = False       # nobody writes into it: nodes save it without locking
         if value and value == value and len(cache) < 512 and np.isfinite(c):
-            cache[value] = c
+            # the one cached (a thread that made its own at the same time uses the first):
+            # only an array kept for good may be FROZEN, its id never reused by a user's array
+            c = cache.setdefault(value, c)
             FROZEN.add(id(c))           # kept for good: nodes save it without any check
     return c
 
