@@ -75,13 +75,15 @@ def _constant(value: float, like: np.ndarray) -> Any:
     if cache is None:
         if dtype.kind != "f":
             return value
-        cache = _CONSTANTS[dtype] = {}
+        cache = _CONSTANTS.setdefault(dtype, {})    # (another thread's, if it made one first)
     c = cache.get(value)
     if c is None:
         c = np.array(value, dtype)
         c.flags.writeable = False       # nobody writes into it: nodes save it without locking
         if value and value == value and len(cache) < 512 and np.isfinite(c):
-            cache[value] = c
+            # the one cached (a thread that made its own at the same time uses the first):
+            # only an array kept for good may be FROZEN, its id never reused by a user's array
+            c = cache.setdefault(value, c)
             FROZEN.add(id(c))           # kept for good: nodes save it without any check
     return c
 
@@ -1468,6 +1470,9 @@ def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
         if getattr(bd, "shape", ()) not in ((), (wd.shape[1],)):
             raise ValueError(f"affine: bias of shape {np.shape(bd)} does not fit weight of shape "
                              f"{wd.shape}: expected shape ({wd.shape[1]},)")
+        dt = _dtypes.result_dtype([out, bd], [out, bias])   # the dtype of `x @ weight + bias`
+        if dt != out.dtype:
+            out = out.astype(dt)
         out += bd
     inputs = (x, weight) if bias is None else (x, weight, bias)
     name, forward, rule = spec

@@ -372,6 +372,12 @@ class Tensor:
                 raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}; "
                                 f"wrap an array with ag.tensor(...)")
             if value._data.shape != self._data.shape or value._data.dtype != self._data.dtype:
+                if value._data.shape == self._data.shape and \
+                        value._data.dtype.newbyteorder("=") == self._data.dtype.newbyteorder("="):
+                    # the byte order only: NumPy's arithmetic on a big-endian array gives native
+                    # order (a sum of a big-endian leaf's gradients does): the same values
+                    self._grad = value.astype(self._data.dtype)
+                    return
                 raise ValueError(f"grad must match the tensor: it has shape {value.shape} and dtype "
                                  f"{value.dtype}, the tensor {self.shape} and {self.dtype}")
         self._grad = value
