@@ -1470,9 +1470,10 @@ def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
         if getattr(bd, "shape", ()) not in ((), (wd.shape[1],)):
             raise ValueError(f"affine: bias of shape {np.shape(bd)} does not fit weight of shape "
                              f"{wd.shape}: expected shape ({wd.shape[1]},)")
-        dt = _dtypes.result_dtype([out, bd], [out, bias])   # the dtype of `x @ weight + bias`
-        if dt != out.dtype:
-            out = out.astype(dt)
+        if type(bd) is not np.ndarray or bd.dtype is not out.dtype:     # (one dtype: the usual)
+            dt = _dtypes.result_dtype([out, bd], [out, bias])   # the dtype of `x @ weight + bias`
+            if dt != out.dtype:
+                out = out.astype(dt)
         out += bd
     inputs = (x, weight) if bias is None else (x, weight, bias)
     name, forward, rule = spec
