@@ -219,13 +219,22 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     needed = None if targets is None else _needed(list(seeds), targets)
     if handed is None:
         handed = set()          # ids of arrays given to a leaf's .grad, or seen by hooks
-    grad_mode, horizon = STATE.enabled, _HORIZON.seq
-    STATE.enabled = create_graph      # rules record only when building a differentiable graph
-    _HORIZON.seq = min((t._node or leaf_node(t)).seq for t in wrt) if wrt and create_graph else 0
+    # rules record only when building a differentiable graph (`STATE.enabled = create_graph`,
+    # the fields written without the property); only such a pass reads the horizon
+    state = STATE
+    grad_mode = state._enabled
+    horizon = _HORIZON.seq if create_graph else None
+    state._enabled = create_graph
+    state._sync()
+    if create_graph:
+        _HORIZON.seq = min((t._node or leaf_node(t)).seq for t in wrt) if wrt else 0
     try:
         _propagate(seeds, retain_graph, create_graph, targets, needed, handed, contract)
     finally:
-        STATE.enabled, _HORIZON.seq = grad_mode, horizon
+        state._enabled = grad_mode
+        state._sync()
+        if horizon is not None:
+            _HORIZON.seq = horizon
 
 
 def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None,
