@@ -206,3 +206,56 @@ def test_threads_accumulate_into_one_leaf():
     for t in threads:
         t.join()
     np.testing.assert_allclose(x.grad.numpy(), [600.0, 600.0])
+
+
+def test_grad_mode_restored_after_a_pass_and_after_an_error():
+    x = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    assert ag.is_grad_enabled()
+    z = (x * 3.0).sum()
+    with ag.no_grad():
+        z.backward()            # a graph recorded before, differentiated under no_grad
+        assert not ag.is_grad_enabled()
+    assert ag.is_grad_enabled()
+    w = x * 2.0
+    w.register_hook(lambda g: (_ for _ in ()).throw(KeyError("stop")))
+    with pytest.raises(KeyError):
+        w.sum().backward()
+    assert ag.is_grad_enabled()
+    assert (x * 2.0).requires_grad        # recording is on again
+
+
+def test_rules_do_not_record_in_first_order_but_do_with_create_graph():
+    x = ag.tensor(np.array([0.5, 1.5]), requires_grad=True)
+    seen = []
+    y = ag.sin(x)
+    y.register_hook(lambda g: seen.append(g.requires_grad))
+    (y * y).sum().backward()
+    assert seen == [False]
+    (gx,) = ag.grad((ag.sin(x) ** 2).sum(), x, create_graph=True)
+    assert gx.requires_grad
+    (ggx,) = ag.grad(gx.sum(), x)
+    xv = x.numpy()
+    np.testing.assert_allclose(ggx.numpy(), 2 * np.cos(2 * xv))     # d/dx sin(2x)
+
+
+def test_second_order_pass_inside_a_first_order_hook():
+    x = ag.tensor(np.array([0.3, -0.4]), requires_grad=True)
+    inner = []
+
+    def hook(g):
+        assert not ag.is_grad_enabled()     # a first-order pass records nothing
+        with ag.enable_grad():
+            u = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
+            (gu,) = ag.grad((u ** 3).sum(), u, create_graph=True)
+            (hu,) = ag.grad(gu.sum(), u)
+        inner.append(hu.numpy())
+        assert not ag.is_grad_enabled()
+
+    y = ag.exp(x)
+    y.register_hook(hook)
+    (y * 2.0).sum().backward()
+    np.testing.assert_allclose(inner[0], [6.0, 12.0])
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp(x.numpy()))
+    assert ag.is_grad_enabled()
