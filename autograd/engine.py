@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .node import _HORIZON, LeafNode, Node, _describe, leaf_node
+from .node import _HORIZON, JointNode, LeafNode, Node, _describe, leaf_node
 from .protection import lock_array, unlock_arrays
 from .tensor import MUTATIONS, STATE, Observer, Tensor, _new
 
@@ -219,13 +219,22 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     needed = None if targets is None else _needed(list(seeds), targets)
     if handed is None:
         handed = set()          # ids of arrays given to a leaf's .grad, or seen by hooks
-    grad_mode, horizon = STATE.enabled, _HORIZON.seq
-    STATE.enabled = create_graph      # rules record only when building a differentiable graph
-    _HORIZON.seq = min((t._node or leaf_node(t)).seq for t in wrt) if wrt and create_graph else 0
+    # rules record only when building a differentiable graph (`STATE.enabled = create_graph`,
+    # the fields written without the property); only such a pass reads the horizon
+    state = STATE
+    grad_mode = state._enabled
+    horizon = _HORIZON.seq if create_graph else None
+    state._enabled = create_graph
+    state._sync()
+    if create_graph:
+        _HORIZON.seq = min((t._node or leaf_node(t)).seq for t in wrt) if wrt else 0
     try:
         _propagate(seeds, retain_graph, create_graph, targets, needed, handed, contract)
     finally:
-        STATE.enabled, _HORIZON.seq = grad_mode, horizon
+        state._enabled = grad_mode
+        state._sync()
+        if horizon is not None:
+            _HORIZON.seq = horizon
 
 
 def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None,
@@ -247,23 +256,32 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
     next_node = next_g = None
     last_mutation = MUTATIONS[0]
     push, pop, ndarray = heapq.heappush, heapq.heappop, np.ndarray     # read once, as locals
-    while waiting or next_node is not None:
+    while True:
         if next_node is not None and (not waiting or -waiting[0][0] < next_node.seq):
-            node, g, next_node = next_node, next_g, None
-        else:
+            node = next_node
+            g = next_g
+            next_node = None
+        elif waiting:
             if next_node is not None:           # a later-created node waits: queue it
                 grads[next_node] = next_g
                 push(waiting, (-next_node.seq, next_node))
                 next_node = None
             node = pop(waiting)[1]
             g = grads.pop(node)
+        else:
+            break
         if fresh:
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
         if node.meta and node.meta.get("hooks"):
             g = _run_hooks(node, g, create_graph, handed, fresh)
         arity = node.arity
-        if not arity:
-            _reach_leaf(node, g, create_graph, targets, handed, observers)
+        if not arity:               # a leaf: the end of a path
+            if targets is None:
+                _accumulate(node, g, create_graph, handed)
+            elif node in targets:
+                targets[node] = g
+            for observer in observers:
+                observer.backward(node, g, ())
             continue
         if targets is not None:
             if node in targets:
@@ -272,12 +290,17 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
                 continue            # no target below: stop here, leaving its graph intact
         if node.freed or node.seq < last_mutation:
             node.check_saved()
+        # `node.parents`, read from the slots without the property's call
+        parents = (node.p0, node.p1) if arity == 2 else (node.p0,) if arity == 1 else node.many
         if rules_in_loop and node.rule_per_input:
-            input_grads, vjps, ans, saved = None, node.vjps, node.ans, node.arrays
-            # `node.parents`, read from the slots without the property's call
-            parents = (node.p0, node.p1) if arity == 2 else (node.p0,) if arity == 1 else node.many
+            rules = node.vjps
+            ans = node.ans
+            saved = node.arrays
+            input_grads = None
+        elif rules_in_loop and type(node) is JointNode:     # `node.vjp`, inlined
+            input_grads = node.vjps(g, node.ans, [True] * arity if None not in parents else
+                                    [p is not None for p in parents], *node.arrays)
         else:
-            parents = node.parents
             need = None if needed is None else [p in needed or p in targets for p in parents]
             input_grads = None if contract is None else contract(node, g, need)
             if input_grads is None:
@@ -290,7 +313,7 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
         for i, p in enumerate(parents):
             if p is None:
                 continue
-            gi = vjps[i](g, ans, *saved) if input_grads is None else input_grads[i]
+            gi = rules[i](g, ans, *saved) if input_grads is None else input_grads[i]
             if gi is None:
                 continue
             if type(gi) is not ndarray or gi.shape != p.shape or gi.dtype is not p.dtype:
@@ -315,17 +338,6 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             node.freed = True       # `node.release()`, inlined
             node.saved = node.arrays = ()
             node.ans = None
-
-
-def _reach_leaf(node: LeafNode, g: Any, create_graph: bool, targets: dict | None, handed: set,
-                observers: tuple) -> None:
-    """The end of a path: accumulate into the leaf's .grad, or, with targets, keep `g` for it."""
-    if targets is None:
-        _accumulate(node, g, create_graph, handed)
-    elif node in targets:
-        targets[node] = g
-    for observer in observers:
-        observer.backward(node, g, ())
 
 
 def fit_to_input(g: Any, p: Node, node: Node, create_graph: bool) -> Any:
