@@ -198,7 +198,10 @@ def test_readme_momentum_story_is_what_the_example_computes(tmp_path: Path) -> N
     the steep coordinate stays below 0.01, and the overshoot past the minimum."""
     import importlib.util
 
-    pytest.importorskip("matplotlib")       # the example draws its figures
+    try:
+        import matplotlib  # noqa: F401      # the example draws its figures
+    except ImportError:     # CI's NumPy 1.24 run: matplotlib needs NumPy >= 1.25
+        pytest.skip("matplotlib cannot be imported here")
     spec = importlib.util.spec_from_file_location("example_momentum", ROOT / "examples" / "momentum.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
