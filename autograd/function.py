@@ -47,7 +47,7 @@ class FunctionNode(LockingNode):
 
     def vjp(self, g: Any, need: Any, create_graph: bool) -> list:
         arr = np.asarray(g._data if isinstance(g, Tensor) else g).view()
-        arr.flags.writeable = False     # it may be other tensors' gradient too (add shares one)
+        arr.setflags(write=False)       # it may be other tensors' gradient too (add shares one)
         name = self.fn.__name__
         with no_grad():
             try:

@@ -66,7 +66,7 @@ def _unrecorded_view(name: str, out: Any, mode: int, inputs: tuple) -> Tensor:
             xd = x._data if isinstance(x, Tensor) else x
             if isinstance(x, Tensor) and x._node is not None:
                 if out is xd or np.may_share_memory(out, xd):
-                    out.flags.writeable = False
+                    out.setflags(write=False)
                     break
             elif mode >= RECORD and type(xd) is np.ndarray and out is not xd and \
                     np.may_share_memory(out, xd):          # not under no_grad: eval stays fast
