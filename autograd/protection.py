@@ -98,39 +98,34 @@ def lock_array(arr: np.ndarray, owner: Any = None) -> tuple:
     Returns the arrays counted."""
     if owner is None:
         owner = memory_owner(arr)
-    counted = []
     with _LOCKED_GUARD:
-        for a in (arr, owner) if owner is not arr and isinstance(owner, np.ndarray) else (arr,):
-            entry = _LOCKED.get(id(a))
-            if entry is not None:
-                entry[1] += 1
-            elif a.flags.writeable:
-                a.setflags(write=False)
-                _LOCKED[id(a)] = [a, 1]
-            else:
-                continue
-            counted.append(a)
+        counted = tuple([a for a in ((arr, owner) if owner is not arr and isinstance(owner, np.ndarray)
+                                     else (arr,)) if _count_lock(a)])
     if _PENDING:
         _unlock_pending()
-    return tuple(counted)
+    return counted
+
+
+def _count_lock(a: np.ndarray) -> bool:
+    """Under `_LOCKED_GUARD`: lock `a` or count one more holder; False (nothing counted) for an
+    array that was read-only already, and not by us."""
+    entry = _LOCKED.get(id(a))
+    if entry is not None:
+        entry[1] += 1
+        return True
+    if a.flags.writeable:
+        a.setflags(write=False)
+        _LOCKED[id(a)] = [a, 1]
+        return True
+    return False
 
 
 def _lock_own(arr: np.ndarray) -> tuple:
     """`lock_array(arr, arr)` for an array that owns its memory (the guard taken without
     `with`: this runs for every parameter a node saves)."""
-    key = id(arr)
     _LOCKED_GUARD.acquire()
     try:
-        entry = _LOCKED.get(key)
-        if entry is not None:
-            entry[1] += 1
-            counted: tuple = (arr,)
-        elif arr.flags.writeable:
-            arr.setflags(write=False)
-            _LOCKED[key] = [arr, 1]
-            counted = (arr,)
-        else:
-            counted = ()
+        counted = (arr,) if _count_lock(arr) else ()
     finally:
         _LOCKED_GUARD.release()
     if _PENDING:
