@@ -23,13 +23,22 @@ import numpy as np
 from . import dtypes as _dtypes
 from .keywords import torch_keywords
 from .protection import FROZEN
-from .record import SAVE, SAVE_FOR_OTHER, record, record_binary, record_unary
+from .record import (
+    _CONSTANT_PAIRS,
+    SAVE,
+    SAVE_FOR_OTHER,
+    record,
+    record_binary,
+    record_constant,
+    record_unary,
+)
 from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
 
 AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25
 _SCALARS = (int, float, bool, complex, np.generic)
 _NUMBERS = (float, int)     # Python numbers that binary ops turn into cached arrays
 _F64 = np.dtype(np.float64)
+_NDARRAY = np.ndarray       # read as one global by the hottest functions
 
 
 def _val(x: Any, op: str) -> Any:
@@ -55,7 +64,8 @@ def _shape_error(op: str, a: Any, b: Any, err: Exception) -> ValueError:
     return ValueError(f"{op}: {err}")
 
 
-_CONSTANTS: dict = {}      # dtype -> {Python number: read-only 0-d array of that dtype}
+_CONSTANTS: dict = {}      # dtype -> {Python number: (None, c)}, c its read-only 0-d array of that
+#                            dtype; the pair is what the node of `t op number` keeps (`record_constant`)
 _NO_CONSTANTS: dict = {}   # stays empty: what `_CONSTANTS.get` gives for a dtype with none yet
 
 
@@ -76,15 +86,18 @@ def _constant(value: float, like: np.ndarray) -> Any:
         if dtype.kind != "f":
             return value
         cache = _CONSTANTS.setdefault(dtype, {})    # (another thread's, if it made one first)
-    c = cache.get(value)
-    if c is None:
-        c = np.array(value, dtype)
-        c.flags.writeable = False       # nobody writes into it: nodes save it without locking
-        if value and value == value and len(cache) < 512 and np.isfinite(c):
-            # the one cached (a thread that made its own at the same time uses the first):
-            # only an array kept for good may be FROZEN, its id never reused by a user's array
-            c = cache.setdefault(value, c)
-            FROZEN.add(id(c))           # kept for good: nodes save it without any check
+    pair = cache.get(value)
+    if pair is not None:
+        return pair[1]
+    c = np.array(value, dtype)
+    c.flags.writeable = False       # nobody writes into it: nodes save it without locking
+    if value and value == value and len(cache) < 512 and np.isfinite(c):
+        # the one cached (a thread that made its own at the same time uses the first): only
+        # an array kept for good may be FROZEN, its id never reused by a user's array
+        pair = cache.setdefault(value, (None, c))
+        c = pair[1]
+        FROZEN.add(id(c))           # kept for good: nodes save it without any check
+        _CONSTANT_PAIRS.setdefault(id(c), pair)    # `record_binary` keeps the same pair
     return c
 
 
@@ -95,6 +108,13 @@ def _binary(op: str, fn: Any, a: Any, b: Any, rules: tuple | None = None, save_a
     (`rules` None). A Python number among the operands is replaced by the cached 0-d array it
     converts to (see `_constant`). Operands of mixed dtypes follow the rule of `dtypes.py`
     (`promote=False`, for comparisons: NumPy's, exact)."""
+    if type(b) in _NUMBERS and type(a) is Tensor and rules is not None:
+        # `t * 2`, `t + 1`: the most frequent of all, recorded with less work when the number
+        # is in `_constant`'s cache (read inline)
+        ad = a._data
+        pair = _CONSTANTS.get(ad.dtype, _NO_CONSTANTS).get(b)
+        if pair is not None:
+            return record_constant(op, fn(ad, pair[1]), a, pair, rules, save_a, save_b, keep_ans)
     ad = a._data if type(a) is Tensor else _val(a, op)
     bd = b._data if type(b) is Tensor else b if type(b) in _NUMBERS else _val(b, op)
     if type(ad) is np.ndarray:
@@ -102,9 +122,9 @@ def _binary(op: str, fn: Any, a: Any, b: Any, rules: tuple | None = None, save_a
             if ad.dtype is not bd.dtype and (not ad.ndim or not bd.ndim) and promote:
                 (ad, bd), (a, b) = _dtypes.promote([ad, bd], [a, b])
         elif type(bd) in _NUMBERS:
-            c = _CONSTANTS.get(ad.dtype, _NO_CONSTANTS).get(bd)   # `_constant`'s cache, read inline
-            if c is not None:       # (it holds float dtypes only)
-                b = bd = c
+            pair = _CONSTANTS.get(ad.dtype, _NO_CONSTANTS).get(bd)  # `_constant`'s cache, read inline
+            if pair is not None:    # (it holds float dtypes only)
+                b = bd = pair[1]
             elif ad.dtype.kind == "f":
                 b = bd = _constant(bd, ad)
             elif promote:
@@ -337,7 +357,7 @@ def _unary(name: str, fn: Any, x: Any, rules: tuple, *, save_input: bool = False
     (`save_input`) or the output (`keep_ans`)."""
     xd = x._data if type(x) is Tensor else _val(x, name)
     out = fn(xd)
-    if type(out) is not np.ndarray or out.dtype is not xd.dtype:
+    if type(out) is not _NDARRAY or out.dtype is not xd.dtype:
         out = _float_result(xd, _out(out))
     return record_unary(name, out, x, rules, save_input, keep_ans)
 

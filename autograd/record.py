@@ -1,6 +1,7 @@
 """Recording an operation: `record` (and its one- and two-operand forms) decides whether a node
 is needed, holds what the rules will read (copied, locked or checked: see `protection`), and
-`new_node` makes the node and the output Tensor, the one place either is made for an operation.
+`new_node` makes the node and the output Tensor (its fields written by `_node_tensor`, the one
+place either is made for an operation).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 
 from .node import JointNode, LockingNode, Node, leaf_node
 from .protection import FROZEN, hold_constant, protect, shared
-from .tensor import CLOCK, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Tensor, _new
+from .tensor import _NDARRAY, CLOCK, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Tensor, _new
 
 
 def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = (),
@@ -119,59 +120,93 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     mode = STATE.recording
     if mode < RECORD or not (isinstance(x, Tensor) and x._requires_grad):
         return unrecorded(name, out, mode)
-    saved: tuple = ()
-    arrays: tuple = ()
-    locked: tuple = ()
-    if save_input:
-        arr = x._data       # `hold(x)`, inlined: an operation's fresh output needs nothing
-        arr, locked = protect(arr) if x._node is None or arr.base is not None else (arr, ())
+    parent = x._node
+    if not save_input:
+        saved = arrays = locked = ()
+    elif parent is not None and x._data.base is None:
+        saved, arrays, locked = (x,), (x._data,), ()    # an operation's fresh output: as it is
+    else:
+        arr, locked = protect(x._data)                  # `hold(x)`, inlined
         saved, arrays = (x,), (arr,)
-    return new_node(LockingNode if locked else Node, name, (x._node or leaf_node(x),), vjps, saved,
-                    arrays, locked, out, keep_ans, (x,), mode)
+    if parent is None:
+        parent = leaf_node(x)
+    if mode == RECORD and not locked:
+        return _node_tensor(Node, name, parent, None, 1, vjps, saved, arrays,
+                            out if keep_ans else None, out)
+    return new_node(LockingNode if locked else Node, name, (parent,), vjps, saved, arrays, locked,
+                    out, keep_ans, (x,), mode)
+
+
+def record_constant(name: str, out: Any, a: Any, pair: tuple, vjps: tuple, save_a: int,
+                    save_b: int, keep_ans: bool) -> Tensor:
+    """`record_binary` for `a op c`, `c` a cached constant (`pair` is `(None, c)`, from
+    `ops._constant`'s cache): in plain grad mode, when the rules do not read `a` itself, the
+    node keeps that shared pair and nothing else, as `record_binary` would, with less work
+    (`t * 2`, `t + 1` are the most frequent operations of all)."""
+    mode = STATE.recording
+    if mode == RECORD and type(a) is Tensor and a._requires_grad and save_a != SAVE and \
+            type(out) is _NDARRAY:
+        return _node_tensor(Node, name, a._node or leaf_node(a), None, 2, vjps, (),
+                            pair if save_b else (), out if keep_ans else None, out)
+    if mode < RECORD:
+        return unrecorded(name, out, mode)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)       # NumPy gives a scalar for 0-d operands
+    return record_binary(name, out, a, pair[1], vjps, save_a, save_b, keep_ans)
 
 
 def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
              locked: tuple, out: np.ndarray, keep_ans: bool, inputs: tuple, mode: int,
              attrs: dict | None = None) -> Tensor:
-    """The one place a node is made (for `record`, `record_unary`, `record_binary`,
-    `Function.apply`): its class (`cls`, or picked: a `JointNode` for one joint rule, a
-    `LockingNode` when it locked arrays), the arrays it locked, the observers told; returns the
-    output Tensor it made."""
+    """A node for `record`, `record_binary` and `Function.apply` (and `record_unary` when a
+    module's scope is open or it locked arrays): its class (`cls`, or picked: a `JointNode`
+    for one joint rule, a `LockingNode` when it locked arrays), the arrays it locked, the
+    scope and the observers told; returns the output Tensor. Its fields are written by
+    `_node_tensor`, the one place they are, which plain grad mode calls directly."""
     if cls is None:
         cls = (LockingNode if locked else Node) if type(vjps) is tuple else JointNode
     if type(out) is not np.ndarray:
         out = np.asarray(out)   # NumPy gives a scalar for a 0-d result
-    # `cls(name, parents, ...)`, spelled out: the fields of `Node.__init__`, written here
-    # without the call (this is the hottest path)
-    node: Any = _new_object(cls)
-    node.name = name
-    n = node.arity = len(parents)       # `parents`, in the node's slots (see `Node.parents`)
-    if n == 2:
-        node.p0, node.p1 = parents
-        node.many = ()
-    else:
-        node.p0 = parents[0] if n else None
-        node.p1 = parents[1] if n > 1 else None
-        node.many = parents if n > 2 else ()
-    node.vjps = vjps
-    node.saved = saved
-    node.arrays = arrays
-    node.ans = out if keep_ans else None
-    shape = _SHAPES.get(out.shape)      # one tuple per shape, shared (see `_SHAPES`)
-    node.shape = _share_shape(out.shape) if shape is None else shape
-    node.dtype = out.dtype
-    node.freed = False
-    node.meta = None
-    node.seq = next(CLOCK)
+    n = len(parents)
+    t = _node_tensor(cls, name, parents[0] if n else None, parents[1] if n > 1 else None, n,
+                     vjps, saved, arrays, out if keep_ans else None, out)
+    node = t._node
+    if n > 2:
+        node.many = parents
     if cls is not Node:
         node.locked = locked
     if mode == RECORD_OBSERVED:
         node.scope = STATE.scope
         for observer in STATE.observers:
             observer.recorded(node, out, inputs, attrs)
-    else:
-        node.scope = ()
-    t = _new_tensor(Tensor)     # `_new(out, node)`, inlined
+    return t
+
+
+def _node_tensor(cls: type, name: str, p0: Any, p1: Any, arity: int, vjps: Any, saved: tuple,
+                 arrays: tuple, ans: np.ndarray | None, out: np.ndarray) -> Tensor:
+    """The node's fields and the output Tensor: `cls(name, parents, ...)` and `_new(out,
+    node)` spelled out, without their calls (this is the hottest path). A node of three
+    inputs or more gets its `many` from `new_node`; `scope` stays empty unless a module's
+    scope is open, where `new_node` sets it."""
+    node: Any = _new_object(cls)
+    node.name = name
+    node.arity = arity          # `parents`, in the node's slots (see `Node.parents`)
+    node.p0 = p0
+    node.p1 = p1
+    node.many = ()
+    node.vjps = vjps
+    node.saved = saved
+    node.arrays = arrays
+    node.ans = ans
+    shape = out.shape
+    known = _SHAPES.get(shape)      # one tuple per shape, shared (see `_SHAPES`)
+    node.shape = _share_shape(shape) if known is None else known
+    node.dtype = out.dtype
+    node.freed = False
+    node.meta = None
+    node.seq = next(CLOCK)
+    node.scope = ()
+    t = _new_tensor(Tensor)
     t._data = out
     t._node = node
     t._leaf = t._grad = t.name = None

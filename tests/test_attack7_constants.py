@@ -52,7 +52,7 @@ def _race(monkeypatch, value, dtype):
 def test_threads_converting_one_new_number_share_the_cached_constant(monkeypatch):
     value = 0.7312918273645   # a number no other test converts
     got = _race(monkeypatch, value, np.float32)
-    cached = ops._CONSTANTS[np.dtype(np.float32)][value]
+    cached = ops._CONSTANTS[np.dtype(np.float32)][value][1]     # (None, c): see ops._CONSTANTS
     assert got[0] is cached and got[1] is cached
     assert got[0].dtype == np.float32 and float(got[0]) == np.float32(value)
     assert id(cached) in FROZEN
@@ -61,10 +61,10 @@ def test_threads_converting_one_new_number_share_the_cached_constant(monkeypatch
 def test_no_frozen_id_outlives_its_array(monkeypatch):
     before = set(FROZEN)
     got = _race(monkeypatch, 0.2718281828459, np.float64)
-    kept = {id(c) for cache in ops._CONSTANTS.values() for c in cache.values()}
+    kept = {id(pair[1]) for cache in ops._CONSTANTS.values() for pair in cache.values()}
     assert FROZEN - before <= kept      # every id added is a cached constant's
     for c in got.values():
-        assert id(c) not in FROZEN or c is ops._CONSTANTS[np.dtype(np.float64)][0.2718281828459]
+        assert id(c) not in FROZEN or c is ops._CONSTANTS[np.dtype(np.float64)][0.2718281828459][1]
 
 
 def test_numbers_converted_on_many_threads_give_the_single_thread_gradients():
@@ -88,5 +88,5 @@ def test_numbers_converted_on_many_threads_give_the_single_thread_gradients():
     for t in threads:
         t.join()
     assert not errors
-    kept = {id(c) for cache in ops._CONSTANTS.values() for c in cache.values()}
+    kept = {id(pair[1]) for cache in ops._CONSTANTS.values() for pair in cache.values()}
     assert FROZEN <= kept
