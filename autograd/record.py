@@ -121,6 +121,9 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     if mode < RECORD or not (isinstance(x, Tensor) and x._requires_grad):
         return unrecorded(name, out, mode)
     parent = x._node
+    saved: tuple
+    arrays: tuple
+    locked: tuple
     if not save_input:
         saved = arrays = locked = ()
     elif parent is not None and x._data.base is None:
