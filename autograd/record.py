@@ -114,30 +114,30 @@ def record_binary(name: str, out: np.ndarray, a: Any, b: Any, vjps: tuple, save_
 
 def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bool = False,
                  keep_ans: bool = False) -> Tensor:
-    """`record` for an operation of one input whose one rule (`vjps`, a 1-tuple) reads the
-    input (`save_input`) or the output (`keep_ans`): the same graph, with less work per call
-    (elementwise ops are the most frequent)."""
+    """`record` for an elementwise operation of one input whose one rule (`vjps`, a 1-tuple)
+    reads the input (`save_input`) or the output (`keep_ans`): the same graph, with less work
+    per call (elementwise ops are the most frequent). The most frequent case of all, in plain
+    grad mode on an operation's output, is written first."""
+    if STATE.recording == RECORD and type(x) is Tensor and x._requires_grad:
+        parent = x._node
+        if parent is not None and (not save_input or x._data.base is None):
+            # an operation's fresh output, read as it is; the result has its shape, its node's
+            # unless .data was replaced
+            return _node_tensor(Node, name, parent, None, 1, vjps, (x,) if save_input else (),
+                                (x._data,) if save_input else (), out if keep_ans else None,
+                                out, parent.shape if x._version == 0 else None)
     mode = STATE.recording
     if mode < RECORD or not (isinstance(x, Tensor) and x._requires_grad):
         return unrecorded(name, out, mode)
-    parent = x._node
-    saved: tuple
-    arrays: tuple
-    locked: tuple
-    if not save_input:
-        saved = arrays = locked = ()
-    elif parent is not None and x._data.base is None:
-        saved, arrays, locked = (x,), (x._data,), ()    # an operation's fresh output: as it is
-    else:
-        arr, locked = protect(x._data)                  # `hold(x)`, inlined
+    saved: tuple = ()
+    arrays: tuple = ()
+    locked: tuple = ()
+    if save_input:
+        arr = x._data       # `hold(x)`, inlined: an operation's fresh output needs nothing
+        arr, locked = protect(arr) if x._node is None or arr.base is not None else (arr, ())
         saved, arrays = (x,), (arr,)
-    if parent is None:
-        parent = leaf_node(x)
-    if mode == RECORD and not locked:
-        return _node_tensor(Node, name, parent, None, 1, vjps, saved, arrays,
-                            out if keep_ans else None, out)
-    return new_node(LockingNode if locked else Node, name, (parent,), vjps, saved, arrays, locked,
-                    out, keep_ans, (x,), mode)
+    return new_node(LockingNode if locked else Node, name, (x._node or leaf_node(x),), vjps, saved,
+                    arrays, locked, out, keep_ans, (x,), mode)
 
 
 def record_constant(name: str, out: Any, a: Any, pair: tuple, vjps: tuple, save_a: int,
@@ -149,8 +149,10 @@ def record_constant(name: str, out: Any, a: Any, pair: tuple, vjps: tuple, save_
     mode = STATE.recording
     if mode == RECORD and type(a) is Tensor and a._requires_grad and save_a != SAVE and \
             type(out) is _NDARRAY:
-        return _node_tensor(Node, name, a._node or leaf_node(a), None, 2, vjps, (),
-                            pair if save_b else (), out if keep_ans else None, out)
+        parent = a._node    # the shape of `a` (and of a's node, unless .data was replaced)
+        return _node_tensor(Node, name, parent or leaf_node(a), None, 2, vjps, (),
+                            pair if save_b else (), out if keep_ans else None, out,
+                            parent.shape if parent is not None and a._version == 0 else None)
     if mode < RECORD:
         return unrecorded(name, out, mode)
     if type(out) is not np.ndarray:
@@ -186,9 +188,11 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
 
 
 def _node_tensor(cls: type, name: str, p0: Any, p1: Any, arity: int, vjps: Any, saved: tuple,
-                 arrays: tuple, ans: np.ndarray | None, out: np.ndarray) -> Tensor:
+                 arrays: tuple, ans: np.ndarray | None, out: np.ndarray,
+                 shape: tuple | None = None) -> Tensor:
     """The node's fields and the output Tensor: `cls(name, parents, ...)` and `_new(out,
-    node)` spelled out, without their calls (this is the hottest path). A node of three
+    node)` spelled out, without their calls (this is the hottest path). `shape` is `out.shape`
+    when the caller has it as a shared tuple already (an input's node's). A node of three
     inputs or more gets its `many` from `new_node`; `scope` stays empty unless a module's
     scope is open, where `new_node` sets it."""
     node: Any = _new_object(cls)
@@ -201,9 +205,14 @@ def _node_tensor(cls: type, name: str, p0: Any, p1: Any, arity: int, vjps: Any, 
     node.saved = saved
     node.arrays = arrays
     node.ans = ans
-    shape = out.shape
-    known = _SHAPES.get(shape)      # one tuple per shape, shared (see `_SHAPES`)
-    node.shape = _share_shape(shape) if known is None else known
+    if shape is None:
+        shape = out.shape
+        known = _SHAPES.get(shape)  # one tuple per shape, shared (see `_SHAPES`)
+        if known is None:
+            _share_shape(shape)
+        else:
+            shape = known
+    node.shape = shape
     node.dtype = out.dtype
     node.freed = False
     node.meta = None
