@@ -270,14 +270,14 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             g = grads.pop(node)
         else:
             break
+        if fresh:
+            fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
         if rules_in_loop and not node.meta and node.arity:
             # a run of one-input nodes, each next in order anyway: `_run_chain`, without the heap
-            node, g = _run_chain(node, g, -waiting[0][0] if waiting else 0, fresh, retain_graph,
+            node, g = _run_chain(node, g, -waiting[0][0] if waiting else 0, retain_graph,
                                  last_mutation)
             if node is None:
                 continue            # a rule gave no gradient: this path ends
-        if fresh:
-            fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
         if node.meta and node.meta.get("hooks"):
             g = _run_hooks(node, g, create_graph, handed, fresh)
         arity = node.arity
@@ -346,21 +346,20 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             node.ans = None
 
 
-def _run_chain(node: Node, g: Any, bound: int, fresh: set, retain_graph: bool,
-               last_mutation: int) -> tuple:
+def _run_chain(node: Node, g: Any, bound: int, retain_graph: bool, last_mutation: int) -> tuple:
     """`_propagate`'s loop for a chain (a first-order pass, nobody watching): runs `node` and
     the nodes below it one after the other while each has one input that needs a gradient
     (`p0`), one rule and no hooks, and that input was created after every node waiting in the
     heap (`bound`: the latest of their creation times), so it is the next to run anyway and
     nothing else can still reach it. Returns the first node it did not run, with its gradient
-    (None, None when a rule gave no gradient)."""
+    (None, None when a rule gave no gradient). The gradients here are the loop's `g` (taken
+    out of `fresh` before the call) and the rules' fresh results: none is a buffer this pass
+    may write into."""
     ndarray = np.ndarray
     while node.p1 is None and node.arity < 3 and node.rule_per_input and not node.meta:
         p = node.p0
         if p is None or p.seq <= bound:
             break
-        if fresh:
-            fresh.discard(id(g))    # its rule may pass it on as it is
         if node.freed or node.seq < last_mutation:
             node.check_saved()
         gi = node.vjps[0](g, node.ans, *node.arrays)
