@@ -174,3 +174,12 @@ def test_uncached_numbers_take_the_general_path_and_agree() -> None:
             np.testing.assert_array_equal(y.data, x.data * number)
         assert y._node.arrays[1] is not None and float(y._node.arrays[1]) == \
             pytest.approx(number, nan_ok=True)
+
+
+def test_a_result_whose_data_was_replaced_records_the_new_shape() -> None:
+    x = _operand("result")              # shape (4,), its node's shape tuple shared onward
+    y = ag.sin(x)
+    assert y._node.shape is x._node.shape
+    x.data = np.zeros((2, 3))           # a new value of another shape, unrecorded
+    for z in (ag.sin(x), ag.exp(x), x * 2.0, x + 1.0):
+        assert z._node.shape == (2, 3) and z.shape == (2, 3)
