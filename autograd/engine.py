@@ -348,31 +348,35 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
 
 def _run_chain(node: Node, g: Any, bound: int, retain_graph: bool, last_mutation: int) -> tuple:
     """`_propagate`'s loop for a chain (a first-order pass, nobody watching): runs `node` and
-    the nodes below it one after the other while each has one input that needs a gradient
-    (`p0`), one rule and no hooks, and that input was created after every node waiting in the
-    heap (`bound`: the latest of their creation times), so it is the next to run anyway and
-    nothing else can still reach it. Returns the first node it did not run, with its gradient
-    (None, None when a rule gave no gradient). The gradients here are the loop's `g` (taken
-    out of `fresh` before the call) and the rules' fresh results: none is a buffer this pass
-    may write into."""
+    the nodes below it one after the other while each is a plain `Node` (one rule per input,
+    nothing locked) with one input that needs a gradient (`p0`) and no hooks, and that input
+    was created after every node waiting in the heap (`bound`: the latest of their creation
+    times), so it is the next to run anyway and nothing else can still reach it. Returns the
+    first node it did not run, with its gradient (None, None when a rule gave no gradient).
+    The gradients here are the loop's `g` (taken out of `fresh` before the call) and the
+    rules' fresh results: none is a buffer this pass may write into."""
     ndarray = np.ndarray
-    while node.p1 is None and node.arity < 3 and node.rule_per_input and not node.meta:
+    while type(node) is Node and node.p1 is None and node.arity < 3 and not node.meta:
         p = node.p0
         if p is None or p.seq <= bound:
             break
         if node.freed or node.seq < last_mutation:
             node.check_saved()
-        gi = node.vjps[0](g, node.ans, *node.arrays)
+        rule = node.vjps[0]
+        arrays = node.arrays
+        if not arrays:      # `rule(g, ans, *arrays)`, without making the tuple of arguments
+            gi = rule(g, node.ans)
+        elif len(arrays) == 1:
+            gi = rule(g, node.ans, arrays[0])
+        else:
+            gi = rule(g, node.ans, *arrays)
         if gi is not None and (type(gi) is not ndarray or gi.shape != p.shape or
                                gi.dtype is not p.dtype):
             gi = fit_to_input(gi, p, node, False)
-        if not retain_graph:        # free what the rule saved, as `_propagate` does
-            if type(node) is not Node:
-                node.release()
-            elif node.saved or node.ans is not None:
-                node.freed = True
-                node.saved = node.arrays = ()
-                node.ans = None
+        if not retain_graph and (node.saved or node.ans is not None):
+            node.freed = True       # `node.release()`, inlined, as `_propagate` does
+            node.saved = node.arrays = ()
+            node.ans = None
         if gi is None:
             return None, None
         node, g = p, gi
