@@ -368,6 +368,8 @@ def _run_chain(node: Node, g: Any, bound: int, retain_graph: bool, last_mutation
             gi = rule(g, node.ans)
         elif len(arrays) == 1:
             gi = rule(g, node.ans, arrays[0])
+        elif len(arrays) == 2:      # a binary operation with a constant (`t * 2`)
+            gi = rule(g, node.ans, arrays[0], arrays[1])
         else:
             gi = rule(g, node.ans, *arrays)
         if gi is not None and (type(gi) is not ndarray or gi.shape != p.shape or
