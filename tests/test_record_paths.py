@@ -183,3 +183,23 @@ def test_a_result_whose_data_was_replaced_records_the_new_shape() -> None:
     x.data = np.zeros((2, 3))           # a new value of another shape, unrecorded
     for z in (ag.sin(x), ag.exp(x), x * 2.0, x + 1.0):
         assert z._node.shape == (2, 3) and z.shape == (2, 3)
+
+
+@pytest.mark.parametrize("op", [ag.sin, lambda h: h * h, lambda h: h @ np.ones((2, 2)),
+                                lambda h: h ** 3.0])
+def test_an_array_assigned_to_a_results_data_is_locked_while_saved(op) -> None:
+    """`h.data = arr` on an operation's output: the caller still holds `arr`, so a node that
+    saves it locks it like a leaf's array (it was saved as it is, and a write through `arr`
+    changed the gradient silently)."""
+    x = ag.tensor(np.array([0.1, 0.2]), requires_grad=True)
+    h = x * 2.0
+    arr = np.array([0.3, 0.4])
+    h.data = arr
+    y = op(h)
+    with pytest.raises(ValueError, match="read-only"):
+        arr[0] = 5.0
+    y.sum().backward()
+    assert arr.flags.writeable            # unlocked once the graph is done with it
+    ref = ag.tensor(np.array([0.3, 0.4]), requires_grad=True)
+    op(ref).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2.0 * ref.grad.data)
