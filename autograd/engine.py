@@ -351,15 +351,16 @@ def _run_chain(node: Node, g: Any, bound: int, retain_graph: bool, last_mutation
     the nodes below it one after the other while each is a plain `Node` (one rule per input,
     nothing locked) with one input that needs a gradient (`p0`) and no hooks, and that input
     was created after every node waiting in the heap (`bound`: the latest of their creation
-    times), so it is the next to run anyway and nothing else can still reach it. Returns the
-    first node it did not run, with its gradient (None, None when a rule gave no gradient).
+    times), so it is the next to run anyway and nothing else can still reach it; the node
+    whose input is a leaf is left to the loop. Returns the first node it did not run, with its
+    gradient (None, None when a rule gave no gradient).
     The gradients here are the loop's `g` (taken out of `fresh` before the call) and the
     rules' fresh results: none is a buffer this pass may write into."""
     ndarray = np.ndarray
     while type(node) is Node and node.p1 is None and node.arity < 3 and not node.meta:
         p = node.p0
-        if p is None or p.seq <= bound:
-            break
+        if p is None or p.seq <= bound or not p.arity:
+            break               # (a leaf's gradient is delivered by the loop, as any other)
         if node.freed or node.seq < last_mutation:
             node.check_saved()
         rule = node.vjps[0]
