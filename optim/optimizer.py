@@ -70,6 +70,14 @@ class ParamState:
     def __repr__(self) -> str:
         return f"ParamState({len(self)} parameters)"
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"items": list(self._items.values())}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a copy (copy.deepcopy, pickle) holds new parameter objects: key them by their own ids,
+        # or every lookup of a copied parameter would miss and its buffers be silently restarted
+        self._items = {id(p): (p, s) for p, s in state["items"]}
+
 
 # ---------------------------------------------------------------- hyperparameter checks
 
