@@ -48,7 +48,9 @@ def _moved(fn: Callable, inputs: tuple, i: int, m: int, step: float) -> list:
     """The outputs of `fn` (flat float64 arrays, None where an output is None) with element `m`
     of input `i` moved by `step`."""
     x = inputs[i]
-    pert = x._data.astype(x.dtype, copy=True)
+    # C order: element m of the flat (C-order) Jacobian column; reshape(-1) of another layout
+    # (a Fortran-ordered input) is a copy, so the step would be lost and the difference zero
+    pert = np.array(x._data, dtype=x.dtype, copy=True, order="C")
     pert.reshape(-1)[m] += step
     moved = Tensor(pert, requires_grad=True)
     args = [moved if a is x else a for a in inputs]     # a tensor passed twice moves twice

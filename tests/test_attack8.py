@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
+import autograd as ag
 import nn
 import optim
 
@@ -36,3 +37,25 @@ def test_a_copied_optimizer_keeps_its_buffers_for_the_copied_parameters(duplicat
     _train(model2, opt2, x, steps=3)
     np.testing.assert_array_equal(model2.weight.data, model.weight.data)
     np.testing.assert_array_equal(model2.bias.data, model.bias.data)
+
+
+class _ZeroGradient(ag.Function):
+    """3 * x with a wrong backward (zero)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 3
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0
+
+
+def test_gradcheck_moves_the_elements_of_a_fortran_ordered_input():
+    # the finite differences stepped a copy (reshape(-1) of a Fortran-ordered array copies),
+    # so a zero gradient passed and a correct one failed
+    x = ag.Tensor(np.asfortranarray(np.random.default_rng(0).random((2, 3))), requires_grad=True)
+    assert not x.data.flags.c_contiguous
+    assert not ag.gradcheck(_ZeroGradient.apply, (x,), raise_exception=False)
+    assert ag.gradcheck(lambda t: (t ** 2 * np.arange(3.0)).sum(axis=0), (x,))
+    assert ag.gradgradcheck(lambda t: (t ** 3).sum(), (x,))
