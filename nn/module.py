@@ -14,6 +14,7 @@ import numpy as np
 
 import autograd as ag
 
+from . import _validate
 from . import hooks as _hooks
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "LoadResult"]
@@ -280,9 +281,11 @@ class Module:
             p.grad = None
 
     def train(self, mode: bool = True) -> Module:
-        """Set `.training` on this module and all sub-modules; returns self."""
+        """Set `.training` on this module and all sub-modules; returns self. `mode` is True or
+        False: a string such as "False" or "eval" is refused, not read as truthy."""
+        mode = _validate.flag(f"{type(self).__name__}.train", "mode", mode)
         for m in self.modules():
-            m.training = bool(mode)
+            m.training = mode
         return self
 
     def eval(self) -> Module:

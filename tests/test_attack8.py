@@ -59,3 +59,13 @@ def test_gradcheck_moves_the_elements_of_a_fortran_ordered_input():
     assert not ag.gradcheck(_ZeroGradient.apply, (x,), raise_exception=False)
     assert ag.gradcheck(lambda t: (t ** 2 * np.arange(3.0)).sum(axis=0), (x,))
     assert ag.gradgradcheck(lambda t: (t ** 3).sum(), (x,))
+
+
+@pytest.mark.parametrize("mode", ["False", "eval", 0, None])
+def test_train_refuses_a_mode_that_is_not_a_bool(mode):
+    # train("False") used to switch training *on* (bool("False") is True), silently
+    model = nn.Sequential(nn.Dense(2, 2), nn.Dropout(0.5)).eval()
+    with pytest.raises(TypeError, match="mode must be True or False"):
+        model.train(mode)
+    assert not model.training and not model[1].training
+    assert model.train(np.bool_(True)).training is True and model[1].training is True
