@@ -99,6 +99,12 @@ class Module:
                 warnings.warn(f"{type(self).__name__}.{name} is a {type(value).__name__} holding "
                               f"Modules; their parameters are not registered. Wrap it in "
                               f"nn.ModuleList(...) instead", stacklevel=2)
+            elif isinstance(value, dict) and any(isinstance(v, (Module, Parameter))
+                                                 for v in value.values()):
+                warnings.warn(f"{type(self).__name__}.{name} is a dict holding Modules or "
+                              f"Parameters; they are not registered (not in parameters(), "
+                              f"state_dict() or checkpoints). Assign each as an attribute "
+                              f"(setattr(self, key, module)) or use nn.ModuleList", stacklevel=2)
             object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:

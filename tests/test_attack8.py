@@ -69,3 +69,14 @@ def test_train_refuses_a_mode_that_is_not_a_bool(mode):
         model.train(mode)
     assert not model.training and not model[1].training
     assert model.train(np.bool_(True)).training is True and model[1].training is True
+
+
+def test_a_dict_of_modules_assigned_to_a_module_warns_that_it_is_not_registered():
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.heads = {"a": nn.Dense(2, 1), "b": nn.Dense(2, 1)}
+
+    with pytest.warns(UserWarning, match="dict holding Modules or Parameters; they are not registered"):
+        model = Heads()
+    assert list(model.parameters()) == []      # as in PyTorch: only the warning is new
