@@ -57,7 +57,9 @@ def save(state_or_module: dict[Any, Any] | Module, path: str | os.PathLike) -> N
     elif isinstance(state_or_module, dict):
         state = state_or_module
     else:
-        raise TypeError(f"nn.save takes a Module or a dict, got {type(state_or_module).__name__}")
+        hint = ("; pass its state_dict(), e.g. nn.save(opt.state_dict(), path)"
+                if callable(getattr(state_or_module, "state_dict", None)) else "")
+        raise TypeError(f"nn.save takes a Module or a dict, got {type(state_or_module).__name__}{hint}")
     path = _fspath(path, "save")
     _refuse_directory(path)
     encoder = _codec.Encoder()

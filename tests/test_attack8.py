@@ -80,3 +80,13 @@ def test_a_dict_of_modules_assigned_to_a_module_warns_that_it_is_not_registered(
     with pytest.warns(UserWarning, match="dict holding Modules or Parameters; they are not registered"):
         model = Heads()
     assert list(model.parameters()) == []      # as in PyTorch: only the warning is new
+
+
+def test_saving_a_module_or_optimizer_object_says_to_save_its_state_dict(tmp_path):
+    model = nn.Dense(2, 2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"'model' is a Dense.*save its state_dict\(\) instead"):
+        nn.save({"model": model}, tmp_path / "a.npz")
+    with pytest.raises(TypeError, match=r"got SGD; pass its state_dict\(\)"):
+        nn.save(opt, tmp_path / "b.npz")
+    assert not list(tmp_path.iterdir())
