@@ -1,7 +1,10 @@
 """Attacks from outside the repository (attack8): nn, checkpoints, optim, data, hooks."""
 
 import copy
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -90,3 +93,30 @@ def test_saving_a_module_or_optimizer_object_says_to_save_its_state_dict(tmp_pat
     with pytest.raises(TypeError, match=r"got SGD; pass its state_dict\(\)"):
         nn.save(opt, tmp_path / "b.npz")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(os.name != "posix", reason="stale temporary files are removed on POSIX only")
+def test_a_save_removes_the_temporary_files_of_killed_saves_and_nothing_else(tmp_path):
+    # a save killed by SIGKILL (a preempted job) left its temporary file, as big as the
+    # checkpoint, for ever: a job restarted many times filled the disk with hidden files
+    from nn import serialization
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = serialization._writer().rsplit("_", 1)[0]
+    names = {
+        "dead": f".ckpt.npz.{host}_{dead.pid}.0123456789ab.tmp",
+        "young": f".ckpt.npz.{host}_{dead.pid}.ba9876543210.tmp",
+        "alive": f".ckpt.npz.{host}_{os.getppid()}.0123456789ab.tmp",
+        "other host": f".ckpt.npz.{host}x_{dead.pid}.0123456789ab.tmp",
+        "other file": f".other.npz.{host}_{dead.pid}.0123456789ab.tmp",
+        "unknown": ".ckpt.npz.0123456789ab.tmp",
+    }
+    for key, name in names.items():
+        (tmp_path / name).write_bytes(b"partial")
+        if key != "young":
+            os.utime(tmp_path / name, (0, 0))
+    nn.save({"w": np.arange(3.0)}, tmp_path / "ckpt.npz")
+    left = {p.name for p in tmp_path.iterdir()}
+    assert names["dead"] not in left
+    assert left == {"ckpt.npz"} | {n for k, n in names.items() if k != "dead"}
+    np.testing.assert_array_equal(nn.load(tmp_path / "ckpt.npz")["w"], np.arange(3.0))
