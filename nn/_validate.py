@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["integer", "size", "real", "flag", "choice", "rng"]
+__all__ = ["integer", "size", "real", "flag", "choice", "rng", "axis"]
 
 
 def _kind(value: Any) -> str:
@@ -108,3 +108,14 @@ def rng(owner: str, value: Any) -> Any:
         return integer(owner, "rng (a seed)", value, minimum=0)
     raise TypeError(f"{owner}: rng must be a numpy.random.Generator, an int seed or None, got "
                     f"{value!r} ({_kind(value)})")
+
+
+def axis(owner: str, axis: Any, dim: Any, default: Any = -1) -> Any:
+    """The axis given as NumPy's `axis` or PyTorch's `dim` (checked by whoever uses it); both
+    given (an `axis` other than its default next to a `dim`) is a TypeError."""
+    if dim is None:
+        return axis
+    if not (isinstance(axis, type(default)) and axis == default):
+        raise TypeError(f"{owner}: got both axis={axis!r} and dim={dim!r}, two names of one "
+                        f"argument (dim is PyTorch's name for axis): pass only one")
+    return dim

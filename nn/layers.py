@@ -125,11 +125,11 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
-    """softmax along `axis` as a module."""
+    """softmax along `axis` as a module; `Softmax(dim=1)`, PyTorch's spelling, works too."""
 
-    def __init__(self, axis: int = -1) -> None:
+    def __init__(self, axis: int = -1, *, dim: int | None = None) -> None:
         super().__init__()
-        self.axis = _validate.integer("Softmax", "axis", axis)
+        self.axis = _validate.integer("Softmax", "axis", _validate.axis("Softmax", axis, dim))
 
     def forward(self, x: Any) -> ag.Tensor:
         return F.softmax(x, self.axis)

@@ -120,3 +120,17 @@ def test_a_save_removes_the_temporary_files_of_killed_saves_and_nothing_else(tmp
     assert names["dead"] not in left
     assert left == {"ckpt.npz"} | {n for k, n in names.items() if k != "dead"}
     np.testing.assert_array_equal(nn.load(tmp_path / "ckpt.npz")["w"], np.arange(3.0))
+
+
+def test_softmax_layers_and_functions_take_pytorchs_dim():
+    # API: `dim` is accepted for `axis` wherever that is taken; nn.Softmax(dim=1), PyTorch's
+    # usual spelling, and nn.functional.softmax / log_softmax(x, dim=...) raised TypeError
+    x = np.arange(6.0).reshape(2, 3)
+    e = np.exp(x - x.max(axis=0))
+    expected = e / e.sum(axis=0)
+    np.testing.assert_allclose(nn.Softmax(dim=0)(x).data, expected)
+    np.testing.assert_allclose(nn.functional.softmax(x, dim=0).data, expected)
+    np.testing.assert_allclose(nn.functional.log_softmax(x, dim=0).data, np.log(expected))
+    assert nn.Softmax(dim=0).axis == 0
+    with pytest.raises(TypeError, match="got both axis=0 and dim=1"):
+        nn.Softmax(axis=0, dim=1)
