@@ -281,10 +281,17 @@ class Module:
 
     # -- training helpers ----------------------------------------------------------------
 
-    def zero_grad(self) -> None:
-        """Set `.grad = None` on every Parameter."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Set `.grad = None` on every Parameter (or, `set_to_none=False`, fill it with zeros),
+        as PyTorch's `Module.zero_grad` and the optimizers' `zero_grad`."""
+        set_to_none = _validate.flag(f"{type(self).__name__}.zero_grad", "set_to_none", set_to_none)
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            elif p.grad.data.flags.writeable:
+                p.grad.data[...] = 0
+            else:
+                p.grad = ag.zeros_like(p.grad)
 
     def train(self, mode: bool = True) -> Module:
         """Set `.training` on this module and all sub-modules; returns self. `mode` is True or

@@ -134,3 +134,16 @@ def test_softmax_layers_and_functions_take_pytorchs_dim():
     assert nn.Softmax(dim=0).axis == 0
     with pytest.raises(TypeError, match="got both axis=0 and dim=1"):
         nn.Softmax(axis=0, dim=1)
+
+
+def test_module_zero_grad_takes_set_to_none_as_pytorch():
+    # model.zero_grad(set_to_none=False), common in PyTorch code, raised TypeError
+    model = nn.Dense(3, 2)
+    model(np.ones((4, 3), np.float32)).sum().backward()
+    model.zero_grad(set_to_none=False)
+    assert model.weight.grad is not None and not model.weight.grad.data.any()
+    assert model.weight.grad.shape == model.weight.shape
+    model.zero_grad(set_to_none=True)
+    assert model.weight.grad is None and model.bias.grad is None
+    with pytest.raises(TypeError, match="set_to_none must be True or False"):
+        model.zero_grad(set_to_none="no")
