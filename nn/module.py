@@ -354,6 +354,8 @@ class Module:
         nested = [k for k in unexpected if isinstance(state[k], dict) and set(state[k]) & set(own)]
         if problems and nested:       # a whole checkpoint, e.g. {"model": ..., "optim": ...}
             problems.append(f"  (the model's state looks nested: pass state[{nested[0]!r}])")
+        elif problems and strict:
+            problems += _prefix_hint(missing, unexpected)
         if problems:
             raise RuntimeError(f"load_state_dict into {type(self).__name__}: the state does not fit "
                                f"({len(problems)} problem(s)); nothing was loaded:\n"
@@ -385,6 +387,22 @@ class Module:
             lines.extend("  " + line for line in sub[1:])
         lines.append(")")
         return lines
+
+
+def _prefix_hint(missing: list[str], unexpected: list[str]) -> list[str]:
+    """A hint when the state's keys are the model's with one prefix added or removed (a state
+    saved from a model wrapping this one, such as `module.` or `0.`, or from a part of it)."""
+    if not missing or len(missing) != len(unexpected):
+        return []
+    for longer, shorter, fix in ((unexpected, missing, "strip it from the state's keys"),
+                                 (missing, unexpected, "add it to the state's keys")):
+        if not longer[0].endswith(shorter[0]):
+            continue
+        prefix = longer[0][:len(longer[0]) - len(shorter[0])]
+        if prefix.endswith(".") and sorted(longer) == sorted(prefix + k for k in shorter):
+            return [f"  (the state's keys differ from the model's by the prefix {prefix!r}: {fix}, "
+                    f"or load into the matching submodule)"]
+    return []
 
 
 def _as_buffer(value: Any, where: str) -> ag.Tensor | None:

@@ -147,3 +147,20 @@ def test_module_zero_grad_takes_set_to_none_as_pytorch():
     assert model.weight.grad is None and model.bias.grad is None
     with pytest.raises(TypeError, match="set_to_none must be True or False"):
         model.zero_grad(set_to_none="no")
+
+
+def test_load_state_dict_names_a_prefix_that_separates_the_keys():
+    # a state saved from a wrapping model ('module.', a Sequential's '0.') listed four bad keys
+    # and no way out
+    dense = nn.Dense(3, 2)
+    wrapped = nn.Sequential(nn.Dense(3, 2)).state_dict()
+    with pytest.raises(RuntimeError, match=r"by the prefix '0\.': strip it from the state's keys"):
+        dense.load_state_dict(wrapped)
+    outer = nn.Sequential(nn.Sequential(nn.Dense(3, 2)))
+    with pytest.raises(RuntimeError, match=r"by the prefix '0\.0\.': add it to the state's keys"):
+        outer.load_state_dict(dense.state_dict())
+    with pytest.raises(RuntimeError) as err:                     # no common prefix: no hint
+        outer.load_state_dict({"weight": np.zeros((3, 2), np.float32)})
+    assert "prefix" not in str(err.value)
+    dense.load_state_dict({k[2:]: v for k, v in wrapped.items()})   # the fix it names works
+    np.testing.assert_array_equal(dense.weight.data, wrapped["0.weight"])
