@@ -73,6 +73,10 @@ class Module:
         # a name lives in one place; re-assigning within a registry keeps its position
         # registered values are also kept as plain attributes, so reading them is fast and
         # needs no __getattr__ (the registries only give the order and the kind)
+        if isinstance(value, (Parameter, Module)) and ("." in name or not name):
+            raise KeyError(f"{type(self).__name__}: a {type(value).__name__} cannot be registered "
+                           f"under the name {name!r}: state_dict() names are dotted paths, so a "
+                           f"name must be non-empty and without '.'")
         if isinstance(value, Parameter):
             modules.pop(name, None)
             self._drop_buffer(name)

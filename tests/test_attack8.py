@@ -164,3 +164,16 @@ def test_load_state_dict_names_a_prefix_that_separates_the_keys():
     assert "prefix" not in str(err.value)
     dense.load_state_dict({k[2:]: v for k, v in wrapped.items()})   # the fix it names works
     np.testing.assert_array_equal(dense.weight.data, wrapped["0.weight"])
+
+
+@pytest.mark.parametrize("value", [nn.Parameter(np.ones((9, 9))), nn.Dense(9, 9)])
+def test_a_dotted_name_cannot_register_a_parameter_or_module(value):
+    # setattr(m, "a.weight", p) registered p under a state_dict key that m.a.weight also
+    # has: one silently overwrote the other in every checkpoint
+    model = nn.Sequential(nn.Dense(2, 2))
+    with pytest.raises(KeyError, match="without '.'"):
+        setattr(model, "0.weight", value)
+    with pytest.raises(KeyError, match="non-empty"):
+        setattr(model, "", value)
+    assert list(model.state_dict()) == ["0.weight", "0.bias"]
+    assert model.state_dict()["0.weight"].shape == (2, 2)
