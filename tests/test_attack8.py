@@ -177,3 +177,17 @@ def test_a_dotted_name_cannot_register_a_parameter_or_module(value):
         setattr(model, "", value)
     assert list(model.state_dict()) == ["0.weight", "0.bias"]
     assert model.state_dict()["0.weight"].shape == (2, 2)
+
+
+def test_zero_on_a_tensor_a_graph_saved_explains_why_it_is_refused():
+    # it raised NumPy's bare "assignment destination is read-only"
+    p = nn.Parameter(np.ones(3))
+    w = nn.Parameter(np.full(3, 2.0))
+    y = (p * w).sum()
+    with ag.no_grad(), pytest.raises(ValueError, match=r"is read-only: a graph saved it"):
+        p.zero_()
+    y.backward()
+    np.testing.assert_array_equal(w.grad.data, np.ones(3))     # p was left as it was
+    with ag.no_grad():
+        p.zero_()                                              # free again after the backward
+    np.testing.assert_array_equal(p.data, np.zeros(3))
