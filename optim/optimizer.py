@@ -104,6 +104,12 @@ class Optimizer:
     come from the constructor's arguments (`defaults`).
     """
 
+    # The per-parameter buffers a subclass keeps, checked by `load_state_dict`: name -> "array"
+    # (shaped as the parameter) or "count" (an int >= 0); the names in each tuple of `_together`
+    # come all or none. None (a subclass that does not say): buffers are copied unchecked.
+    _buffers: dict[str, str] | None = None
+    _together: tuple[tuple[str, ...], ...] = ()
+
     def __init__(self, params: Iterable[ag.Tensor] | Iterable[dict[str, Any]],
                  defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -366,7 +372,7 @@ class Optimizer:
                    **{k: copy.deepcopy(v) for k, v in sg.items() if k != "params"}}
             self._check_group(new)
             new_groups.append(new)
-        new_state = [(index[key], _copy_buffers(where, key, index[key], s))
+        new_state = [(index[key], _copy_buffers(where, key, index[key], s, type(self)))
                      for key, s in _match_keys(where, saved_state, index)]
         for g, new in zip(self.param_groups, new_groups):
             g.update(new)
@@ -427,10 +433,45 @@ def _match_keys(where: str, state: dict[Any, Any], index: dict[Any, ag.Tensor]) 
     return out
 
 
-def _copy_buffers(where: str, key: Any, p: ag.Tensor, s: dict[str, Any]) -> dict[str, Any]:
+def _check_schema(where: str, key: Any, p: ag.Tensor, s: dict[str, Any],
+                  schema: dict[str, str], together: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    """`s` with each buffer checked against `schema` (see `Optimizer._buffers`): a state from
+    another kind of optimizer or a damaged file is refused here, not at the next step (or, for
+    an unknown name, silently ignored while the buffers restart from zero)."""
+    unknown = sorted(map(str, set(s) - set(schema)))
+    if unknown:
+        raise ValueError(f"{where}: the saved state of parameter {key} has buffers {unknown}, "
+                         f"which this optimizer does not keep (it keeps {sorted(schema)}): was it "
+                         f"saved from another kind of optimizer?")
+    for names in together:
+        have = [n for n in names if n in s]
+        if have and len(have) != len(names):
+            raise ValueError(f"{where}: the saved state of parameter {key} has {have} but not "
+                             f"{[n for n in names if n not in s]}; they are saved together")
+    out = dict(s)
+    for name, v in s.items():
+        if schema[name] == "count":
+            ok = isinstance(v, (int, np.integer, np.floating, np.ndarray)) and not isinstance(v, bool) \
+                and np.ndim(v) == 0 and np.asarray(v).dtype.kind in "iuf"
+            if not ok or not float(v) >= 0 or not float(v).is_integer():
+                raise TypeError(f"{where}: saved buffer {name!r} of parameter {key} must be a "
+                                f"count (an int >= 0), got {v!r}")
+            out[name] = int(v)
+        elif not isinstance(v, np.ndarray):
+            raise TypeError(f"{where}: saved buffer {name!r} of parameter {key} must be an array "
+                            f"of the parameter's shape {p.shape}, got a {type(v).__name__}")
+    return out
+
+
+def _copy_buffers(where: str, key: Any, p: ag.Tensor, s: dict[str, Any],
+                  optimizer: type[Optimizer] | None = None) -> dict[str, Any]:
+    arrays: set[str] = set()
+    if optimizer is not None and optimizer._buffers is not None:
+        s = _check_schema(where, key, p, s, optimizer._buffers, optimizer._together)
+        arrays = {n for n, kind in optimizer._buffers.items() if kind == "array"}
     bufs = {}
     for name, v in s.items():
-        if isinstance(v, np.ndarray) and v.ndim > 0:
+        if isinstance(v, np.ndarray) and (v.ndim > 0 or name in arrays):
             if v.shape != p.shape:
                 raise ValueError(f"{where}: saved buffer {name!r} of parameter {key} has shape "
                                  f"{v.shape}, the parameter has shape {p.shape}")

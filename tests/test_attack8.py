@@ -191,3 +191,40 @@ def test_zero_on_a_tensor_a_graph_saved_explains_why_it_is_refused():
     with ag.no_grad():
         p.zero_()                                              # free again after the backward
     np.testing.assert_array_equal(p.data, np.zeros(3))
+
+
+def _adam_state():
+    model = nn.Dense(3, 2, rng=0)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    model(np.ones((2, 3), np.float32)).sum().backward()
+    opt.step()
+    return opt.state_dict()
+
+
+@pytest.mark.parametrize("damage, error", [
+    (lambda s: s.update(m=s.pop("exp_avg"), v=s.pop("exp_avg_sq")), "buffers \\['m', 'v'\\]"),
+    (lambda s: s.pop("step"), "but not \\['step'\\]"),
+    (lambda s: s.update(step=2.5), "must be a count"),
+    (lambda s: s.update(step="3"), "must be a count"),
+    (lambda s: s.update(exp_avg=np.array(0.0)), "has shape \\(\\)"),
+    (lambda s: s.update(exp_avg=None), "must be an array"),
+])
+def test_optimizer_load_state_dict_refuses_buffers_it_does_not_keep(damage, error):
+    # buffers under other names (another version, another library) were accepted and ignored:
+    # the optimizer silently restarted from zero; a bad step or a 0-d buffer failed at step()
+    state = _adam_state()
+    damage(state["state"][0])
+    model = nn.Dense(3, 2, rng=0)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    with pytest.raises((TypeError, ValueError), match=error):
+        opt.load_state_dict(state)
+    assert len(opt.state) == 0                      # left unchanged
+
+
+def test_optimizer_load_state_dict_takes_a_step_saved_as_a_0d_array_or_float():
+    state = _adam_state()
+    state["state"][0]["step"] = np.array(1.0)       # as PyTorch keeps it, converted to NumPy
+    opt = optim.Adam(nn.Dense(3, 2, rng=0).parameters(), lr=0.1)
+    opt.load_state_dict(state)
+    p = opt.param_groups[0]["params"][0]
+    assert opt.state[p]["step"] == 1 and type(opt.state[p]["step"]) is int
