@@ -76,7 +76,8 @@ class ParamState:
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a copy (copy.deepcopy, pickle) holds new parameter objects: key them by their own ids,
         # or every lookup of a copied parameter would miss and its buffers be silently restarted
-        self._items = {id(p): (p, s) for p, s in state["items"]}
+        items = state["items"] if "items" in state else state.get("_items", {}).values()
+        self._items = {id(p): (p, s) for p, s in items}
 
 
 # ---------------------------------------------------------------- hyperparameter checks
