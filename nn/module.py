@@ -431,14 +431,24 @@ def _as_buffer(value: Any, where: str) -> ag.Tensor | None:
 
 
 class Sequential(Module):
-    """Runs its modules one after another: `Sequential(Dense(4, 8, "relu"), Dense(8, 1))`."""
+    """Runs its modules one after another: `Sequential(Dense(4, 8, "relu"), Dense(8, 1))`; or,
+    as PyTorch's, one dict (an OrderedDict) of named modules: `Sequential({"hidden": ..., "out": ...})`,
+    whose names are then those of `state_dict()`."""
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
-        for i, m in enumerate(modules):
+        named: Iterable[tuple[Any, Any]] = enumerate(modules)
+        if len(modules) == 1 and isinstance(modules[0], Mapping):
+            named = modules[0].items()
+        for i, m in named:
             if not isinstance(m, Module):
-                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module; wrap "
+                raise TypeError(f"Sequential: item {i!r} is a {type(m).__name__}, not a Module; wrap "
                                 f"functions in a Module (e.g. nn.ReLU() instead of ag.relu)")
+            if not isinstance(i, (int, str)):
+                raise TypeError(f"Sequential: the names of modules are strings, got {i!r}")
+            if isinstance(i, str) and (hasattr(type(self), i) or i in self.__dict__):
+                raise KeyError(f"Sequential: the name {i!r} is taken by an attribute of "
+                               f"Sequential (a method or 'training'); pick another name")
             setattr(self, str(i), m)
 
     def forward(self, x: Any) -> Any:

@@ -228,3 +228,18 @@ def test_optimizer_load_state_dict_takes_a_step_saved_as_a_0d_array_or_float():
     opt.load_state_dict(state)
     p = opt.param_groups[0]["params"][0]
     assert opt.state[p]["step"] == 1 and type(opt.state[p]["step"]) is int
+
+
+def test_sequential_takes_a_dict_of_named_modules_as_pytorch():
+    # Sequential(OrderedDict(...)), PyTorch's way to name layers, raised TypeError
+    from collections import OrderedDict
+    model = nn.Sequential(OrderedDict([("hidden", nn.Dense(2, 3, "relu", rng=0)),
+                                       ("out", nn.Dense(3, 1, rng=1))]))
+    assert list(model.state_dict()) == ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]
+    x = np.ones((4, 2), np.float32)
+    expected = model.out(model.hidden(x)).data
+    np.testing.assert_array_equal(model(x).data, expected)
+    assert model[1] is model.out and len(model) == 2
+    for bad in ("training", "forward", "a.b"):
+        with pytest.raises(KeyError):
+            nn.Sequential({bad: nn.ReLU()})
