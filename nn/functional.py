@@ -94,8 +94,8 @@ def _target(target: Any, input: Any) -> Any:  # noqa: A002
     if isinstance(target, ag.Tensor):
         return target
     t = ag.tensor(target).data
-    dtype = input.dtype if isinstance(input, (ag.Tensor, np.ndarray)) else None
-    if dtype is not None and dtype.kind == "f" and t.dtype != dtype:
+    dtype = _value(input).dtype         # a list or number input: the dtype it is converted to
+    if dtype.kind == "f" and t.dtype != dtype:
         t = t.astype(dtype)
     return t
 

@@ -243,3 +243,12 @@ def test_sequential_takes_a_dict_of_named_modules_as_pytorch():
     for bad in ("training", "forward", "a.b"):
         with pytest.raises(KeyError):
             nn.Sequential({bad: nn.ReLU()})
+
+
+def test_a_loss_of_list_inputs_keeps_the_default_dtype_with_integer_or_float64_targets():
+    # a list input left the target as it was: int64 or float64 targets made a float64 loss
+    F = nn.functional
+    assert F.binary_cross_entropy_with_logits([0.2, 0.9], [0, 1]).dtype == ag.get_default_dtype()
+    assert F.mse_loss([1.0, 2.0], np.array([1.0, 3.0])).dtype == ag.get_default_dtype()
+    assert F.binary_cross_entropy([0.2, 0.9], np.array([0.0, 1.0])).dtype == ag.get_default_dtype()
+    assert F.mse_loss(np.array([1.0, 2.0]), [1, 2]).dtype == np.float64      # an ndarray keeps its own
