@@ -252,3 +252,19 @@ def test_a_loss_of_list_inputs_keeps_the_default_dtype_with_integer_or_float64_t
     assert F.mse_loss([1.0, 2.0], np.array([1.0, 3.0])).dtype == ag.get_default_dtype()
     assert F.binary_cross_entropy([0.2, 0.9], np.array([0.0, 1.0])).dtype == ag.get_default_dtype()
     assert F.mse_loss(np.array([1.0, 2.0]), [1, 2]).dtype == np.float64      # an ndarray keeps its own
+
+
+def test_clip_grad_norm_with_a_nan_gradient_does_not_leave_the_others_unclipped():
+    # a NaN total norm skipped the scaling: every finite gradient went on unclipped
+    p = ag.tensor(np.zeros(2), requires_grad=True)
+    q = ag.tensor(np.zeros(2), requires_grad=True)
+    p.grad = ag.tensor(np.array([np.nan, 1.0]))
+    q.grad = ag.tensor(np.array([300.0, 400.0]))
+    assert np.isnan(nn.utils.clip_grad_norm_([p, q], 1.0))
+    assert np.isnan(p.grad.data).all() and np.isnan(q.grad.data).all()      # as PyTorch
+    q.grad = ag.tensor(np.array([300.0, 400.0]))
+    with pytest.raises(RuntimeError, match="hold NaN or Inf"):
+        nn.utils.clip_grad_norm_([p, q], 1.0, error_if_nonfinite=True)
+    np.testing.assert_array_equal(q.grad.data, [300.0, 400.0])
+    assert np.isnan(nn.utils.clip_grad_norm_([p, q], float("inf")))        # inf only measures
+    np.testing.assert_array_equal(q.grad.data, [300.0, 400.0])
