@@ -268,3 +268,17 @@ def test_clip_grad_norm_with_a_nan_gradient_does_not_leave_the_others_unclipped(
     np.testing.assert_array_equal(q.grad.data, [300.0, 400.0])
     assert np.isnan(nn.utils.clip_grad_norm_([p, q], float("inf")))        # inf only measures
     np.testing.assert_array_equal(q.grad.data, [300.0, 400.0])
+
+
+class _Bfloat16Like:
+    """What a torch bfloat16 tensor does under np.asarray."""
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("Got unsupported ScalarType BFloat16")
+
+
+def test_load_torch_state_dict_says_how_to_convert_what_numpy_cannot_read():
+    model = nn.Sequential(nn.Dense(3, 4))
+    state = {"0.weight": _Bfloat16Like(), "0.bias": np.zeros(4, np.float32)}
+    with pytest.raises(TypeError, match=r"'0.weight' cannot be read as a NumPy array .*\.float\(\)"):
+        nn.load_torch_state_dict(model, state)
