@@ -8,8 +8,10 @@ gradient (read only), `state` its dict of buffers, `w` a scratch array shaped li
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import operator
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -136,17 +138,21 @@ class Optimizer:
         if not groups:
             raise ValueError(f"{name}: the optimizer got an empty parameter list")
         if all(isinstance(g, dict) for g in groups):
-            for g in groups:
-                self.add_param_group(g)
+            for g in groups:        # a warning points at the line that built the optimizer
+                self._add_param_group(g, stacklevel=4)
         elif not any(isinstance(g, dict) for g in groups):
-            self.add_param_group({"params": groups})
+            self._add_param_group({"params": groups}, stacklevel=4)
         else:
             raise TypeError("params must be all Tensors or all dicts (param groups), not a mix")
 
     # -- groups --------------------------------------------------------------------------
 
     def add_param_group(self, group: dict[str, Any]) -> None:
-        """Add a group: a dict with `params` and optional hyperparameters overriding the defaults."""
+        """Add a group: a dict with `params` and optional hyperparameters overriding the defaults.
+        A key that is not a setting but close to one (`weight_deacy`) draws a warning."""
+        self._add_param_group(group, stacklevel=3)
+
+    def _add_param_group(self, group: dict[str, Any], stacklevel: int) -> None:
         if not isinstance(group, dict):
             raise TypeError(f"a param group must be a dict, got {type(group).__name__}")
         if "params" not in group:
@@ -175,6 +181,12 @@ class Optimizer:
                     f"param {i} of group {gi} (shape {p.shape}) was given more than once; each "
                     f"parameter may appear in only one place")
             seen.add(id(p))
+        for k in group:
+            near = difflib.get_close_matches(str(k).lower(), list(self.defaults), n=1, cutoff=0.8)
+            if k not in self.defaults and near:
+                warnings.warn(f"{type(self).__name__}: param group {gi} has the key {k!r}, which is "
+                              f"not one of its settings: did you mean {near[0]!r}? (the group "
+                              f"keeps {k!r} but the update does not read it)", stacklevel=stacklevel)
         new = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}}
         self._check_group(new)
         self.param_groups.append({"params": params, **new})

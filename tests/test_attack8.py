@@ -282,3 +282,16 @@ def test_load_torch_state_dict_says_how_to_convert_what_numpy_cannot_read():
     state = {"0.weight": _Bfloat16Like(), "0.bias": np.zeros(4, np.float32)}
     with pytest.raises(TypeError, match=r"'0.weight' cannot be read as a NumPy array .*\.float\(\)"):
         nn.load_torch_state_dict(model, state)
+
+
+def test_a_param_group_key_close_to_a_setting_warns():
+    # {"params": ..., "weight_deacy": 0.01} was kept and never read: no decay, silently
+    p, q = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(2))
+    with pytest.warns(UserWarning, match="'weight_deacy'.*did you mean 'weight_decay'"):
+        opt = optim.SGD([{"params": [p], "weight_deacy": 0.1}], lr=1.0)
+    with pytest.warns(UserWarning, match="'LR'.*did you mean 'lr'"):
+        opt.add_param_group({"params": [q], "LR": 0.5})
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # a key of one's own (a name to log) stays quiet
+        optim.Adam([{"params": [nn.Parameter(np.ones(2))], "name": "biases", "initial_lr": 0.1}])
