@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["integer", "size", "real", "flag", "choice", "rng", "axis"]
+import autograd as ag
+
+__all__ = ["integer", "size", "real", "flag", "choice", "rng", "axis", "not_a_batch"]
 
 
 def _kind(value: Any) -> str:
@@ -119,3 +121,13 @@ def axis(owner: str, axis: Any, dim: Any, default: Any = -1) -> Any:
         raise TypeError(f"{owner}: got both axis={axis!r} and dim={dim!r}, two names of one "
                         f"argument (dim is PyTorch's name for axis): pass only one")
     return dim
+
+
+def not_a_batch(owner: str, x: Any) -> None:
+    """Refuse a tuple or list holding Tensors where one input is expected: NumPy would stack it
+    into one more axis, so a DataLoader batch `(xb,)` passed whole gave outputs of shape
+    (1, N, ...) instead of an error."""
+    if isinstance(x, (tuple, list)) and any(isinstance(v, ag.Tensor) for v in x):
+        raise TypeError(f"{owner}: got a {type(x).__name__} of {len(x)} item(s), not one input; a "
+                        f"DataLoader batch is a tuple even for one array: write "
+                        f"`for (xb,) in loader:` or `xb, yb = batch`, and pass the Tensor itself")

@@ -295,3 +295,23 @@ def test_a_param_group_key_close_to_a_setting_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # a key of one's own (a name to log) stays quiet
         optim.Adam([{"params": [nn.Parameter(np.ones(2))], "name": "biases", "initial_lr": 0.1}])
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Dense(3, 2), lambda: nn.BatchNorm1d(3),
+                                  lambda: nn.LayerNorm(3), lambda: nn.Sequential(nn.ReLU(), nn.Dense(3, 2))])
+def test_a_dataloader_batch_tuple_passed_whole_to_a_layer_is_refused(make):
+    # `for xb in DataLoader(X)` gives 1-tuples; model(xb) gave outputs of shape (1, N, ...)
+    layer = make()
+    (xb,) = batch = next(iter(nn.data.DataLoader(np.ones((4, 3), np.float32), batch_size=4)))
+    with pytest.raises(TypeError, match=r"a DataLoader batch is a tuple .*for \(xb,\) in loader"):
+        layer(batch)
+    assert layer(xb).shape[0] == 4
+    assert layer([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).shape[0] == 2      # nested lists of numbers still work
+
+
+def test_an_embedding_refuses_a_batch_tuple_of_indices():
+    (ib,) = batch = next(iter(nn.data.DataLoader(np.array([0, 1, 2]), batch_size=3, shuffle=False)))
+    emb = nn.Embedding(3, 2)
+    with pytest.raises(TypeError, match="a DataLoader batch is a tuple"):
+        emb(batch)
+    assert emb(ib).shape == (3, 2)
