@@ -315,3 +315,12 @@ def test_an_embedding_refuses_a_batch_tuple_of_indices():
     with pytest.raises(TypeError, match="a DataLoader batch is a tuple"):
         emb(batch)
     assert emb(ib).shape == (3, 2)
+
+
+def test_an_initializer_given_a_tensor_says_it_takes_a_shape():
+    # PyTorch's habit nn.init.xavier_uniform_(layer.weight) printed the whole tensor
+    layer = nn.Dense(3, 4)
+    with pytest.raises(TypeError, match=r"take a shape .*nn.init.<name>\(layer.weight.shape\)"):
+        nn.init.xavier_uniform(layer.weight)
+    layer.weight.data = nn.init.xavier_uniform(layer.weight.shape, rng=0)
+    assert layer.weight.shape == (3, 4) and np.abs(layer.weight.data).max() <= np.sqrt(6 / 7)
