@@ -98,16 +98,19 @@ class ReLU(Module):
     """max(x, 0) as a module."""
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("ReLU", x)
         return F.relu(x)
 
 
 class Sigmoid(Module):
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("Sigmoid", x)
         return F.sigmoid(x)
 
 
 class Tanh(Module):
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("Tanh", x)
         return F.tanh(x)
 
 
@@ -119,6 +122,7 @@ class LeakyReLU(Module):
         self.negative_slope = _validate.real("LeakyReLU", "negative_slope", negative_slope)
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("LeakyReLU", x)
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
@@ -133,6 +137,7 @@ class Softmax(Module):
         self.axis = _validate.integer("Softmax", "axis", _validate.axis("Softmax", axis, dim))
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("Softmax", x)
         return F.softmax(x, self.axis)
 
     def extra_repr(self) -> str:

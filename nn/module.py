@@ -452,7 +452,6 @@ class Sequential(Module):
             setattr(self, str(i), m)
 
     def forward(self, x: Any) -> Any:
-        _validate.not_a_batch("Sequential", x)
         for m in self._modules.values():
             x = m(x)
         return x

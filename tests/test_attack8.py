@@ -297,10 +297,12 @@ def test_a_param_group_key_close_to_a_setting_warns():
         optim.Adam([{"params": [nn.Parameter(np.ones(2))], "name": "biases", "initial_lr": 0.1}])
 
 
-@pytest.mark.parametrize("make", [lambda: nn.Dense(3, 2), lambda: nn.BatchNorm1d(3),
-                                  lambda: nn.LayerNorm(3), lambda: nn.Sequential(nn.ReLU(), nn.Dense(3, 2))])
+@pytest.mark.parametrize("make", [lambda: nn.Dense(3, 2), lambda: nn.BatchNorm1d(3), lambda: nn.LayerNorm(3),
+                                  lambda: nn.Sequential(nn.ReLU(), nn.Dense(3, 2)), nn.Tanh, nn.Softmax,
+                                  lambda: nn.Sequential(nn.Dropout(0.5), nn.Flatten())])
 def test_a_dataloader_batch_tuple_passed_whole_to_a_layer_is_refused(make):
     # `for xb in DataLoader(X)` gives 1-tuples; model(xb) gave outputs of shape (1, N, ...)
+    # (a Sequential passes any input to its first module, which may take a tuple: its layers check)
     layer = make()
     (xb,) = batch = next(iter(nn.data.DataLoader(np.ones((4, 3), np.float32), batch_size=4)))
     with pytest.raises(TypeError, match=r"a DataLoader batch is a tuple .*for \(xb,\) in loader"):
