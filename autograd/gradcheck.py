@@ -185,7 +185,16 @@ def _report(fn: Callable, inputs: tuple, i: int, k: int, o: Tensor, a: np.ndarra
         f"  analytical {a[r, c]:.10g}  numerical {n[r, c]:.10g}{odd}\n"
         f"  largest absolute error {err.max() if err.size else 0:.3g}, largest relative error "
         f"{rel.max() if rel.size else 0:.3g} among finite pairs (atol={atol}, rtol={rtol}, eps={eps})"
-        + _conditioning(fn, inputs, i, k, r, c, eps, float(a[r, c]), atol, rtol))
+        + (_unused(i) if not n.any() and a.any() else
+           _conditioning(fn, inputs, i, k, r, c, eps, float(a[r, c]), atol, rtol)))
+
+
+def _unused(i: int) -> str:
+    """The remedy when moving input `i` never changed the output, though its gradient is not zero."""
+    return (f"\n  moving input {i} never changed the output, so its true gradient is zero; if fn "
+            f"should depend on it: fn is called with moved copies of the inputs and must compute "
+            f"from its arguments (a closure over the tensor itself, as `lambda w: "
+            f"loss(model(x))` for a model's parameter, ignores them)")
 
 
 def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, *, eps: float = 1e-6,

@@ -326,3 +326,14 @@ def test_an_initializer_given_a_tensor_says_it_takes_a_shape():
         nn.init.xavier_uniform(layer.weight)
     layer.weight.data = nn.init.xavier_uniform(layer.weight.shape, rng=0)
     assert layer.weight.shape == (3, 4) and np.abs(layer.weight.data).max() <= np.sqrt(6 / 7)
+
+
+def test_gradcheck_of_a_closure_over_the_input_says_fn_must_use_its_argument():
+    # PyTorch's gradcheck moves the input in place, so a closure over a model's parameter works
+    # there; here fn gets moved copies, and the failure said only "numerical 0"
+    model = nn.Dense(3, 2, rng=0)
+    model.weight.data = model.weight.data.astype(np.float64)
+    x = np.linspace(0, 1, 12).reshape(4, 3)
+    with pytest.raises(ag.GradcheckError, match="never changed the output.*compute from its arguments"):
+        ag.gradcheck(lambda w: (model(x) ** 2).sum(), (model.weight,))
+    assert ag.gradcheck(lambda w: ((ag.tensor(x) @ w) ** 2).sum(), (model.weight,))
