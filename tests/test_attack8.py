@@ -3,8 +3,6 @@
 import copy
 import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -100,15 +98,14 @@ def test_a_save_removes_the_temporary_files_of_killed_saves_and_nothing_else(tmp
     # a save killed by SIGKILL (a preempted job) left its temporary file, as big as the
     # checkpoint, for ever: a job restarted many times filled the disk with hidden files
     from nn import serialization
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    dead = 2 ** 22 + 12345          # above every system's largest process id: no such process
     host = serialization._writer().rsplit("_", 1)[0]
     names = {
-        "dead": f".ckpt.npz.{host}_{dead.pid}.0123456789ab.tmp",
-        "young": f".ckpt.npz.{host}_{dead.pid}.ba9876543210.tmp",
+        "dead": f".ckpt.npz.{host}_{dead}.0123456789ab.tmp",
+        "young": f".ckpt.npz.{host}_{dead}.ba9876543210.tmp",
         "alive": f".ckpt.npz.{host}_{os.getppid()}.0123456789ab.tmp",
-        "other host": f".ckpt.npz.{host}x_{dead.pid}.0123456789ab.tmp",
-        "other file": f".other.npz.{host}_{dead.pid}.0123456789ab.tmp",
+        "other host": f".ckpt.npz.{host}x_{dead}.0123456789ab.tmp",
+        "other file": f".other.npz.{host}_{dead}.0123456789ab.tmp",
         "unknown": ".ckpt.npz.0123456789ab.tmp",
     }
     for key, name in names.items():
