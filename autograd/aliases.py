@@ -64,7 +64,14 @@ def _zero_(self: Tensor) -> Tensor:
         raise RuntimeError(
             "a leaf tensor that requires grad cannot be changed in place (zero_) while grad mode "
             "is on: call it under `with ag.no_grad():`")
-    self.data[...] = 0      # through .data: refused while a live graph saved this array
+    arr = self.data         # through .data: refused while a live graph saved this array
+    if not arr.flags.writeable:
+        raise ValueError(
+            f"zero_(): this tensor's array (shape {self.shape}) is read-only: a graph saved it and "
+            f"has not run its backward yet (or it was read-only when given, e.g. a broadcast "
+            f"view); call zero_() after that backward, or replace the value "
+            f"(t.data = np.zeros_like(t.data)), which makes that graph's backward raise instead")
+    arr[...] = 0
     return self
 
 

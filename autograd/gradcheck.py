@@ -48,7 +48,9 @@ def _moved(fn: Callable, inputs: tuple, i: int, m: int, step: float) -> list:
     """The outputs of `fn` (flat float64 arrays, None where an output is None) with element `m`
     of input `i` moved by `step`."""
     x = inputs[i]
-    pert = x._data.astype(x.dtype, copy=True)
+    # C order: element m of the flat (C-order) Jacobian column; reshape(-1) of another layout
+    # (a Fortran-ordered input) is a copy, so the step would be lost and the difference zero
+    pert = np.array(x._data, dtype=x.dtype, copy=True, order="C")
     pert.reshape(-1)[m] += step
     moved = Tensor(pert, requires_grad=True)
     args = [moved if a is x else a for a in inputs]     # a tensor passed twice moves twice
@@ -183,7 +185,16 @@ def _report(fn: Callable, inputs: tuple, i: int, k: int, o: Tensor, a: np.ndarra
         f"  analytical {a[r, c]:.10g}  numerical {n[r, c]:.10g}{odd}\n"
         f"  largest absolute error {err.max() if err.size else 0:.3g}, largest relative error "
         f"{rel.max() if rel.size else 0:.3g} among finite pairs (atol={atol}, rtol={rtol}, eps={eps})"
-        + _conditioning(fn, inputs, i, k, r, c, eps, float(a[r, c]), atol, rtol))
+        + (_unused(i) if not n.any() and a.any() else
+           _conditioning(fn, inputs, i, k, r, c, eps, float(a[r, c]), atol, rtol)))
+
+
+def _unused(i: int) -> str:
+    """The remedy when moving input `i` never changed the output, though its gradient is not zero."""
+    return (f"\n  moving input {i} never changed the output, so its true gradient is zero; if fn "
+            f"should depend on it: fn is called with moved copies of the inputs and must compute "
+            f"from its arguments (a closure over the tensor itself, as `lambda w: "
+            f"loss(model(x))` for a model's parameter, ignores them)")
 
 
 def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, *, eps: float = 1e-6,

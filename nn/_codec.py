@@ -82,8 +82,10 @@ class Encoder:
             return {"str": str(value)}
         if isinstance(value, (dict, list, tuple)):
             return self._container(value, where)
+        hint = ("; save its state_dict() instead, e.g. {'model': model.state_dict(), 'optim': "
+                "opt.state_dict()}" if callable(getattr(value, "state_dict", None)) else "")
         raise TypeError(f"nn.save: {where or 'the state'} is a {type(value).__name__}, which cannot "
-                        f"be saved without pickle; {NOT_SAVABLE}")
+                        f"be saved without pickle; {NOT_SAVABLE}{hint}")
 
     def _container(self, value: Any, where: str, top: bool = False) -> dict[str, Any]:
         if id(value) in self._open:

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["integer", "size", "real", "flag", "choice", "rng"]
+import autograd as ag
+
+__all__ = ["integer", "size", "real", "flag", "choice", "rng", "axis", "not_a_batch"]
 
 
 def _kind(value: Any) -> str:
@@ -108,3 +110,24 @@ def rng(owner: str, value: Any) -> Any:
         return integer(owner, "rng (a seed)", value, minimum=0)
     raise TypeError(f"{owner}: rng must be a numpy.random.Generator, an int seed or None, got "
                     f"{value!r} ({_kind(value)})")
+
+
+def axis(owner: str, axis: Any, dim: Any, default: Any = -1) -> Any:
+    """The axis given as NumPy's `axis` or PyTorch's `dim` (checked by whoever uses it); both
+    given (an `axis` other than its default next to a `dim`) is a TypeError."""
+    if dim is None:
+        return axis
+    if not (isinstance(axis, type(default)) and axis == default):
+        raise TypeError(f"{owner}: got both axis={axis!r} and dim={dim!r}, two names of one "
+                        f"argument (dim is PyTorch's name for axis): pass only one")
+    return dim
+
+
+def not_a_batch(owner: str, x: Any) -> None:
+    """Refuse a tuple or list holding Tensors where one input is expected: NumPy would stack it
+    into one more axis, so a DataLoader batch `(xb,)` passed whole gave outputs of shape
+    (1, N, ...) instead of an error."""
+    if isinstance(x, (tuple, list)) and any(isinstance(v, ag.Tensor) for v in x):
+        raise TypeError(f"{owner}: got a {type(x).__name__} of {len(x)} item(s), not one input; a "
+                        f"DataLoader batch is a tuple even for one array: write "
+                        f"`for (xb,) in loader:` or `xb, yb = batch`, and pass the Tensor itself")

@@ -8,6 +8,7 @@ import numpy as np
 
 import autograd as ag
 
+from . import _validate
 from .module import Module
 
 __all__ = ["dropout", "Dropout", "Flatten"]
@@ -48,6 +49,7 @@ class Dropout(Module):
         self.rng = None if rng is None else ag.get_rng(rng)
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("Dropout", x)
         return dropout(x, self.p, self.training, self.rng)
 
     def extra_repr(self) -> str:
@@ -63,6 +65,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = int(start_dim), int(end_dim)
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("Flatten", x)
         x = x if isinstance(x, ag.Tensor) else ag.tensor(x)
         n = max(x.ndim, 1)                                # a 0-d input flattens as if 1-d
         start, end = self.start_dim, self.end_dim

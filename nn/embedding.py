@@ -8,6 +8,7 @@ import numpy as np
 
 import autograd as ag
 
+from . import _validate
 from .module import Module, Parameter
 
 __all__ = ["one_hot", "embedding", "Embedding"]
@@ -118,6 +119,7 @@ class Embedding(Module):
         return emb
 
     def forward(self, indices: Any) -> ag.Tensor:
+        _validate.not_a_batch("Embedding", indices)
         return embedding(indices, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:

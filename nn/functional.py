@@ -12,6 +12,8 @@ import numpy as np
 
 import autograd as ag
 
+from . import _validate
+
 __all__ = [
     "relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax",
     "mse_loss", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -40,14 +42,14 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> ag.Tensor:
     return ag.leaky_relu(x, negative_slope)
 
 
-def softmax(x: Any, axis: int = -1) -> ag.Tensor:
-    """exp(x) / sum(exp(x)) along `axis`; stable for large logits."""
-    return ag.softmax(x, axis=axis)
+def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> ag.Tensor:
+    """exp(x) / sum(exp(x)) along `axis` (or PyTorch's `dim`); stable for large logits."""
+    return ag.softmax(x, axis=_validate.axis("softmax", axis, dim))
 
 
-def log_softmax(x: Any, axis: int = -1) -> ag.Tensor:
-    """x - logsumexp(x) along `axis`; stable for large logits."""
-    return ag.log_softmax(x, axis=axis)
+def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> ag.Tensor:
+    """x - logsumexp(x) along `axis` (or PyTorch's `dim`); stable for large logits."""
+    return ag.log_softmax(x, axis=_validate.axis("log_softmax", axis, dim))
 
 
 # ---------------------------------------------------------------- losses
@@ -92,8 +94,8 @@ def _target(target: Any, input: Any) -> Any:  # noqa: A002
     if isinstance(target, ag.Tensor):
         return target
     t = ag.tensor(target).data
-    dtype = input.dtype if isinstance(input, (ag.Tensor, np.ndarray)) else None
-    if dtype is not None and dtype.kind == "f" and t.dtype != dtype:
+    dtype = _value(input).dtype         # a list or number input: the dtype it is converted to
+    if dtype.kind == "f" and t.dtype != dtype:
         t = t.astype(dtype)
     return t
 

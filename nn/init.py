@@ -27,6 +27,11 @@ def _shape(shape: Shape) -> tuple[int, ...]:
     """A shape of non-negative ints (NumPy ints too); floats, bools and strings are refused."""
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
         shape = (shape,)
+    if isinstance(shape, (ag.Tensor, np.ndarray)):      # PyTorch's nn.init.*_(tensor) habit
+        raise TypeError(f"nn.init: initializers take a shape and return a new array (they do not "
+                        f"fill a tensor in place as PyTorch's nn.init.*_ do); got a "
+                        f"{type(shape).__name__} of shape {shape.shape}: write "
+                        f"`layer.weight.data = nn.init.<name>(layer.weight.shape)`")
     if not isinstance(shape, (tuple, list)):
         raise TypeError(f"nn.init: shape must be an int or a tuple of ints, got {shape!r}")
     return tuple(_validate.integer("nn.init", f"shape[{i}]", s, minimum=0) for i, s in enumerate(shape))

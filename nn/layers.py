@@ -72,6 +72,7 @@ class Dense(Module):
         self.bias = Parameter(init_.zeros(self.out_features)) if bias else None
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch(f"Dense({self.in_features}, {self.out_features})", x)
         try:                                    # one graph node for activation(x @ W + b)
             y = ag.affine(x, self.weight, self.bias, activation=self._fused)
         except ValueError:
@@ -97,16 +98,19 @@ class ReLU(Module):
     """max(x, 0) as a module."""
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("ReLU", x)
         return F.relu(x)
 
 
 class Sigmoid(Module):
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("Sigmoid", x)
         return F.sigmoid(x)
 
 
 class Tanh(Module):
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("Tanh", x)
         return F.tanh(x)
 
 
@@ -118,6 +122,7 @@ class LeakyReLU(Module):
         self.negative_slope = _validate.real("LeakyReLU", "negative_slope", negative_slope)
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("LeakyReLU", x)
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
@@ -125,13 +130,14 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
-    """softmax along `axis` as a module."""
+    """softmax along `axis` as a module; `Softmax(dim=1)`, PyTorch's spelling, works too."""
 
-    def __init__(self, axis: int = -1) -> None:
+    def __init__(self, axis: int = -1, *, dim: int | None = None) -> None:
         super().__init__()
-        self.axis = _validate.integer("Softmax", "axis", axis)
+        self.axis = _validate.integer("Softmax", "axis", _validate.axis("Softmax", axis, dim))
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("Softmax", x)
         return F.softmax(x, self.axis)
 
     def extra_repr(self) -> str:

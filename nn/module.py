@@ -14,6 +14,7 @@ import numpy as np
 
 import autograd as ag
 
+from . import _validate
 from . import hooks as _hooks
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "LoadResult"]
@@ -72,6 +73,10 @@ class Module:
         # a name lives in one place; re-assigning within a registry keeps its position
         # registered values are also kept as plain attributes, so reading them is fast and
         # needs no __getattr__ (the registries only give the order and the kind)
+        if isinstance(value, (Parameter, Module)) and ("." in name or not name):
+            raise KeyError(f"{type(self).__name__}: a {type(value).__name__} cannot be registered "
+                           f"under the name {name!r}: state_dict() names are dotted paths, so a "
+                           f"name must be non-empty and without '.'")
         if isinstance(value, Parameter):
             modules.pop(name, None)
             self._drop_buffer(name)
@@ -98,6 +103,12 @@ class Module:
                 warnings.warn(f"{type(self).__name__}.{name} is a {type(value).__name__} holding "
                               f"Modules; their parameters are not registered. Wrap it in "
                               f"nn.ModuleList(...) instead", stacklevel=2)
+            elif isinstance(value, dict) and any(isinstance(v, (Module, Parameter))
+                                                 for v in value.values()):
+                warnings.warn(f"{type(self).__name__}.{name} is a dict holding Modules or "
+                              f"Parameters; they are not registered (not in parameters(), "
+                              f"state_dict() or checkpoints). Assign each as an attribute "
+                              f"(setattr(self, key, module)) or use nn.ModuleList", stacklevel=2)
             object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -274,15 +285,24 @@ class Module:
 
     # -- training helpers ----------------------------------------------------------------
 
-    def zero_grad(self) -> None:
-        """Set `.grad = None` on every Parameter."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Set `.grad = None` on every Parameter (or, `set_to_none=False`, fill it with zeros),
+        as PyTorch's `Module.zero_grad` and the optimizers' `zero_grad`."""
+        set_to_none = _validate.flag(f"{type(self).__name__}.zero_grad", "set_to_none", set_to_none)
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            elif p.grad.data.flags.writeable:
+                p.grad.data[...] = 0
+            else:
+                p.grad = ag.zeros_like(p.grad)
 
     def train(self, mode: bool = True) -> Module:
-        """Set `.training` on this module and all sub-modules; returns self."""
+        """Set `.training` on this module and all sub-modules; returns self. `mode` is True or
+        False: a string such as "False" or "eval" is refused, not read as truthy."""
+        mode = _validate.flag(f"{type(self).__name__}.train", "mode", mode)
         for m in self.modules():
-            m.training = bool(mode)
+            m.training = mode
         return self
 
     def eval(self) -> Module:
@@ -338,6 +358,8 @@ class Module:
         nested = [k for k in unexpected if isinstance(state[k], dict) and set(state[k]) & set(own)]
         if problems and nested:       # a whole checkpoint, e.g. {"model": ..., "optim": ...}
             problems.append(f"  (the model's state looks nested: pass state[{nested[0]!r}])")
+        elif problems and strict:
+            problems += _prefix_hint(missing, unexpected)
         if problems:
             raise RuntimeError(f"load_state_dict into {type(self).__name__}: the state does not fit "
                                f"({len(problems)} problem(s)); nothing was loaded:\n"
@@ -371,6 +393,22 @@ class Module:
         return lines
 
 
+def _prefix_hint(missing: list[str], unexpected: list[str]) -> list[str]:
+    """A hint when the state's keys are the model's with one prefix added or removed (a state
+    saved from a model wrapping this one, such as `module.` or `0.`, or from a part of it)."""
+    if not missing or len(missing) != len(unexpected):
+        return []
+    for longer, shorter, fix in ((unexpected, missing, "strip it from the state's keys"),
+                                 (missing, unexpected, "add it to the state's keys")):
+        if not longer[0].endswith(shorter[0]):
+            continue
+        prefix = longer[0][:len(longer[0]) - len(shorter[0])]
+        if prefix.endswith(".") and sorted(longer) == sorted(prefix + k for k in shorter):
+            return [f"  (the state's keys differ from the model's by the prefix {prefix!r}: {fix}, "
+                    f"or load into the matching submodule)"]
+    return []
+
+
 def _as_buffer(value: Any, where: str) -> ag.Tensor | None:
     """A buffer's value as a Tensor: a Tensor as it is (but not the output of a recorded
     operation, which would keep its graph alive), an ndarray wrapped without a copy, a NumPy
@@ -393,14 +431,24 @@ def _as_buffer(value: Any, where: str) -> ag.Tensor | None:
 
 
 class Sequential(Module):
-    """Runs its modules one after another: `Sequential(Dense(4, 8, "relu"), Dense(8, 1))`."""
+    """Runs its modules one after another: `Sequential(Dense(4, 8, "relu"), Dense(8, 1))`; or,
+    as PyTorch's, one dict (an OrderedDict) of named modules: `Sequential({"hidden": ..., "out": ...})`,
+    whose names are then those of `state_dict()`."""
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
-        for i, m in enumerate(modules):
+        named: Iterable[tuple[Any, Any]] = enumerate(modules)
+        if len(modules) == 1 and isinstance(modules[0], Mapping):
+            named = modules[0].items()
+        for i, m in named:
             if not isinstance(m, Module):
-                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module; wrap "
+                raise TypeError(f"Sequential: item {i!r} is a {type(m).__name__}, not a Module; wrap "
                                 f"functions in a Module (e.g. nn.ReLU() instead of ag.relu)")
+            if not isinstance(i, (int, str)):
+                raise TypeError(f"Sequential: the names of modules are strings, got {i!r}")
+            if isinstance(i, str) and (hasattr(type(self), i) or i in self.__dict__):
+                raise KeyError(f"Sequential: the name {i!r} is taken by an attribute of "
+                               f"Sequential (a method or 'training'); pick another name")
             setattr(self, str(i), m)
 
     def forward(self, x: Any) -> Any:

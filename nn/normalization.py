@@ -14,6 +14,7 @@ import numpy as np
 
 import autograd as ag
 
+from . import _validate
 from .module import Module, Parameter
 
 __all__ = ["batch_norm", "layer_norm", "BatchNorm1d", "LayerNorm"]
@@ -167,6 +168,7 @@ class BatchNorm1d(Module):
             _write(self.num_batches_tracked, np.array(0))
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch(f"BatchNorm1d({self.num_features})", x)
         shape = x.shape if isinstance(x, ag.Tensor) else np.shape(x)
         if len(shape) not in (2, 3) or shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d({self.num_features}): expected input of shape (N, "
@@ -207,6 +209,7 @@ class LayerNorm(Module):
                      if elementwise_affine and bias else None)
 
     def forward(self, x: Any) -> ag.Tensor:
+        _validate.not_a_batch("LayerNorm", x)
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

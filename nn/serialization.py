@@ -15,9 +15,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import socket
 import stat
 import struct
+import time
 import zipfile
 import zlib
 from typing import IO, Any, Callable
@@ -57,7 +60,9 @@ def save(state_or_module: dict[Any, Any] | Module, path: str | os.PathLike) -> N
     elif isinstance(state_or_module, dict):
         state = state_or_module
     else:
-        raise TypeError(f"nn.save takes a Module or a dict, got {type(state_or_module).__name__}")
+        hint = ("; pass its state_dict(), e.g. nn.save(opt.state_dict(), path)"
+                if callable(getattr(state_or_module, "state_dict", None)) else "")
+        raise TypeError(f"nn.save takes a Module or a dict, got {type(state_or_module).__name__}{hint}")
     path = _fspath(path, "save")
     _refuse_directory(path)
     encoder = _codec.Encoder()
@@ -170,13 +175,57 @@ def _replace_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+    _remove_stale_temps(directory, os.path.basename(target))
+
+
+def _writer() -> str:
+    """Who writes a temporary file: this host and process, as `host_pid` (host name cut to
+    letters, digits and '-')."""
+    host = re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname())[:40]
+    return f"{host}_{os.getpid()}"
+
+
+STALE_AFTER = 60.0      # seconds a dead writer's temporary file is left alone (clock skew)
+
+
+def _remove_stale_temps(directory: str, base: str) -> None:
+    """Remove the temporary files of earlier saves to `base` whose process was killed before it
+    could clean up (SIGKILL, a preempted job, a power cut): each is as big as a checkpoint, so
+    a job restarted many times would fill the disk with them. Only files of this host whose
+    process no longer exists and that have not changed for `STALE_AFTER` seconds are removed;
+    on anything unexpected the file is left. POSIX only (Windows has no harmless probe for a
+    process id)."""
+    if os.name != "posix":
+        return
+    pattern = re.compile(rf"\.{re.escape(base[:100])}\.(.{{0,40}})_(\d+)\.[0-9a-f]{{12}}\.tmp")
+    host, pid = _writer().rsplit("_", 1)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m is None or m.group(1) != host or m.group(2) == pid:
+            continue
+        try:
+            os.kill(int(m.group(2)), 0)
+            continue                            # alive (or a reused id): leave it
+        except ProcessLookupError:
+            pass
+        except (OSError, OverflowError, ValueError):
+            continue                            # not ours to probe (EPERM): alive
+        path = os.path.join(directory, name)
+        with contextlib.suppress(OSError):
+            if time.time() - os.lstat(path).st_mtime >= STALE_AFTER:
+                os.unlink(path)
 
 
 def _create_temp(directory: str, base: str) -> tuple[int, str]:
-    """A new file `.<base>.<random>.tmp` in `directory`, created with the usual permissions."""
+    """A new file `.<base>.<host>_<pid>.<random>.tmp` in `directory`, created with the usual
+    permissions (the writer in its name lets a later save remove it if its process died)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
     while True:
-        tmp = os.path.join(directory, f".{base[:100]}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(directory, f".{base[:100]}.{_writer()}.{secrets.token_hex(6)}.tmp")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:

@@ -109,7 +109,12 @@ def load_torch_state_dict(model: Module, state: dict[str, Any], strict: bool = T
     flip = _transposed(model)
     converted = {}
     for k, v in state.items():
-        arr = np.asarray(v)
+        try:
+            arr = np.asarray(v)
+        except (TypeError, RuntimeError) as err:    # torch: bfloat16, a tensor requiring grad
+            raise TypeError(f"load_torch_state_dict: {k!r} cannot be read as a NumPy array "
+                            f"({err}); pass {{k: v.detach().float().numpy() for k, v in "
+                            f"state.items()}} (NumPy has no bfloat16)") from None
         converted[k] = arr.T if k in flip and arr.ndim == 2 else arr
     return model.load_state_dict(converted, strict=strict)
 

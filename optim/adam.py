@@ -28,6 +28,9 @@ class Adam(Optimizer):
     parameter-sized array is allocated per step after the first.
     """
 
+    _buffers = {"step": "count", "exp_avg": "array", "exp_avg_sq": "array"}
+    _together = (("step", "exp_avg", "exp_avg_sq"),)
+
     def __init__(self, params: Iterable[ag.Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:

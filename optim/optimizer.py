@@ -8,8 +8,10 @@ gradient (read only), `state` its dict of buffers, `w` a scratch array shaped li
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import operator
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -70,6 +72,15 @@ class ParamState:
     def __repr__(self) -> str:
         return f"ParamState({len(self)} parameters)"
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"items": list(self._items.values())}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a copy (copy.deepcopy, pickle) holds new parameter objects: key them by their own ids,
+        # or every lookup of a copied parameter would miss and its buffers be silently restarted
+        items = state["items"] if "items" in state else state.get("_items", {}).values()
+        self._items = {id(p): (p, s) for p, s in items}
+
 
 # ---------------------------------------------------------------- hyperparameter checks
 
@@ -96,6 +107,12 @@ class Optimizer:
     come from the constructor's arguments (`defaults`).
     """
 
+    # The per-parameter buffers a subclass keeps, checked by `load_state_dict`: name -> "array"
+    # (shaped as the parameter) or "count" (an int >= 0); the names in each tuple of `_together`
+    # come all or none. None (a subclass that does not say): buffers are copied unchecked.
+    _buffers: dict[str, str] | None = None
+    _together: tuple[tuple[str, ...], ...] = ()
+
     def __init__(self, params: Iterable[ag.Tensor] | Iterable[dict[str, Any]],
                  defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -121,17 +138,21 @@ class Optimizer:
         if not groups:
             raise ValueError(f"{name}: the optimizer got an empty parameter list")
         if all(isinstance(g, dict) for g in groups):
-            for g in groups:
-                self.add_param_group(g)
+            for g in groups:        # a warning points at the line that built the optimizer
+                self._add_param_group(g, stacklevel=4)
         elif not any(isinstance(g, dict) for g in groups):
-            self.add_param_group({"params": groups})
+            self._add_param_group({"params": groups}, stacklevel=4)
         else:
             raise TypeError("params must be all Tensors or all dicts (param groups), not a mix")
 
     # -- groups --------------------------------------------------------------------------
 
     def add_param_group(self, group: dict[str, Any]) -> None:
-        """Add a group: a dict with `params` and optional hyperparameters overriding the defaults."""
+        """Add a group: a dict with `params` and optional hyperparameters overriding the defaults.
+        A key that is not a setting but close to one (`weight_deacy`) draws a warning."""
+        self._add_param_group(group, stacklevel=3)
+
+    def _add_param_group(self, group: dict[str, Any], stacklevel: int) -> None:
         if not isinstance(group, dict):
             raise TypeError(f"a param group must be a dict, got {type(group).__name__}")
         if "params" not in group:
@@ -160,6 +181,12 @@ class Optimizer:
                     f"param {i} of group {gi} (shape {p.shape}) was given more than once; each "
                     f"parameter may appear in only one place")
             seen.add(id(p))
+        for k in group:
+            near = difflib.get_close_matches(str(k).lower(), list(self.defaults), n=1, cutoff=0.8)
+            if k not in self.defaults and near:
+                warnings.warn(f"{type(self).__name__}: param group {gi} has the key {k!r}, which is "
+                              f"not one of its settings: did you mean {near[0]!r}? (the group "
+                              f"keeps {k!r} but the update does not read it)", stacklevel=stacklevel)
         new = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}}
         self._check_group(new)
         self.param_groups.append({"params": params, **new})
@@ -358,7 +385,7 @@ class Optimizer:
                    **{k: copy.deepcopy(v) for k, v in sg.items() if k != "params"}}
             self._check_group(new)
             new_groups.append(new)
-        new_state = [(index[key], _copy_buffers(where, key, index[key], s))
+        new_state = [(index[key], _copy_buffers(where, key, index[key], s, type(self)))
                      for key, s in _match_keys(where, saved_state, index)]
         for g, new in zip(self.param_groups, new_groups):
             g.update(new)
@@ -419,10 +446,45 @@ def _match_keys(where: str, state: dict[Any, Any], index: dict[Any, ag.Tensor]) 
     return out
 
 
-def _copy_buffers(where: str, key: Any, p: ag.Tensor, s: dict[str, Any]) -> dict[str, Any]:
+def _check_schema(where: str, key: Any, p: ag.Tensor, s: dict[str, Any],
+                  schema: dict[str, str], together: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    """`s` with each buffer checked against `schema` (see `Optimizer._buffers`): a state from
+    another kind of optimizer or a damaged file is refused here, not at the next step (or, for
+    an unknown name, silently ignored while the buffers restart from zero)."""
+    unknown = sorted(map(str, set(s) - set(schema)))
+    if unknown:
+        raise ValueError(f"{where}: the saved state of parameter {key} has buffers {unknown}, "
+                         f"which this optimizer does not keep (it keeps {sorted(schema)}): was it "
+                         f"saved from another kind of optimizer?")
+    for names in together:
+        have = [n for n in names if n in s]
+        if have and len(have) != len(names):
+            raise ValueError(f"{where}: the saved state of parameter {key} has {have} but not "
+                             f"{[n for n in names if n not in s]}; they are saved together")
+    out = dict(s)
+    for name, v in s.items():
+        if schema[name] == "count":
+            ok = isinstance(v, (int, np.integer, np.floating, np.ndarray)) and not isinstance(v, bool) \
+                and np.ndim(v) == 0 and np.asarray(v).dtype.kind in "iuf"
+            if not ok or not float(v) >= 0 or not float(v).is_integer():
+                raise TypeError(f"{where}: saved buffer {name!r} of parameter {key} must be a "
+                                f"count (an int >= 0), got {v!r}")
+            out[name] = int(v)
+        elif not isinstance(v, np.ndarray):
+            raise TypeError(f"{where}: saved buffer {name!r} of parameter {key} must be an array "
+                            f"of the parameter's shape {p.shape}, got a {type(v).__name__}")
+    return out
+
+
+def _copy_buffers(where: str, key: Any, p: ag.Tensor, s: dict[str, Any],
+                  optimizer: type[Optimizer] | None = None) -> dict[str, Any]:
+    arrays: set[str] = set()
+    if optimizer is not None and optimizer._buffers is not None:
+        s = _check_schema(where, key, p, s, optimizer._buffers, optimizer._together)
+        arrays = {n for n, kind in optimizer._buffers.items() if kind == "array"}
     bufs = {}
     for name, v in s.items():
-        if isinstance(v, np.ndarray) and v.ndim > 0:
+        if isinstance(v, np.ndarray) and (v.ndim > 0 or name in arrays):
             if v.shape != p.shape:
                 raise ValueError(f"{where}: saved buffer {name!r} of parameter {key} has shape "
                                  f"{v.shape}, the parameter has shape {p.shape}")

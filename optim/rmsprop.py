@@ -26,6 +26,9 @@ class RMSprop(Optimizer):
     Updates are in place: no parameter-sized array is allocated per step after the first.
     """
 
+    _buffers = {"step": "count", "square_avg": "array", "momentum_buffer": "array"}
+    _together = (("step", "square_avg"),)
+
     def __init__(self, params: Iterable[ag.Tensor] | Iterable[dict[str, Any]], lr: float = 1e-2,
                  alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0) -> None:
         defaults = dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum)

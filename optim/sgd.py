@@ -33,6 +33,8 @@ class SGD(Optimizer):
     parameter-sized array is allocated per step after the first.
     """
 
+    _buffers = {"momentum_buffer": "array"}
+
     def __init__(self, params: Iterable[ag.Tensor] | Iterable[dict[str, Any]], lr: float,
                  momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0) -> None:
