@@ -256,6 +256,11 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
     next_node = next_g = None
     last_mutation = MUTATIONS[0]
     push, pop, ndarray = heapq.heappush, heapq.heappop, np.ndarray     # read once, as locals
+    # A first-order pass nobody watches gathers the leaves' gradients here (summed when a leaf
+    # is reached twice) and stores them into `.grad` once the loop ends, all under one
+    # acquisition of the guard: a leaf never waits in the heap. A leaf with hooks, or one the
+    # pass started from, goes through the heap as any node (its hooks then run in their turn).
+    leaves: dict | None = {} if rules_in_loop else None
     while True:
         if next_node is not None and (not waiting or -waiting[0][0] < next_node.seq):
             node = next_node
@@ -269,6 +274,8 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             node = pop(waiting)[1]
             g = grads.pop(node)
         else:
+            if leaves:
+                _store_leaves(leaves, handed, fresh)
             break
         if fresh:
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
@@ -320,6 +327,11 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
                 gi = fit_to_input(gi, p, node, create_graph)
             if p is next_node:
                 next_g = _add(next_g, gi, fresh, create_graph)
+                continue
+            if leaves is not None and not p.arity and (p in leaves or not (
+                    p.meta and p.meta.get("hooks") or p in grads)):
+                prev = leaves.get(p)    # a leaf: stored when the pass ends (see above)
+                leaves[p] = gi if prev is None else _add(prev, gi, fresh, False)
                 continue
             prev = grads.get(p) if grads else None
             if prev is not None:
@@ -377,40 +389,65 @@ def _add(prev: Any, g: Any, fresh: set, create_graph: bool) -> Any:
 _ACCUMULATE_GUARD = threading.Lock()    # backward passes on several threads may share a leaf
 
 
+def _store_leaves(leaves: dict, handed: set, fresh: set) -> None:
+    """Store the leaves' gradients a first-order pass gathered ({leaf node: gradient}) into
+    `.grad`; hooks registered on a leaf while the pass ran run first, on its whole gradient."""
+    for node, g in leaves.items():
+        if node.meta and node.meta.get("hooks"):
+            leaves[node] = _run_hooks(node, g, False, handed, fresh)
+    _store(leaves, handed)
+
+
+def _store(leaves: dict, handed: set) -> None:
+    """Add each gradient of `leaves` ({leaf node: array}) into its tensor's `.grad`, under one
+    acquisition of the guard. An array user code has seen (`handed`), a view or a read-only
+    array is copied before it becomes a `.grad`."""
+    _ACCUMULATE_GUARD.acquire()     # not `with`: this runs once per backward
+    try:
+        for node, g in leaves.items():
+            t = node.tensor()
+            if t is None or not t._requires_grad:
+                continue
+            grad: Any = t._grad     # a leaf's: `t.grad` without the property
+            if grad is None:
+                if type(g) is not np.ndarray or g.base is not None or id(g) in handed or \
+                        not g.flags.writeable:
+                    g = np.array(g)
+                handed.add(id(g))
+                data = t._data
+                if g.shape == data.shape and g.dtype == data.dtype:
+                    gt = _new_tensor(Tensor)    # `_new(g)`, inlined; what the `grad` setter
+                    gt._data = g                # checks, checked above
+                    gt._node = gt._leaf = gt._grad = gt.name = None
+                    gt._requires_grad = False
+                    gt._version = 0
+                    t._grad = gt
+                else:
+                    t.grad = _new(g)    # raises: the leaf's value was replaced by another shape
+            elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
+                    and grad._data.shape == g.shape:
+                grad._data += g
+            else:
+                t.grad = _new(grad._data + g)
+    finally:
+        _ACCUMULATE_GUARD.release()
+
+
 def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None:
+    """Add `g` into the `.grad` of `node`'s tensor (a leaf reached in the loop: one with hooks,
+    one a pass started from, or any leaf of a watched or differentiable pass)."""
+    if not create_graph:
+        _store({node: g}, handed)
+        return
     t = node.tensor()
     if t is None or not t._requires_grad:
         return
-    _ACCUMULATE_GUARD.acquire()     # not `with`: this runs once per leaf per backward
-    try:
-        grad: Any = t._grad     # a leaf's: `t.grad` without the property
-        if grad is None and not create_graph:
-            if type(g) is not np.ndarray or g.base is not None or id(g) in handed or \
-                    not g.flags.writeable:
-                g = np.array(g)
-            handed.add(id(g))
-            data = t._data
-            if g.shape == data.shape and g.dtype == data.dtype:
-                gt = _new_tensor(Tensor)    # `_new(g)`, inlined; what the `grad` setter
-                gt._data = g                # checks, checked above
-                gt._node = gt._leaf = gt._grad = gt.name = None
-                gt._requires_grad = False
-                gt._version = 0
-                t._grad = gt
-            else:
-                t.grad = _new(g)    # raises: the leaf's value was replaced by another shape
-        elif create_graph:
-            gt = g if isinstance(g, Tensor) else _new(g)
-            if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
-                gt = _new(np.array(gt._data))
-            t.grad = gt if grad is None else grad + gt
-        elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
-                and grad._data.shape == g.shape:
-            grad._data += g
-        else:
-            t.grad = _new(grad._data + g)
-    finally:
-        _ACCUMULATE_GUARD.release()
+    with _ACCUMULATE_GUARD:
+        grad: Any = t._grad
+        gt = g if isinstance(g, Tensor) else _new(g)
+        if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
+            gt = _new(np.array(gt._data))
+        t.grad = gt if grad is None else grad + gt
 
 
 def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:
