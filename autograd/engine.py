@@ -19,7 +19,7 @@ import numpy as np
 from . import tensor as _tensor_module
 from .node import _HORIZON, JointNode, LeafNode, Node, _describe, leaf_node
 from .protection import lock_array, unlock_arrays
-from .tensor import MUTATIONS, STATE, Observer, Tensor, _new
+from .tensor import MUTATIONS, OFF, OFF_OBSERVED, STATE, Observer, Tensor, _new
 
 _new_tensor = Tensor.__new__
 
@@ -222,17 +222,23 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     # rules record only when building a differentiable graph (`STATE.enabled = create_graph`,
     # the fields written without the property); only such a pass reads the horizon
     state = STATE
-    grad_mode = state._enabled
+    grad_mode, recording, scope, watching = state._enabled, state.recording, state._scope, \
+        state._watching
     horizon = _HORIZON.seq if create_graph else None
     state._enabled = create_graph
-    state._sync()
     if create_graph:
+        state._sync()
         _HORIZON.seq = min((t._node or leaf_node(t)).seq for t in wrt) if wrt else 0
+    else:
+        state.recording = OFF_OBSERVED if watching else OFF     # what `_sync` gives
     try:
         _propagate(seeds, retain_graph, create_graph, targets, needed, handed, contract)
     finally:
         state._enabled = grad_mode
-        state._sync()
+        if state._scope is scope and state._watching is watching:
+            state.recording = recording     # nothing it depends on changed during the pass
+        else:
+            state._sync()
         if horizon is not None:
             _HORIZON.seq = horizon
 
@@ -247,13 +253,18 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
     # What may be written in place: only a gradient buffer this pass allocated (`fresh`, by
     # id) and nobody else has seen yet; a hook, a leaf's .grad, a rule reading it take it out.
     fresh: set = set()
-    grads = dict(seeds)         # the gradient reached so far, of each node waiting in the heap
-    waiting = [(-node.seq, node) for node in seeds]     # a heap: the latest-created node on top
-    heapq.heapify(waiting)
     # The chain shortcut: the node reached first by the node that just ran waits outside the
     # heap and the table, with its gradient; in a chain it is the next to run, and runs straight
-    # away (it joins the heap only when a later-created node is waiting).
-    next_node = next_g = None
+    # away (it joins the heap only when a later-created node is waiting). One seed starts there.
+    if len(seeds) == 1:
+        ((next_node, next_g),) = seeds.items()
+        grads: dict = {}
+        waiting: list = []
+    else:
+        next_node = next_g = None
+        grads = dict(seeds)     # the gradient reached so far, of each node waiting in the heap
+        waiting = [(-node.seq, node) for node in seeds]     # a heap: the latest-created on top
+        heapq.heapify(waiting)
     last_mutation = MUTATIONS[0]
     push, pop, ndarray = heapq.heappush, heapq.heappop, np.ndarray     # read once, as locals
     # A first-order pass nobody watches gathers the leaves' gradients here (summed when a leaf
@@ -450,6 +461,21 @@ def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None
         t.grad = gt if grad is None else grad + gt
 
 
+_ONES: dict = {}     # (dtype, shape) -> a read-only array of ones: a first-order pass's seed
+
+
+def _ones(like: np.ndarray) -> np.ndarray:
+    """Ones shaped as the one-element array `like`, read-only (no rule writes into a gradient
+    it receives; a leaf's .grad gets a copy), kept per dtype and shape."""
+    ones = _ONES.get((like.dtype, like.shape))
+    if ones is None:
+        ones = np.ones_like(like)
+        ones.setflags(write=False)
+        if len(_ONES) < 64:
+            _ONES[(like.dtype, like.shape)] = ones
+    return ones
+
+
 def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:
     if t.dtype.kind == "c":
         raise TypeError(
@@ -461,7 +487,7 @@ def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:
                 f"{what} needs a gradient for a non-scalar output of shape {t.shape}: pass "
                 f"grad=<a tensor of shape {t.shape}> (for example ag.ones_like(t)), or reduce "
                 f"the output to one element first (t.sum())")
-        g = np.ones_like(t._data)
+        g = np.ones_like(t._data) if create_graph else _ones(t._data)
     else:
         if isinstance(grad, Tensor):
             if create_graph:
@@ -509,6 +535,12 @@ def _seeds(outputs: tuple, grads: Any, create_graph: bool, what: str) -> dict:
 def backward(tensors: tuple, grads: Any = None, retain_graph: bool = False,
              create_graph: bool = False) -> None:
     """Accumulate the gradients of `tensors` into the `.grad` of every leaf that requires grad."""
+    if grads is None and not create_graph and len(tensors) == 1:
+        t = tensors[0]      # the usual case, a one-element real output of an operation (a loss)
+        if isinstance(t, Tensor) and t._node is not None and t._data.size == 1 and \
+                t._data.dtype.kind == "f":
+            run({t._node: _ones(t._data)}, retain_graph, False)
+            return
     seeds = _seeds(tuple(tensors), grads, create_graph, "backward()")
     run(seeds, retain_graph or create_graph, create_graph)
 
