@@ -274,6 +274,8 @@ class Optimizer:
         no update hooks: the same arithmetic as `_update`'s, with the per-parameter calls
         (state, scratch, update) spelled out."""
         items, views, multiply, subtract = self.state._items, self._views, np.multiply, np.subtract
+        dtype: Any = None
+        rate: Any = None
         for p in params:
             grad = p.grad
             if grad is None:
@@ -287,12 +289,15 @@ class Optimizer:
             w = views.get((x.dtype, x.shape))
             if w is None:
                 w = self._scratch(x)
+            if x.dtype is not dtype:
+                dtype = x.dtype
+                rate = _rate(lr, dtype)
             if x.flags.writeable:
-                multiply(g, lr, out=w)
+                multiply(g, rate, out=w)
                 subtract(x, w, out=x)
             else:                   # held by a live graph: update a copy (see `step`)
                 x = x.copy()
-                multiply(g, lr, out=w)
+                multiply(g, rate, out=w)
                 subtract(x, w, out=x)
                 p.data = x
 
@@ -372,6 +377,24 @@ class Optimizer:
             hp = ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")
             lines.append(f"  group {i}: {len(g['params'])} params, {hp}")
         return "\n".join(lines + [")"])
+
+
+_RATES: dict[tuple, np.ndarray] = {}     # (rate, dtype) -> the rate as a 0-d array of that dtype
+
+
+def _rate(lr: float, dtype: np.dtype) -> np.ndarray:
+    """`lr` as a read-only 0-d array of `dtype`: the value NumPy would convert the float to in
+    `g * lr` (it takes the array's dtype), which NumPy otherwise converts at every call (on a
+    small parameter the conversion costs as much as the multiplication)."""
+    key = (lr, dtype)
+    rate = _RATES.get(key)
+    if rate is None:
+        rate = np.array(lr, dtype=dtype)
+        rate.setflags(write=False)
+        if len(_RATES) >= 256:      # many learning rates (a schedule): start again
+            _RATES.clear()
+        _RATES[key] = rate
+    return rate
 
 
 # ---------------------------------------------------------------- checking a saved state
