@@ -884,7 +884,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
             r = e * g.reshape(-1, 1)
             r[rows, cols] -= g.reshape(-1)                    # softmax - onehot, scaled by g
         else:
-            gs = _per(g, count) if count != 1 else g
+            gs = g if count == 1 else g / _constant(count, g) if g.dtype.itemsize > 2 else \
+                _per(g, count)      # (the count as a cached array: no conversion per call)
             r = e * gs
             r[rows, cols] -= gs
         return r.reshape(xd.shape)
@@ -1385,21 +1386,41 @@ _BOOL = np.dtype(bool)
 _add_reduce = np.add.reduce
 
 
+def _zero_one(value: int, dtype: np.dtype) -> np.ndarray:
+    """0 or 1 as a read-only 0-d array of `dtype`, kept per dtype: the value NumPy converts the
+    Python number to in `np.maximum(z, 0)` (it takes the array's dtype), without the conversion
+    NumPy makes at every call (as long as the operation itself on a small array)."""
+    key = (value, dtype)
+    c = _ZERO_ONE.get(key)
+    if c is None:
+        c = np.array(value, dtype)
+        c.setflags(write=False)
+        c = _ZERO_ONE.setdefault(key, c)
+    return c
+
+
+_ZERO_ONE: dict = {}
+
+
 def _relu_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    mask = np.greater(y, 0, out=_scratch(y.shape, _BOOL, 1))
+    mask = np.greater(y, _zero_one(0, y.dtype), out=_scratch(y.shape, _BOOL, 1))
     return np.multiply(g, mask, out=t)
 
 
 def _tanh_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
     np.multiply(y, y, out=t)
-    np.subtract(1, t, out=t)
+    np.subtract(_zero_one(1, t.dtype), t, out=t)
     return np.multiply(g, t, out=t)         # g * (1 - y * y), the same rounding as written so
 
 
 def _sigmoid_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    np.subtract(1, y, out=t)
+    np.subtract(_zero_one(1, t.dtype), y, out=t)
     np.multiply(y, t, out=t)
     return np.multiply(g, t, out=t)         # g * (y * (1 - y))
+
+
+def _relu_forward(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, _zero_one(0, z.dtype), out=z)
 
 
 _SCRATCH = threading.local()
@@ -1442,7 +1463,7 @@ _DERIVATIVES = {      # name: (its derivative from the output y, that derivative
 }
 
 _ACTIVATIONS = {      # activation: (node name, in-place forward on the affine output, rule)
-    "relu": ("affine+relu", lambda z: np.maximum(z, 0, out=z), _fused("relu", *_DERIVATIVES["relu"])),
+    "relu": ("affine+relu", _relu_forward, _fused("relu", *_DERIVATIVES["relu"])),
     "tanh": ("affine+tanh", lambda z: np.tanh(z, out=z), _fused("tanh", *_DERIVATIVES["tanh"])),
     "sigmoid": ("affine+sigmoid", lambda z: _np_sigmoid(z), _fused("sigmoid", *_DERIVATIVES["sigmoid"])),
     None: ("affine", None, _affine_rule),
