@@ -845,17 +845,22 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     `labels` are integers of shape `logits.shape[:-1]`; `reduction` "none" (per sample),
     "mean" or "sum". The gradient is `softmax - onehot` (scaled by 1/N for "mean").
     """
-    xd = np.asarray(_val(logits, "softmax_cross_entropy"))
+    xd = logits._data if type(logits) is Tensor else np.asarray(_val(logits, "softmax_cross_entropy"))
     # the rule reads the labels: a copy, so a later write into the caller's array cannot reach it
     lab = np.array(labels._data if isinstance(labels, Tensor) else labels)
     if lab.dtype.kind not in "iu" or xd.ndim == 0 or lab.shape != xd.shape[:-1]:
         _refuse_labels(lab, xd.shape)
-    if reduction not in ("none", "mean", "sum"):
+    name = _CE_NAMES.get(reduction)
+    if name is None:
         raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', "
                          f"got {reduction!r}")
     n_classes = xd.shape[-1]
-    x2 = _wide(xd).reshape(-1, n_classes)
-    rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
+    half = xd.dtype == _F16     # float16 is computed in float32 (`_wide`), the results narrowed
+    x2 = xd.astype(np.float32) if half else xd
+    if x2.ndim != 2:
+        x2 = x2.reshape(-1, n_classes)
+    cols = lab if lab.ndim == 1 else lab.reshape(-1)
+    rows = _rows(x2.shape[0])
     # one pass: seen as unsigned, a negative label is larger than any class index
     if cols.size and np.maximum.reduce(cols.view(_unsigned(cols.dtype))) >= n_classes:
         bad = cols[(cols < 0) | (cols >= n_classes)][0]
@@ -866,20 +871,26 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     s = np.add.reduce(e, axis=1, keepdims=True)
     losses = (m[:, 0] - x2[rows, cols]) + np.log(s[:, 0])      # m - picked first: exact
     e /= s                      # the softmax, kept for the first-order gradient
-    e, losses = _narrow(e, xd), _narrow(losses, xd)
+    if half:
+        e, losses = e.astype(_F16), losses.astype(_F16)
     if reduction == "none":
         out = losses.reshape(lab.shape)
-    else:
-        total = _out(np.add.reduce(_wide(losses)))
-        out = _narrow(total / _constant(builtins.max(len(losses), 1), total)
-                      if reduction == "mean" else total, losses)
+    else:                       # summed in float32 for float16 (`_wide`)
+        wide = losses.astype(np.float32) if half else losses
+        total = np.add.reduce(wide)
+        out = total / _constant(builtins.max(len(losses), 1), wide) if reduction == "mean" \
+            else total
+        if half:
+            out = np.asarray(out).astype(_F16)
     count = builtins.max(len(losses), 1) if reduction == "mean" else 1
+    shape = xd.shape
+    flat = xd.ndim != 2         # the rule's result is reshaped back to the logits' shape
 
     def rule(g: Any, ans: Any, x: Any, e: np.ndarray) -> Any:
         if isinstance(x, Tensor) or isinstance(g, Tensor):     # create_graph: stay differentiable
-            onehot = np.zeros(xd.shape, dtype=e.dtype)
+            onehot = np.zeros(shape, dtype=e.dtype)
             onehot.reshape(-1, n_classes)[rows, cols] = 1
-            return _ce_grad(x, g, e.reshape(xd.shape), onehot, reduction, count)
+            return _ce_grad(x, g, e.reshape(shape), onehot, reduction, count)
         if reduction == "none":
             r = e * g.reshape(-1, 1)
             r[rows, cols] -= g.reshape(-1)                    # softmax - onehot, scaled by g
@@ -888,13 +899,29 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
                 _per(g, count)      # (the count as a cached array: no conversion per call)
             r = e * gs
             r[rows, cols] -= gs
-        return r.reshape(xd.shape)
+        return r.reshape(shape) if flat else r
     # `e` is this call's own array, read only by the rules: read-only for good, it is saved
     # as it is (no lock to count and release)
     e.setflags(write=False)
     # the labels are an input without a gradient (observers such as record_values see them)
-    return record(f"softmax_cross_entropy[{reduction}]" if reduction != "none" else
-                  "softmax_cross_entropy", _out(out), (logits, lab), (rule, None), (logits, e))
+    return record(name, _out(out), (logits, lab), (rule, None), (logits, e))
+
+
+_F16 = np.dtype(np.float16)
+_CE_NAMES = {"none": "softmax_cross_entropy", "mean": "softmax_cross_entropy[mean]",
+             "sum": "softmax_cross_entropy[sum]"}
+_ROWS: dict = {}        # n -> np.arange(n), read-only (the rows of the labels' entries)
+
+
+def _rows(n: int) -> np.ndarray:
+    rows = _ROWS.get(n)
+    if rows is None:
+        rows = np.arange(n)
+        rows.setflags(write=False)
+        if len(_ROWS) >= 64:
+            _ROWS.clear()
+        rows = _ROWS.setdefault(n, rows)
+    return rows
 
 
 _UNSIGNED: dict = {}
