@@ -145,6 +145,15 @@ class detect_anomaly(Observer):
 # ---------------------------------------------------------------- the backward pass
 
 _LEADING = [tuple(range(n)) for n in range(8)]
+_ALL_WANTED = [(True,) * n for n in range(8)]   # a joint rule's `need` when every input is wanted
+
+
+def _wanted(parents: tuple) -> tuple:
+    """A joint rule's `need`: which inputs need a gradient (those with a node)."""
+    if len(parents) == 3:           # affine's (x, weight, bias), x a batch that needs none
+        a, b, c = parents
+        return (a is not None, b is not None, c is not None)
+    return tuple([p is not None for p in parents])
 
 
 def unbroadcast(g: Any, shape: tuple, node: Node) -> Any:
@@ -316,8 +325,8 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             saved = node.arrays
             input_grads = None
         elif rules_in_loop and type(node) is JointNode:     # `node.vjp`, inlined
-            input_grads = node.vjps(g, node.ans, [True] * arity if None not in parents else
-                                    [p is not None for p in parents], *node.arrays)
+            input_grads = node.vjps(g, node.ans, _ALL_WANTED[arity] if arity < 8 and None not in
+                                    parents else _wanted(parents), *node.arrays)
         else:
             need = None if needed is None else [p in needed or p in targets for p in parents]
             input_grads = None if contract is None else contract(node, g, need)

@@ -203,13 +203,13 @@ class Optimizer:
             with ag.enable_grad():
                 loss = closure()
         self._check_groups()                # all groups first: no half-done step on a bad value
-        setdefault, scratch, update = self.state.setdefault, self._scratch, self._update
-        hooks = self._update_hooks
+        hooks, checked = self._update_hooks, self._checked
         for group in self.param_groups:
-            rate = None if hooks else self._plain_rate(group)
+            rate = None if hooks else checked[id(group)][3]     # (the group's `_plain_rate`)
             if rate is not None:
                 self._plain_step(group["params"], rate)
                 continue
+            setdefault, scratch, update = self.state.setdefault, self._scratch, self._update
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
@@ -249,16 +249,16 @@ class Optimizer:
     def _check_groups(self) -> None:
         """Validate every group's hyperparameters, skipping a group none of whose values was
         replaced since it last passed (values are compared by identity: a float stored by the
-        check stays the same object until the user assigns another)."""
+        check stays the same object until the user assigns another). The snapshot keeps the
+        group's `_plain_rate` too, which depends on those values only."""
         checked = self._checked
         for group in self.param_groups:
-            values = tuple(group.values())
             snap = checked.get(id(group))
-            if snap is not None and snap[0] is group and len(snap[1]) == len(values) \
-                    and all(map(operator.is_, snap[1], values)) and tuple(group) == snap[2]:
+            if snap is not None and snap[0] is group and len(snap[1]) == len(group) \
+                    and all(map(operator.is_, snap[1], group.values())) and tuple(group) == snap[2]:
                 continue
             self._check_group(group)
-            checked[id(group)] = (group, tuple(group.values()), tuple(group))
+            checked[id(group)] = (group, tuple(group.values()), tuple(group), self._plain_rate(group))
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
                 w: np.ndarray) -> None:

@@ -59,3 +59,24 @@ def test_many_learning_rates_as_a_schedule_gives_each_its_value():
         want = want - np.ones(1, np.float32) * lr
     assert want.dtype == np.float32
     np.testing.assert_array_equal(p.numpy(), want)
+
+
+def test_switching_momentum_on_and_off_between_steps_follows_the_group():
+    x0 = np.array([1.0, -2.0])
+    p = nn.Parameter(x0.copy())
+    opt = optim.SGD([p], lr=0.1)
+    g = np.array([0.5, 0.25])
+    want, buf = x0.copy(), None
+    for momentum in (0.0, 0.9, 0.9, 0.0, 0.5):
+        opt.param_groups[0]["momentum"] = momentum
+        p.grad = ag.tensor(g.copy())
+        opt.step()
+        if momentum:                # PyTorch's buffer: g on its first use, then m * b + g
+            buf = g.copy() if buf is None else momentum * buf + g
+            want = want - 0.1 * buf
+        else:
+            want = want - 0.1 * g
+        np.testing.assert_allclose(p.numpy(), want, rtol=1e-15)
+    with pytest.raises(ValueError, match="momentum"):
+        opt.param_groups[0]["momentum"] = -1.0
+        opt.step()
