@@ -1512,22 +1512,30 @@ def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
     if spec is None:
         raise ValueError(f"affine: activation must be None or one of "
                          f"{sorted(k for k in _ACTIVATIONS if k)}, got {activation!r}")
-    out = _out(xd @ wd)
+    out = xd @ wd
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
     if bias is not None:
         bd = bias._data if isinstance(bias, Tensor) else _val(bias, "affine")
-        if getattr(bd, "shape", ()) not in ((), (wd.shape[1],)):
-            raise ValueError(f"affine: bias of shape {np.shape(bd)} does not fit weight of shape "
-                             f"{wd.shape}: expected shape ({wd.shape[1]},)")
         if type(bd) is not np.ndarray or bd.dtype is not out.dtype:     # (one dtype: the usual)
+            if getattr(bd, "shape", ()) not in ((), (wd.shape[1],)):
+                _bias_error(bd, wd)
             dt = _dtypes.result_dtype([out, bd], [out, bias])   # the dtype of `x @ weight + bias`
             if dt != out.dtype:
                 out = out.astype(dt)
+        elif bd.shape != out.shape[-1:] and bd.ndim:
+            _bias_error(bd, wd)
         out += bd
     inputs = (x, weight) if bias is None else (x, weight, bias)
     name, forward, rule = spec
     if forward is None:
         return record(name, out, inputs, rule, (x, weight))
-    return record(name, _out(forward(out)), inputs, rule, (x, weight), keep_ans=True)
+    return record(name, forward(out), inputs, rule, (x, weight), keep_ans=True)
+
+
+def _bias_error(bd: Any, wd: np.ndarray) -> None:
+    raise ValueError(f"affine: bias of shape {np.shape(bd)} does not fit weight of shape "
+                     f"{wd.shape}: expected shape ({wd.shape[1]},)")
 
 
 # ---------------------------------------------------------------- contractions (hvp, vhp)
