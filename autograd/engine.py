@@ -17,8 +17,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .node import _HORIZON, JointNode, LeafNode, Node, _describe, leaf_node
-from .protection import lock_array, unlock_arrays
+from .node import _HORIZON, JointNode, LeafNode, LockingNode, Node, _describe, leaf_node
+from .protection import lock_array, unlock_arrays, unlock_each
 from .tensor import MUTATIONS, OFF, OFF_OBSERVED, STATE, Observer, Tensor, _new
 
 _new_tensor = Tensor.__new__
@@ -240,9 +240,12 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
         _HORIZON.seq = min((t._node or leaf_node(t)).seq for t in wrt) if wrt else 0
     else:
         state.recording = OFF_OBSERVED if watching else OFF     # what `_sync` gives
+    locks: list = []            # see `_propagate`
     try:
-        _propagate(seeds, retain_graph, create_graph, targets, needed, handed, contract)
+        _propagate(seeds, retain_graph, create_graph, targets, needed, handed, contract, locks)
     finally:
+        if locks:               # (a pass stopped by an error)
+            unlock_each(locks)
         state._enabled = grad_mode
         if state._scope is scope and state._watching is watching:
             state.recording = recording     # nothing it depends on changed during the pass
@@ -253,7 +256,8 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
 
 
 def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None,
-               needed: set | None, handed: set, contract: Callable | None = None) -> None:
+               needed: set | None, handed: set, contract: Callable | None = None,
+               locks: list | None = None) -> None:
     """`run`'s loop. It stays one function (longer than the others): it runs once per node,
     and each call it would make to a helper would cost a tenth of a first-order backward."""
     observers = STATE.backward_observers
@@ -281,6 +285,11 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
     # acquisition of the guard: a leaf never waits in the heap. A leaf with hooks, or one the
     # pass started from, goes through the heap as any node (its hooks then run in their turn).
     leaves: dict | None = {} if rules_in_loop else None
+    # Such a pass also gathers in `locks` (`run`'s) the arrays the nodes it releases had locked,
+    # one tuple per node in release order, and unlocks them together: before any user code
+    # runs (a hook, a custom Function's backward), when the loop ends, or (`run`) on an error.
+    if not rules_in_loop:
+        locks = None
     while True:
         if next_node is not None and (not waiting or -waiting[0][0] < next_node.seq):
             node = next_node
@@ -294,12 +303,18 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             node = pop(waiting)[1]
             g = grads.pop(node)
         else:
+            if locks:
+                unlock_each(locks)
+                locks.clear()
             if leaves:
                 _store_leaves(leaves, handed, fresh)
             break
         if fresh:
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
         if node.meta and node.meta.get("hooks"):
+            if locks:
+                unlock_each(locks)
+                locks.clear()
             g = _run_hooks(node, g, create_graph, handed, fresh)
         arity = node.arity
         if not arity:               # a leaf: the end of a path
@@ -328,6 +343,9 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             input_grads = node.vjps(g, node.ans, _ALL_WANTED[arity] if arity < 8 and None not in
                                     parents else _wanted(parents), *node.arrays)
         else:
+            if locks:               # the node's rule may be user code (a custom Function)
+                unlock_each(locks)
+                locks.clear()
             need = None if needed is None else [p in needed or p in targets for p in parents]
             input_grads = None if contract is None else contract(node, g, need)
             if input_grads is None:
@@ -364,12 +382,22 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
         # free what the rules saved (a plain Node with nothing saved has nothing to free)
         if retain_graph:
             continue
-        if type(node) is not Node:
+        cls = type(node)
+        if cls is Node:
+            if node.saved or node.ans is not None:
+                node.freed = True       # `node.release()`, inlined
+                node.saved = node.arrays = ()
+                node.ans = None
+        elif locks is not None and (cls is JointNode or cls is LockingNode):
+            if not node.freed:          # `LockingNode.release`, its locks kept in `locks`
+                if node.locked:
+                    locks.append(node.locked)
+                    node.locked = ()
+                node.freed = True
+                node.saved = node.arrays = ()
+                node.ans = None
+        else:
             node.release()
-        elif node.saved or node.ans is not None:
-            node.freed = True       # `node.release()`, inlined
-            node.saved = node.arrays = ()
-            node.ans = None
 
 
 def fit_to_input(g: Any, p: Node, node: Node, create_graph: bool) -> Any:
