@@ -80,3 +80,22 @@ def test_switching_momentum_on_and_off_between_steps_follows_the_group():
     with pytest.raises(ValueError, match="momentum"):
         opt.param_groups[0]["momentum"] = -1.0
         opt.step()
+
+
+def test_scratch_regrown_for_a_larger_parameter_added_later_keeps_every_update_right():
+    rng = np.random.default_rng(5)
+    small = nn.Parameter(rng.standard_normal(3).astype(np.float32))
+    other = nn.Parameter(rng.standard_normal((2, 2)))          # float64: its own buffer
+    opt = optim.SGD([small, other], lr=0.5)
+    big = nn.Parameter(rng.standard_normal((4, 5)).astype(np.float32))
+    for i in range(3):
+        if i == 1:
+            opt.add_param_group({"params": [big], "lr": 0.25})     # the float32 buffer grows
+        ps = [small, other] + ([big] if i else [])
+        before = [p.numpy().copy() for p in ps]
+        grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in ps]
+        for p, g in zip(ps, grads):
+            p.grad = ag.tensor(g)
+        opt.step()
+        for p, b, g, lr in zip(ps, before, grads, (0.5, 0.5, 0.25)):
+            np.testing.assert_array_equal(p.numpy(), b - g * lr)
