@@ -366,7 +366,7 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if p is next_node:
                 next_g = _add(next_g, gi, fresh, create_graph)
                 continue
-            if leaves is not None and not p.arity and (p in leaves or not (
+            if not p.arity and leaves is not None and (p in leaves or not (
                     p.meta and p.meta.get("hooks") or p in grads)):
                 prev = leaves.get(p)    # a leaf: stored when the pass ends (see above)
                 leaves[p] = gi if prev is None else _add(prev, gi, fresh, False)
