@@ -17,9 +17,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .node import _HORIZON, JointNode, LeafNode, Node, _describe, leaf_node
-from .protection import lock_array, unlock_arrays
-from .tensor import MUTATIONS, STATE, Observer, Tensor, _new
+from .node import _HORIZON, JointNode, LeafNode, LockingNode, Node, _describe, leaf_node
+from .protection import lock_array, unlock_arrays, unlock_each
+from .tensor import MUTATIONS, OFF, OFF_OBSERVED, STATE, Observer, Tensor, _new
 
 _new_tensor = Tensor.__new__
 
@@ -145,6 +145,15 @@ class detect_anomaly(Observer):
 # ---------------------------------------------------------------- the backward pass
 
 _LEADING = [tuple(range(n)) for n in range(8)]
+_ALL_WANTED = [(True,) * n for n in range(8)]   # a joint rule's `need` when every input is wanted
+
+
+def _wanted(parents: tuple) -> tuple:
+    """A joint rule's `need`: which inputs need a gradient (those with a node)."""
+    if len(parents) == 3:           # affine's (x, weight, bias), x a batch that needs none
+        a, b, c = parents
+        return (a is not None, b is not None, c is not None)
+    return tuple([p is not None for p in parents])
 
 
 def unbroadcast(g: Any, shape: tuple, node: Node) -> Any:
@@ -222,23 +231,33 @@ def run(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | Non
     # rules record only when building a differentiable graph (`STATE.enabled = create_graph`,
     # the fields written without the property); only such a pass reads the horizon
     state = STATE
-    grad_mode = state._enabled
+    grad_mode, recording, scope, watching = state._enabled, state.recording, state._scope, \
+        state._watching
     horizon = _HORIZON.seq if create_graph else None
     state._enabled = create_graph
-    state._sync()
     if create_graph:
-        _HORIZON.seq = min((t._node or leaf_node(t)).seq for t in wrt) if wrt else 0
-    try:
-        _propagate(seeds, retain_graph, create_graph, targets, needed, handed, contract)
-    finally:
-        state._enabled = grad_mode
         state._sync()
+        _HORIZON.seq = min((t._node or leaf_node(t)).seq for t in wrt) if wrt else 0
+    else:
+        state.recording = OFF_OBSERVED if watching else OFF     # what `_sync` gives
+    locks: list = []            # see `_propagate`
+    try:
+        _propagate(seeds, retain_graph, create_graph, targets, needed, handed, contract, locks)
+    finally:
+        if locks:               # (a pass stopped by an error)
+            unlock_each(locks)
+        state._enabled = grad_mode
+        if state._scope is scope and state._watching is watching:
+            state.recording = recording     # nothing it depends on changed during the pass
+        else:
+            state._sync()
         if horizon is not None:
             _HORIZON.seq = horizon
 
 
 def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dict | None,
-               needed: set | None, handed: set, contract: Callable | None = None) -> None:
+               needed: set | None, handed: set, contract: Callable | None = None,
+               locks: list | None = None) -> None:
     """`run`'s loop. It stays one function (longer than the others): it runs once per node,
     and each call it would make to a helper would cost a tenth of a first-order backward."""
     observers = STATE.backward_observers
@@ -247,15 +266,30 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
     # What may be written in place: only a gradient buffer this pass allocated (`fresh`, by
     # id) and nobody else has seen yet; a hook, a leaf's .grad, a rule reading it take it out.
     fresh: set = set()
-    grads = dict(seeds)         # the gradient reached so far, of each node waiting in the heap
-    waiting = [(-node.seq, node) for node in seeds]     # a heap: the latest-created node on top
-    heapq.heapify(waiting)
     # The chain shortcut: the node reached first by the node that just ran waits outside the
     # heap and the table, with its gradient; in a chain it is the next to run, and runs straight
-    # away (it joins the heap only when a later-created node is waiting).
-    next_node = next_g = None
+    # away (it joins the heap only when a later-created node is waiting). One seed starts there.
+    if len(seeds) == 1:
+        ((next_node, next_g),) = seeds.items()
+        grads: dict = {}
+        waiting: list = []
+    else:
+        next_node = next_g = None
+        grads = dict(seeds)     # the gradient reached so far, of each node waiting in the heap
+        waiting = [(-node.seq, node) for node in seeds]     # a heap: the latest-created on top
+        heapq.heapify(waiting)
     last_mutation = MUTATIONS[0]
     push, pop, ndarray = heapq.heappush, heapq.heappop, np.ndarray     # read once, as locals
+    # A first-order pass nobody watches gathers the leaves' gradients here (summed when a leaf
+    # is reached twice) and stores them into `.grad` once the loop ends, all under one
+    # acquisition of the guard: a leaf never waits in the heap. A leaf with hooks, or one the
+    # pass started from, goes through the heap as any node (its hooks then run in their turn).
+    leaves: dict | None = {} if rules_in_loop else None
+    # Such a pass also gathers in `locks` (`run`'s) the arrays the nodes it releases had locked,
+    # one tuple per node in release order, and unlocks them together: before any user code
+    # runs (a hook, a custom Function's backward), when the loop ends, or (`run`) on an error.
+    if not rules_in_loop:
+        locks = None
     while True:
         if next_node is not None and (not waiting or -waiting[0][0] < next_node.seq):
             node = next_node
@@ -269,6 +303,11 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             node = pop(waiting)[1]
             g = grads.pop(node)
         else:
+            if locks:
+                unlock_each(locks)
+                locks.clear()
+            if leaves:
+                _store_leaves(leaves, handed, fresh)
             break
         if fresh:
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
@@ -279,6 +318,9 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if node is None:
                 continue            # a rule gave no gradient: this path ends
         if node.meta and node.meta.get("hooks"):
+            if locks:
+                unlock_each(locks)
+                locks.clear()
             g = _run_hooks(node, g, create_graph, handed, fresh)
         arity = node.arity
         if not arity:               # a leaf: the end of a path
@@ -304,9 +346,12 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             saved = node.arrays
             input_grads = None
         elif rules_in_loop and type(node) is JointNode:     # `node.vjp`, inlined
-            input_grads = node.vjps(g, node.ans, [True] * arity if None not in parents else
-                                    [p is not None for p in parents], *node.arrays)
+            input_grads = node.vjps(g, node.ans, _ALL_WANTED[arity] if arity < 8 and None not in
+                                    parents else _wanted(parents), *node.arrays)
         else:
+            if locks:               # the node's rule may be user code (a custom Function)
+                unlock_each(locks)
+                locks.clear()
             need = None if needed is None else [p in needed or p in targets for p in parents]
             input_grads = None if contract is None else contract(node, g, need)
             if input_grads is None:
@@ -327,6 +372,11 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if p is next_node:
                 next_g = _add(next_g, gi, fresh, create_graph)
                 continue
+            if not p.arity and leaves is not None and (p in leaves or not (
+                    p.meta and p.meta.get("hooks") or p in grads)):
+                prev = leaves.get(p)    # a leaf: stored when the pass ends (see above)
+                leaves[p] = gi if prev is None else _add(prev, gi, fresh, False)
+                continue
             prev = grads.get(p) if grads else None
             if prev is not None:
                 grads[p] = _add(prev, gi, fresh, create_graph)
@@ -338,12 +388,22 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
         # free what the rules saved (a plain Node with nothing saved has nothing to free)
         if retain_graph:
             continue
-        if type(node) is not Node:
+        cls = type(node)
+        if cls is Node:
+            if node.saved or node.ans is not None:
+                node.freed = True       # `node.release()`, inlined
+                node.saved = node.arrays = ()
+                node.ans = None
+        elif locks is not None and (cls is JointNode or cls is LockingNode):
+            if not node.freed:          # `LockingNode.release`, its locks kept in `locks`
+                if node.locked:
+                    locks.append(node.locked)
+                    node.locked = ()
+                node.freed = True
+                node.saved = node.arrays = ()
+                node.ans = None
+        else:
             node.release()
-        elif node.saved or node.ans is not None:
-            node.freed = True       # `node.release()`, inlined
-            node.saved = node.arrays = ()
-            node.ans = None
 
 
 def _run_chain(node: Node, g: Any, bound: int, retain_graph: bool, last_mutation: int) -> tuple:
@@ -423,40 +483,80 @@ def _add(prev: Any, g: Any, fresh: set, create_graph: bool) -> Any:
 _ACCUMULATE_GUARD = threading.Lock()    # backward passes on several threads may share a leaf
 
 
+def _store_leaves(leaves: dict, handed: set, fresh: set) -> None:
+    """Store the leaves' gradients a first-order pass gathered ({leaf node: gradient}) into
+    `.grad`; hooks registered on a leaf while the pass ran run first, on its whole gradient."""
+    for node, g in leaves.items():
+        if node.meta and node.meta.get("hooks"):
+            leaves[node] = _run_hooks(node, g, False, handed, fresh)
+    _store(leaves, handed)
+
+
+def _store(leaves: dict, handed: set) -> None:
+    """Add each gradient of `leaves` ({leaf node: array}) into its tensor's `.grad`, under one
+    acquisition of the guard. An array user code has seen (`handed`), a view or a read-only
+    array is copied before it becomes a `.grad`."""
+    _ACCUMULATE_GUARD.acquire()     # not `with`: this runs once per backward
+    try:
+        for node, g in leaves.items():
+            t = node.tensor()
+            if t is None or not t._requires_grad:
+                continue
+            grad: Any = t._grad     # a leaf's: `t.grad` without the property
+            if grad is None:
+                if type(g) is not np.ndarray or g.base is not None or id(g) in handed or \
+                        not g.flags.writeable:
+                    g = np.array(g)
+                handed.add(id(g))
+                data = t._data
+                if g.shape == data.shape and g.dtype == data.dtype:
+                    gt = _new_tensor(Tensor)    # `_new(g)`, inlined; what the `grad` setter
+                    gt._data = g                # checks, checked above
+                    gt._node = gt._leaf = gt._grad = gt.name = None
+                    gt._requires_grad = False
+                    gt._version = 0
+                    t._grad = gt
+                else:
+                    t.grad = _new(g)    # raises: the leaf's value was replaced by another shape
+            elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
+                    and grad._data.shape == g.shape:
+                grad._data += g
+            else:
+                t.grad = _new(grad._data + g)
+    finally:
+        _ACCUMULATE_GUARD.release()
+
+
 def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None:
+    """Add `g` into the `.grad` of `node`'s tensor (a leaf reached in the loop: one with hooks,
+    one a pass started from, or any leaf of a watched or differentiable pass)."""
+    if not create_graph:
+        _store({node: g}, handed)
+        return
     t = node.tensor()
     if t is None or not t._requires_grad:
         return
-    _ACCUMULATE_GUARD.acquire()     # not `with`: this runs once per leaf per backward
-    try:
-        grad: Any = t._grad     # a leaf's: `t.grad` without the property
-        if grad is None and not create_graph:
-            if type(g) is not np.ndarray or g.base is not None or id(g) in handed or \
-                    not g.flags.writeable:
-                g = np.array(g)
-            handed.add(id(g))
-            data = t._data
-            if g.shape == data.shape and g.dtype == data.dtype:
-                gt = _new_tensor(Tensor)    # `_new(g)`, inlined; what the `grad` setter
-                gt._data = g                # checks, checked above
-                gt._node = gt._leaf = gt._grad = gt.name = None
-                gt._requires_grad = False
-                gt._version = 0
-                t._grad = gt
-            else:
-                t.grad = _new(g)    # raises: the leaf's value was replaced by another shape
-        elif create_graph:
-            gt = g if isinstance(g, Tensor) else _new(g)
-            if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
-                gt = _new(np.array(gt._data))
-            t.grad = gt if grad is None else grad + gt
-        elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
-                and grad._data.shape == g.shape:
-            grad._data += g
-        else:
-            t.grad = _new(grad._data + g)
-    finally:
-        _ACCUMULATE_GUARD.release()
+    with _ACCUMULATE_GUARD:
+        grad: Any = t._grad
+        gt = g if isinstance(g, Tensor) else _new(g)
+        if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
+            gt = _new(np.array(gt._data))
+        t.grad = gt if grad is None else grad + gt
+
+
+_ONES: dict = {}     # (dtype, shape) -> a read-only array of ones: a first-order pass's seed
+
+
+def _ones(like: np.ndarray) -> np.ndarray:
+    """Ones shaped as the one-element array `like`, read-only (no rule writes into a gradient
+    it receives; a leaf's .grad gets a copy), kept per dtype and shape."""
+    ones = _ONES.get((like.dtype, like.shape))
+    if ones is None:
+        ones = np.ones_like(like)
+        ones.setflags(write=False)
+        if len(_ONES) < 64:
+            _ONES[(like.dtype, like.shape)] = ones
+    return ones
 
 
 def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:
@@ -470,7 +570,7 @@ def _seed(t: Tensor, grad: Any, create_graph: bool, what: str) -> Any:
                 f"{what} needs a gradient for a non-scalar output of shape {t.shape}: pass "
                 f"grad=<a tensor of shape {t.shape}> (for example ag.ones_like(t)), or reduce "
                 f"the output to one element first (t.sum())")
-        g = np.ones_like(t._data)
+        g = np.ones_like(t._data) if create_graph else _ones(t._data)
     else:
         if isinstance(grad, Tensor):
             if create_graph:
@@ -518,6 +618,12 @@ def _seeds(outputs: tuple, grads: Any, create_graph: bool, what: str) -> dict:
 def backward(tensors: tuple, grads: Any = None, retain_graph: bool = False,
              create_graph: bool = False) -> None:
     """Accumulate the gradients of `tensors` into the `.grad` of every leaf that requires grad."""
+    if grads is None and not create_graph and len(tensors) == 1:
+        t = tensors[0]      # the usual case, a one-element real output of an operation (a loss)
+        if isinstance(t, Tensor) and t._node is not None and t._data.size == 1 and \
+                t._data.dtype.kind == "f":
+            run({t._node: _ones(t._data)}, retain_graph, False)
+            return
     seeds = _seeds(tuple(tensors), grads, create_graph, "backward()")
     run(seeds, retain_graph or create_graph, create_graph)
 

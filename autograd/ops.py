@@ -865,17 +865,22 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     `labels` are integers of shape `logits.shape[:-1]`; `reduction` "none" (per sample),
     "mean" or "sum". The gradient is `softmax - onehot` (scaled by 1/N for "mean").
     """
-    xd = np.asarray(_val(logits, "softmax_cross_entropy"))
+    xd = logits._data if type(logits) is Tensor else np.asarray(_val(logits, "softmax_cross_entropy"))
     # the rule reads the labels: a copy, so a later write into the caller's array cannot reach it
     lab = np.array(labels._data if isinstance(labels, Tensor) else labels)
     if lab.dtype.kind not in "iu" or xd.ndim == 0 or lab.shape != xd.shape[:-1]:
         _refuse_labels(lab, xd.shape)
-    if reduction not in ("none", "mean", "sum"):
+    name = _CE_NAMES.get(reduction)
+    if name is None:
         raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', "
                          f"got {reduction!r}")
     n_classes = xd.shape[-1]
-    x2 = _wide(xd).reshape(-1, n_classes)
-    rows, cols = np.arange(x2.shape[0]), lab.reshape(-1)
+    half = xd.dtype == _F16     # float16 is computed in float32 (`_wide`), the results narrowed
+    x2 = xd.astype(np.float32) if half else xd
+    if x2.ndim != 2:
+        x2 = x2.reshape(-1, n_classes)
+    cols = lab if lab.ndim == 1 else lab.reshape(-1)
+    rows = _rows(x2.shape[0])
     # one pass: seen as unsigned, a negative label is larger than any class index
     if cols.size and np.maximum.reduce(cols.view(_unsigned(cols.dtype))) >= n_classes:
         bad = cols[(cols < 0) | (cols >= n_classes)][0]
@@ -886,34 +891,57 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     s = np.add.reduce(e, axis=1, keepdims=True)
     losses = (m[:, 0] - x2[rows, cols]) + np.log(s[:, 0])      # m - picked first: exact
     e /= s                      # the softmax, kept for the first-order gradient
-    e, losses = _narrow(e, xd), _narrow(losses, xd)
+    if half:
+        e, losses = e.astype(_F16), losses.astype(_F16)
     if reduction == "none":
         out = losses.reshape(lab.shape)
-    else:
-        total = _out(np.add.reduce(_wide(losses)))
-        out = _narrow(total / _constant(builtins.max(len(losses), 1), total)
-                      if reduction == "mean" else total, losses)
+    else:                       # summed in float32 for float16 (`_wide`)
+        wide = losses.astype(np.float32) if half else losses
+        total = np.add.reduce(wide)
+        out = total / _constant(builtins.max(len(losses), 1), wide) if reduction == "mean" \
+            else total
+        if half:
+            out = np.asarray(out).astype(_F16)
     count = builtins.max(len(losses), 1) if reduction == "mean" else 1
+    shape = xd.shape
+    flat = xd.ndim != 2         # the rule's result is reshaped back to the logits' shape
 
     def rule(g: Any, ans: Any, x: Any, e: np.ndarray) -> Any:
         if isinstance(x, Tensor) or isinstance(g, Tensor):     # create_graph: stay differentiable
-            onehot = np.zeros(xd.shape, dtype=e.dtype)
+            onehot = np.zeros(shape, dtype=e.dtype)
             onehot.reshape(-1, n_classes)[rows, cols] = 1
-            return _ce_grad(x, g, e.reshape(xd.shape), onehot, reduction, count)
+            return _ce_grad(x, g, e.reshape(shape), onehot, reduction, count)
         if reduction == "none":
             r = e * g.reshape(-1, 1)
             r[rows, cols] -= g.reshape(-1)                    # softmax - onehot, scaled by g
         else:
-            gs = _per(g, count) if count != 1 else g
+            gs = g if count == 1 else g / _constant(count, g) if g.dtype.itemsize > 2 else \
+                _per(g, count)      # (the count as a cached array: no conversion per call)
             r = e * gs
             r[rows, cols] -= gs
-        return r.reshape(xd.shape)
+        return r.reshape(shape) if flat else r
     # `e` is this call's own array, read only by the rules: read-only for good, it is saved
     # as it is (no lock to count and release)
     e.setflags(write=False)
     # the labels are an input without a gradient (observers such as record_values see them)
-    return record(f"softmax_cross_entropy[{reduction}]" if reduction != "none" else
-                  "softmax_cross_entropy", _out(out), (logits, lab), (rule, None), (logits, e))
+    return record(name, _out(out), (logits, lab), (rule, None), (logits, e))
+
+
+_F16 = np.dtype(np.float16)
+_CE_NAMES = {"none": "softmax_cross_entropy", "mean": "softmax_cross_entropy[mean]",
+             "sum": "softmax_cross_entropy[sum]"}
+_ROWS: dict = {}        # n -> np.arange(n), read-only (the rows of the labels' entries)
+
+
+def _rows(n: int) -> np.ndarray:
+    rows = _ROWS.get(n)
+    if rows is None:
+        rows = np.arange(n)
+        rows.setflags(write=False)
+        if len(_ROWS) >= 64:
+            _ROWS.clear()
+        rows = _ROWS.setdefault(n, rows)
+    return rows
 
 
 _UNSIGNED: dict = {}
@@ -1405,21 +1433,41 @@ _BOOL = np.dtype(bool)
 _add_reduce = np.add.reduce
 
 
+def _zero_one(value: int, dtype: np.dtype) -> np.ndarray:
+    """0 or 1 as a read-only 0-d array of `dtype`, kept per dtype: the value NumPy converts the
+    Python number to in `np.maximum(z, 0)` (it takes the array's dtype), without the conversion
+    NumPy makes at every call (as long as the operation itself on a small array)."""
+    key = (value, dtype)
+    c = _ZERO_ONE.get(key)
+    if c is None:
+        c = np.array(value, dtype)
+        c.setflags(write=False)
+        c = _ZERO_ONE.setdefault(key, c)
+    return c
+
+
+_ZERO_ONE: dict = {}
+
+
 def _relu_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    mask = np.greater(y, 0, out=_scratch(y.shape, _BOOL, 1))
+    mask = np.greater(y, _zero_one(0, y.dtype), out=_scratch(y.shape, _BOOL, 1))
     return np.multiply(g, mask, out=t)
 
 
 def _tanh_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
     np.multiply(y, y, out=t)
-    np.subtract(1, t, out=t)
+    np.subtract(_zero_one(1, t.dtype), t, out=t)
     return np.multiply(g, t, out=t)         # g * (1 - y * y), the same rounding as written so
 
 
 def _sigmoid_into(g: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    np.subtract(1, y, out=t)
+    np.subtract(_zero_one(1, t.dtype), y, out=t)
     np.multiply(y, t, out=t)
     return np.multiply(g, t, out=t)         # g * (y * (1 - y))
+
+
+def _relu_forward(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, _zero_one(0, z.dtype), out=z)
 
 
 _SCRATCH = threading.local()
@@ -1462,7 +1510,7 @@ _DERIVATIVES = {      # name: (its derivative from the output y, that derivative
 }
 
 _ACTIVATIONS = {      # activation: (node name, in-place forward on the affine output, rule)
-    "relu": ("affine+relu", lambda z: np.maximum(z, 0, out=z), _fused("relu", *_DERIVATIVES["relu"])),
+    "relu": ("affine+relu", _relu_forward, _fused("relu", *_DERIVATIVES["relu"])),
     "tanh": ("affine+tanh", lambda z: np.tanh(z, out=z), _fused("tanh", *_DERIVATIVES["tanh"])),
     "sigmoid": ("affine+sigmoid", lambda z: _np_sigmoid(z), _fused("sigmoid", *_DERIVATIVES["sigmoid"])),
     None: ("affine", None, _affine_rule),
@@ -1484,22 +1532,30 @@ def affine(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
     if spec is None:
         raise ValueError(f"affine: activation must be None or one of "
                          f"{sorted(k for k in _ACTIVATIONS if k)}, got {activation!r}")
-    out = _out(xd @ wd)
+    out = xd @ wd
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
     if bias is not None:
         bd = bias._data if isinstance(bias, Tensor) else _val(bias, "affine")
-        if getattr(bd, "shape", ()) not in ((), (wd.shape[1],)):
-            raise ValueError(f"affine: bias of shape {np.shape(bd)} does not fit weight of shape "
-                             f"{wd.shape}: expected shape ({wd.shape[1]},)")
         if type(bd) is not np.ndarray or bd.dtype is not out.dtype:     # (one dtype: the usual)
+            if getattr(bd, "shape", ()) not in ((), (wd.shape[1],)):
+                _bias_error(bd, wd)
             dt = _dtypes.result_dtype([out, bd], [out, bias])   # the dtype of `x @ weight + bias`
             if dt != out.dtype:
                 out = out.astype(dt)
+        elif bd.shape != out.shape[-1:] and bd.ndim:
+            _bias_error(bd, wd)
         out += bd
     inputs = (x, weight) if bias is None else (x, weight, bias)
     name, forward, rule = spec
     if forward is None:
         return record(name, out, inputs, rule, (x, weight))
-    return record(name, _out(forward(out)), inputs, rule, (x, weight), keep_ans=True)
+    return record(name, forward(out), inputs, rule, (x, weight), keep_ans=True)
+
+
+def _bias_error(bd: Any, wd: np.ndarray) -> None:
+    raise ValueError(f"affine: bias of shape {np.shape(bd)} does not fit weight of shape "
+                     f"{wd.shape}: expected shape ({wd.shape[1]},)")
 
 
 # ---------------------------------------------------------------- contractions (hvp, vhp)

@@ -146,6 +146,19 @@ def unlock_arrays(arrays: tuple) -> None:
         _unlock_pending()
 
 
+def unlock_each(groups: list) -> None:
+    """`unlock_arrays` for each tuple of `groups` in turn, under one acquisition of the guard
+    (a backward pass unlocks what the nodes it released locked, together)."""
+    _LOCKED_GUARD.acquire()
+    try:
+        for arrays in groups:
+            _unlock(arrays)
+    finally:
+        _LOCKED_GUARD.release()
+    if _PENDING:
+        _unlock_pending()
+
+
 def _unlock(arrays: tuple) -> None:
     for a in reversed(arrays):          # the memory's owner first, then its view
         entry = _LOCKED[id(a)]

@@ -74,7 +74,7 @@ class Dense(Module):
     def forward(self, x: Any) -> ag.Tensor:
         _validate.not_a_batch(f"Dense({self.in_features}, {self.out_features})", x)
         try:                                    # one graph node for activation(x @ W + b)
-            y = ag.affine(x, self.weight, self.bias, activation=self._fused)
+            y = ag.affine(x, self.weight, self.bias, self._fused)
         except ValueError:
             shape = x.shape if isinstance(x, ag.Tensor) else np.shape(x)
             if len(shape) == 0 or shape[-1] != self.in_features:

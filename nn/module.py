@@ -430,6 +430,9 @@ def _as_buffer(value: Any, where: str) -> ag.Tensor | None:
                     f"got {type(value).__name__}")
 
 
+_MODULE_CALL = Module.__call__
+
+
 class Sequential(Module):
     """Runs its modules one after another: `Sequential(Dense(4, 8, "relu"), Dense(8, 1))`; or,
     as PyTorch's, one dict (an OrderedDict) of named modules: `Sequential({"hidden": ..., "out": ...})`,
@@ -453,7 +456,12 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         for m in self._modules.values():
-            x = m(x)
+            hooks = m.__dict__.get("_hooks")
+            if type(m).__call__ is _MODULE_CALL and (hooks is None or not hooks.any):
+                with ag.scope(m):       # `m(x)`, without the call's frame and argument tuple
+                    x = m.forward(x)
+            else:
+                x = m(x)
         return x
 
     def __getitem__(self, idx: int | slice) -> Module:

@@ -230,13 +230,13 @@ class Optimizer:
             with ag.enable_grad():
                 loss = closure()
         self._check_groups()                # all groups first: no half-done step on a bad value
-        setdefault, scratch, update = self.state.setdefault, self._scratch, self._update
-        hooks = self._update_hooks
+        hooks, checked = self._update_hooks, self._checked
         for group in self.param_groups:
-            rate = None if hooks else self._plain_rate(group)
+            rate = None if hooks else checked[id(group)][3]     # (the group's `_plain_rate`)
             if rate is not None:
                 self._plain_step(group["params"], rate)
                 continue
+            setdefault, scratch, update = self.state.setdefault, self._scratch, self._update
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
@@ -276,16 +276,16 @@ class Optimizer:
     def _check_groups(self) -> None:
         """Validate every group's hyperparameters, skipping a group none of whose values was
         replaced since it last passed (values are compared by identity: a float stored by the
-        check stays the same object until the user assigns another)."""
+        check stays the same object until the user assigns another). The snapshot keeps the
+        group's `_plain_rate` too, which depends on those values only."""
         checked = self._checked
         for group in self.param_groups:
-            values = tuple(group.values())
             snap = checked.get(id(group))
-            if snap is not None and snap[0] is group and len(snap[1]) == len(values) \
-                    and all(map(operator.is_, snap[1], values)) and tuple(group) == snap[2]:
+            if snap is not None and snap[0] is group and len(snap[1]) == len(group) \
+                    and all(map(operator.is_, snap[1], group.values())) and tuple(group) == snap[2]:
                 continue
             self._check_group(group)
-            checked[id(group)] = (group, tuple(group.values()), tuple(group))
+            checked[id(group)] = (group, tuple(group.values()), tuple(group), self._plain_rate(group))
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
                 w: np.ndarray) -> None:
@@ -301,6 +301,8 @@ class Optimizer:
         no update hooks: the same arithmetic as `_update`'s, with the per-parameter calls
         (state, scratch, update) spelled out."""
         items, views, multiply, subtract = self.state._items, self._views, np.multiply, np.subtract
+        dtype: Any = None
+        rate: Any = None
         for p in params:
             grad = p.grad
             if grad is None:
@@ -314,12 +316,15 @@ class Optimizer:
             w = views.get((x.dtype, x.shape))
             if w is None:
                 w = self._scratch(x)
+            if x.dtype is not dtype:
+                dtype = x.dtype
+                rate = _rate(lr, dtype)
             if x.flags.writeable:
-                multiply(g, lr, out=w)
+                multiply(g, rate, out=w)
                 subtract(x, w, out=x)
             else:                   # held by a live graph: update a copy (see `step`)
                 x = x.copy()
-                multiply(g, lr, out=w)
+                multiply(g, rate, out=w)
                 subtract(x, w, out=x)
                 p.data = x
 
@@ -399,6 +404,24 @@ class Optimizer:
             hp = ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")
             lines.append(f"  group {i}: {len(g['params'])} params, {hp}")
         return "\n".join(lines + [")"])
+
+
+_RATES: dict[tuple, np.ndarray] = {}     # (rate, dtype) -> the rate as a 0-d array of that dtype
+
+
+def _rate(lr: float, dtype: np.dtype) -> np.ndarray:
+    """`lr` as a read-only 0-d array of `dtype`: the value NumPy would convert the float to in
+    `g * lr` (it takes the array's dtype), which NumPy otherwise converts at every call (on a
+    small parameter the conversion costs as much as the multiplication)."""
+    key = (lr, dtype)
+    rate = _RATES.get(key)
+    if rate is None:
+        rate = np.array(lr, dtype=dtype)
+        rate.setflags(write=False)
+        if len(_RATES) >= 256:      # many learning rates (a schedule): start again
+            _RATES.clear()
+        _RATES[key] = rate
+    return rate
 
 
 # ---------------------------------------------------------------- checking a saved state
