@@ -143,13 +143,12 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
 
 def record_constant(name: str, out: Any, a: Any, pair: tuple, vjps: tuple, save_a: int,
                     save_b: int, keep_ans: bool) -> Tensor:
-    """`record_binary` for `a op c`, `c` a cached constant (`pair` is `(None, c)`, from
-    `ops._constant`'s cache): in plain grad mode, when the rules do not read `a` itself, the
-    node keeps that shared pair and nothing else, as `record_binary` would, with less work
-    (`t * 2`, `t + 1` are the most frequent operations of all)."""
+    """`record_binary` for `a op c`, `a` a Tensor (exactly) and `c` a cached constant (`pair`
+    is `(None, c)`, from `ops._constant`'s cache): in plain grad mode, when the rules do not
+    read `a` itself, the node keeps that shared pair and nothing else, as `record_binary`
+    would, with less work (`t * 2`, `t + 1` are the most frequent operations of all)."""
     mode = STATE.recording
-    if mode == RECORD and type(a) is Tensor and a._requires_grad and save_a != SAVE and \
-            type(out) is _NDARRAY:
+    if mode == RECORD and a._requires_grad and save_a != SAVE and type(out) is _NDARRAY:
         parent = a._node    # the shape of `a` (and of a's node, unless .data was replaced)
         return _node_tensor(Node, name, parent or leaf_node(a), None, 2, vjps, (),
                             pair if save_b else (), out if keep_ans else None, out,
