@@ -153,10 +153,10 @@ def record_constant(name: str, out: Any, a: Any, pair: tuple, vjps: tuple, save_
         return _node_tensor(Node, name, parent or leaf_node(a), None, 2, vjps, (),
                             pair if save_b else (), out if keep_ans else None, out,
                             parent.shape if parent is not None and a._version == 0 else None)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)       # NumPy gives a scalar for 0-d operands (observers get arrays)
     if mode < RECORD:
         return unrecorded(name, out, mode)
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)       # NumPy gives a scalar for 0-d operands
     return record_binary(name, out, a, pair[1], vjps, save_a, save_b, keep_ans)
 
 
