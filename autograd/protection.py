@@ -58,10 +58,11 @@ def memory_owner(arr: np.ndarray) -> Any:
 
 def hold(t: Any) -> tuple:
     """(the array a node saves of `t`, the arrays it locked, for the node to unlock). An
-    operation's own fresh output is saved as it is; a leaf's array and the memory a view shares
-    are locked, or copied when a lock cannot hold them (see `protect`)."""
+    operation's own fresh output is saved as it is; a leaf's array, an array assigned through
+    `.data` (`_version` set: the user may hold it, even for an operation's output) and the
+    memory a view shares are locked, or copied when a lock cannot hold them (see `protect`)."""
     arr = t._data
-    if t._node is None or arr.base is not None:
+    if t._node is None or arr.base is not None or t._version:
         return protect(arr)
     return arr, ()
 

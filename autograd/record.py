@@ -120,12 +120,12 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     grad mode on an operation's output, is written first."""
     if STATE.recording == RECORD and type(x) is Tensor and x._requires_grad:
         parent = x._node
-        if parent is not None and (not save_input or x._data.base is None):
-            # an operation's fresh output, read as it is; the result has its shape, its node's
-            # unless .data was replaced
+        if parent is not None and not x._version and (not save_input or x._data.base is None):
+            # an operation's fresh output, read as it is (its .data never replaced: then the
+            # array may be the user's, see `hold`); the result has its shape, its node's
             return _node_tensor(Node, name, parent, None, 1, vjps, (x,) if save_input else (),
                                 (x._data,) if save_input else (), out if keep_ans else None,
-                                out, parent.shape if x._version == 0 else None)
+                                out, parent.shape)
     mode = STATE.recording
     if mode < RECORD or not (isinstance(x, Tensor) and x._requires_grad):
         return unrecorded(name, out, mode)
@@ -134,7 +134,8 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     locked: tuple = ()
     if save_input:
         arr = x._data       # `hold(x)`, inlined: an operation's fresh output needs nothing
-        arr, locked = protect(arr) if x._node is None or arr.base is not None else (arr, ())
+        arr, locked = protect(arr) if x._node is None or arr.base is not None or x._version \
+            else (arr, ())
         saved, arrays = (x,), (arr,)
     return new_node(LockingNode if locked else Node, name, (x._node or leaf_node(x),), vjps, saved,
                     arrays, locked, out, keep_ans, (x,), mode)
@@ -237,7 +238,7 @@ def saved_arrays(saved: tuple) -> tuple:
         elif isinstance(s, Tensor):
             tensors = True
             arr = s._data   # `hold(s)`, inlined: an operation's fresh output needs nothing
-            if s._node is None or arr.base is not None:
+            if s._node is None or arr.base is not None or s._version:
                 arr, lk = protect(arr)
                 locked += lk
         elif s is None or type(s) in _NUMBERS:
