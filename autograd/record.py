@@ -121,8 +121,8 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     if STATE.recording == RECORD and type(x) is Tensor and x._requires_grad:
         parent = x._node
         if parent is not None and not x._version and (not save_input or x._data.base is None):
-            # an operation's fresh output (its .data never replaced), read as it is; the result
-            # has its shape, its node's
+            # an operation's fresh output, read as it is (its .data never replaced: then the
+            # array may be the user's, see `hold`); the result has its shape, its node's
             return _node_tensor(Node, name, parent, None, 1, vjps, (x,) if save_input else (),
                                 (x._data,) if save_input else (), out if keep_ans else None,
                                 out, parent.shape)
@@ -134,7 +134,7 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
     locked: tuple = ()
     if save_input:
         arr = x._data       # `hold(x)`, inlined: an operation's fresh output needs nothing
-        arr, locked = protect(arr) if x._node is None or x._version or arr.base is not None \
+        arr, locked = protect(arr) if x._node is None or arr.base is not None or x._version \
             else (arr, ())
         saved, arrays = (x,), (arr,)
     return new_node(LockingNode if locked else Node, name, (x._node or leaf_node(x),), vjps, saved,
@@ -153,10 +153,10 @@ def record_constant(name: str, out: Any, a: Any, pair: tuple, vjps: tuple, save_
         return _node_tensor(Node, name, parent or leaf_node(a), None, 2, vjps, (),
                             pair if save_b else (), out if keep_ans else None, out,
                             parent.shape if parent is not None and a._version == 0 else None)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)       # NumPy gives a scalar for 0-d operands (observers get arrays)
     if mode < RECORD:
         return unrecorded(name, out, mode)
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)       # NumPy gives a scalar for 0-d operands
     return record_binary(name, out, a, pair[1], vjps, save_a, save_b, keep_ans)
 
 
@@ -237,7 +237,7 @@ def saved_arrays(saved: tuple) -> tuple:
         elif isinstance(s, Tensor):
             tensors = True
             arr = s._data   # `hold(s)`, inlined: an operation's fresh output needs nothing
-            if s._node is None or s._version or arr.base is not None:
+            if s._node is None or arr.base is not None or s._version:
                 arr, lk = protect(arr)
                 locked += lk
         elif s is None or type(s) in _NUMBERS:
