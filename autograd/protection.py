@@ -58,11 +58,11 @@ def memory_owner(arr: np.ndarray) -> Any:
 
 def hold(t: Any) -> tuple:
     """(the array a node saves of `t`, the arrays it locked, for the node to unlock). An
-    operation's own fresh output is saved as it is; a leaf's array, an array assigned through
-    `.data` (`_version` set: the user may hold it, even for an operation's output) and the
-    memory a view shares are locked, or copied when a lock cannot hold them (see `protect`)."""
+    operation's own fresh output is saved as it is; a leaf's array, an array assigned to
+    `.data` (`_version` set: the user may hold it) and the memory a view shares are locked, or
+    copied when a lock cannot hold them (see `protect`)."""
     arr = t._data
-    if t._node is None or arr.base is not None or t._version:
+    if t._node is None or t._version or arr.base is not None:
         return protect(arr)
     return arr, ()
 
@@ -142,6 +142,19 @@ def unlock_arrays(arrays: tuple) -> None:
             _unlock(arrays)
         finally:
             _LOCKED_GUARD.release()
+    if _PENDING:
+        _unlock_pending()
+
+
+def unlock_each(groups: list) -> None:
+    """`unlock_arrays` for each tuple of `groups` in turn, under one acquisition of the guard
+    (a backward pass unlocks what the nodes it released locked, together)."""
+    _LOCKED_GUARD.acquire()
+    try:
+        for arrays in groups:
+            _unlock(arrays)
+    finally:
+        _LOCKED_GUARD.release()
     if _PENDING:
         _unlock_pending()
 
