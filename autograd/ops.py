@@ -22,17 +22,19 @@ import numpy as np
 
 from . import dtypes as _dtypes
 from .keywords import torch_keywords
+from .node import Node
 from .protection import FROZEN
 from .record import (
     _CONSTANT_PAIRS,
     SAVE,
     SAVE_FOR_OTHER,
+    node_tensor,
     record,
     record_binary,
     record_constant,
     record_unary,
 )
-from .tensor import STATE, Tensor, _as_array, _new, get_default_dtype
+from .tensor import RECORD, STATE, Tensor, _as_array, _new, get_default_dtype
 
 AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25
 _SCALARS = (int, float, bool, complex, np.generic)
@@ -192,6 +194,37 @@ def _norm_axis(axis: Any, ndim: int) -> tuple | None:
     return tuple(out) if ndim else ()      # axis 0 of a 0-d value: nothing to reduce, as NumPy
 
 
+def _elementwise(name: str, fn: Any, rules: tuple, *, save_input: bool = False,
+                 keep_ans: bool = False, doc: str) -> Callable[[Any], Tensor]:
+    """The operation `name`: the elementwise NumPy function `fn` of one operand, recorded with
+    its gradient rule (`rules`, the 1-tuple `(rule,)`, built once: `rule(g, ans[, x])`), which
+    reads the input (`save_input`) or the output (`keep_ans`). The most frequent case, in plain
+    grad mode on an operation's fresh output (its .data never replaced: then the array may be
+    the user's, see `protection.hold`), makes the node here, one call for the whole operation
+    (elementwise operations are the most frequent of all); `record_unary` takes the others."""
+
+    def op(x: Any) -> Tensor:
+        if type(x) is Tensor:
+            xd = x._data
+            out = fn(xd)
+            parent = x._node    # (an operation's output: its requires_grad is always on)
+            if parent is not None and STATE.recording == RECORD and not x._version and \
+                    type(out) is _NDARRAY and out.dtype is xd.dtype and \
+                    (not save_input or xd.base is None):
+                return node_tensor(Node, name, parent, None, 1, rules, (x,) if save_input else (),
+                                   (xd,) if save_input else (), out if keep_ans else None, out,
+                                   parent.shape)      # the result has its input's shape
+        else:
+            xd = _val(x, name)
+            out = fn(xd)
+        if type(out) is not _NDARRAY or out.dtype is not xd.dtype:
+            out = _float_result(xd, _out(out))
+        return record_unary(name, out, x, rules, save_input, keep_ans)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
 # ================================================================ arithmetic
 
 def _g(g: Any, ans: Any, *s: Any) -> Any:
@@ -205,24 +238,43 @@ def _neg_g(g: Any, ans: Any, *s: Any) -> Any:
 _ADD, _SUBTRACT, _NEGATIVE_RULE = (_g, _g), (_g, _neg_g), (_neg_g,)     # rule tuples, built once
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """Elementwise `a + b` with broadcasting; the gradient of each operand is summed back to its shape."""
-    return _binary("add", np.add, a, b, _ADD)
+def _arithmetic(name: str, fn: Any, rules: tuple, save_a: int = 0, save_b: int = 0, *,
+                doc: str) -> Callable[[Any, Any], Tensor]:
+    """The operation `name`: `_binary(name, fn, a, b, rules, save_a, save_b)`, for an
+    operation whose rules read at most the other operand (`save_a`, `save_b`: 0 or
+    `SAVE_FOR_OTHER`). The most frequent case of all, `t op number` in plain grad mode on an
+    operation's fresh output with the number in `_constant`'s cache, makes the node here, one
+    call for the whole operation: it keeps only the shared pair `(None, c)` (nothing when the
+    rules read nothing), as `record_constant` would."""
+    assert save_a != SAVE and save_b != SAVE
+
+    def op(a: Any, b: Any) -> Tensor:
+        if type(b) in _NUMBERS and type(a) is Tensor:
+            ad = a._data
+            pair = _CONSTANTS.get(ad.dtype, _NO_CONSTANTS).get(b)   # `_constant`'s cache, inline
+            if pair is not None:
+                out = fn(ad, pair[1])
+                parent = a._node    # (an operation's output: its requires_grad is always on)
+                if parent is not None and STATE.recording == RECORD and not a._version and \
+                        type(out) is _NDARRAY:     # (NumPy gives a scalar for a 0-d result)
+                    return node_tensor(Node, name, parent, None, 2, rules, (),
+                                       pair if save_b else (), None, out, parent.shape)
+                return record_constant(name, out, a, pair, rules, save_a, save_b, False)
+        return _binary(name, fn, a, b, rules, save_a, save_b)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
 
 
-def subtract(a: Any, b: Any) -> Tensor:
-    """Elementwise `a - b` with broadcasting; gradients 1 and -1."""
-    return _binary("subtract", np.subtract, a, b, _SUBTRACT)
+add = _arithmetic("add", np.add, _ADD, doc=(
+    "Elementwise `a + b` with broadcasting; the gradient of each operand is summed back to its "
+    "shape."))
+subtract = _arithmetic("subtract", np.subtract, _SUBTRACT,
+                       doc="Elementwise `a - b` with broadcasting; gradients 1 and -1.")
 
 
 def _needs(x: Any) -> bool:
     return isinstance(x, Tensor) and x._requires_grad
-
-
-def multiply(a: Any, b: Any) -> Tensor:
-    """Elementwise `a * b` with broadcasting; gradients `b` and `a`."""
-    # each rule reads only the other operand: keep an operand alive only if the other needs it
-    return _binary("multiply", np.multiply, a, b, _MULTIPLY, SAVE_FOR_OTHER, SAVE_FOR_OTHER)
 
 
 def _mul_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -234,6 +286,9 @@ def _mul_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 _MULTIPLY = (_mul_a, _mul_b)
+# each rule reads only the other operand: an operand is kept alive only if the other needs it
+multiply = _arithmetic("multiply", np.multiply, _MULTIPLY, SAVE_FOR_OTHER, SAVE_FOR_OTHER,
+                       doc="Elementwise `a * b` with broadcasting; gradients `b` and `a`.")
 
 
 def divide(a: Any, b: Any) -> Tensor:
@@ -278,9 +333,8 @@ def _pow_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
         return g * ans * np.log(np.where(at_zero, 1, a))
 
 
-def negative(x: Any) -> Tensor:
-    """Elementwise `-x`."""
-    return _unary("negative", np.negative, x, _NEGATIVE_RULE)
+negative = _elementwise("negative", np.negative, _NEGATIVE_RULE,
+                        doc="Elementwise `-x`.")
 
 
 def _abs(g: Any, ans: Any, x: Any) -> Any:
@@ -290,9 +344,9 @@ def _abs(g: Any, ans: Any, x: Any) -> Any:
 _ABS_RULE = (_abs,)     # the rules of its one input
 
 
-def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
-    """Elementwise absolute value; gradient `sign(x)`, so 0 at x = 0 (as PyTorch)."""
-    return _unary("abs", np.abs, x, _ABS_RULE, save_input=True)
+abs = _elementwise("abs", np.abs, _ABS_RULE, save_input=True,  # noqa: A001 - NumPy's name
+                   doc=("Elementwise absolute value; gradient `sign(x)`, so 0 at x = 0 (as "
+                        "PyTorch)."))
 
 
 def _zero(g: Any, ans: Any) -> Any:
@@ -302,10 +356,9 @@ def _zero(g: Any, ans: Any) -> Any:
 _ZERO_RULE = (_zero,)     # the rules of its one input
 
 
-def sign(x: Any) -> Tensor:
-    """Elementwise sign; its gradient is zero (recorded, as PyTorch's: a backward through it
-    gives zeros, not an error)."""
-    return _unary("sign", np.sign, x, _ZERO_RULE)
+sign = _elementwise("sign", np.sign, _ZERO_RULE,
+                    doc=("Elementwise sign; its gradient is zero (recorded, as PyTorch's: a "
+                         "backward through it gives zeros, not an error)."))
 
 
 def floor_divide(a: Any, b: Any) -> Tensor:
@@ -350,18 +403,6 @@ def logical_not(x: Any) -> Tensor:
 
 # ================================================================ elementwise
 
-def _unary(name: str, fn: Any, x: Any, rules: tuple, *, save_input: bool = False,
-           keep_ans: bool = False) -> Tensor:
-    """An elementwise NumPy function `fn` of one operand, recorded with its gradient rule
-    (`rules`, the 1-tuple `(rule,)`, built once: `rule(g, ans[, x])`), which reads the input
-    (`save_input`) or the output (`keep_ans`)."""
-    xd = x._data if type(x) is Tensor else _val(x, name)
-    out = fn(xd)
-    if type(out) is not _NDARRAY or out.dtype is not xd.dtype:
-        out = _float_result(xd, _out(out))
-    return record_unary(name, out, x, rules, save_input, keep_ans)
-
-
 def _float_result(xd: Any, out: np.ndarray) -> np.ndarray:
     """`out` in the default float dtype if it is a float computed from integers, bools or
     Python numbers (which NumPy computes in float64), else as it is."""
@@ -377,9 +418,8 @@ def _exp(g: Any, ans: Any) -> Any:
 _EXP_RULE = (_exp,)     # the rules of its one input
 
 
-def exp(x: Any) -> Tensor:
-    """Elementwise `e ** x`; gradient `exp(x)`."""
-    return _unary("exp", np.exp, x, _EXP_RULE, keep_ans=True)
+exp = _elementwise("exp", np.exp, _EXP_RULE, keep_ans=True,
+                   doc="Elementwise `e ** x`; gradient `exp(x)`.")
 
 
 def _log(g: Any, ans: Any, x: Any) -> Any:
@@ -389,9 +429,8 @@ def _log(g: Any, ans: Any, x: Any) -> Any:
 _LOG_RULE = (_log,)     # the rules of its one input
 
 
-def log(x: Any) -> Tensor:
-    """Elementwise natural logarithm; gradient `1 / x`."""
-    return _unary("log", np.log, x, _LOG_RULE, save_input=True)
+log = _elementwise("log", np.log, _LOG_RULE, save_input=True,
+                   doc="Elementwise natural logarithm; gradient `1 / x`.")
 
 
 _LN10, _LN2 = float(np.log(10)), float(np.log(2))
@@ -404,9 +443,8 @@ def _log10(g: Any, ans: Any, x: Any) -> Any:
 _LOG10_RULE = (_log10,)     # the rules of its one input
 
 
-def log10(x: Any) -> Tensor:
-    """Elementwise base-10 logarithm; gradient 1 / (x ln 10)."""
-    return _unary("log10", np.log10, x, _LOG10_RULE, save_input=True)
+log10 = _elementwise("log10", np.log10, _LOG10_RULE, save_input=True,
+                     doc="Elementwise base-10 logarithm; gradient 1 / (x ln 10).")
 
 
 def _log2(g: Any, ans: Any, x: Any) -> Any:
@@ -416,9 +454,8 @@ def _log2(g: Any, ans: Any, x: Any) -> Any:
 _LOG2_RULE = (_log2,)     # the rules of its one input
 
 
-def log2(x: Any) -> Tensor:
-    """Elementwise base-2 logarithm; gradient 1 / (x ln 2)."""
-    return _unary("log2", np.log2, x, _LOG2_RULE, save_input=True)
+log2 = _elementwise("log2", np.log2, _LOG2_RULE, save_input=True,
+                    doc="Elementwise base-2 logarithm; gradient 1 / (x ln 2).")
 
 
 def _sqrt(g: Any, ans: Any) -> Any:
@@ -428,9 +465,8 @@ def _sqrt(g: Any, ans: Any) -> Any:
 _SQRT_RULE = (_sqrt,)     # the rules of its one input
 
 
-def sqrt(x: Any) -> Tensor:
-    """Elementwise square root; gradient `1 / (2 sqrt(x))`."""
-    return _unary("sqrt", np.sqrt, x, _SQRT_RULE, keep_ans=True)
+sqrt = _elementwise("sqrt", np.sqrt, _SQRT_RULE, keep_ans=True,
+                    doc="Elementwise square root; gradient `1 / (2 sqrt(x))`.")
 
 
 def _sin(g: Any, ans: Any, x: Any) -> Any:
@@ -440,9 +476,8 @@ def _sin(g: Any, ans: Any, x: Any) -> Any:
 _SIN_RULE = (_sin,)     # the rules of its one input
 
 
-def sin(x: Any) -> Tensor:
-    """Elementwise sine; gradient `cos(x)`."""
-    return _unary("sin", np.sin, x, _SIN_RULE, save_input=True)
+sin = _elementwise("sin", np.sin, _SIN_RULE, save_input=True,
+                   doc="Elementwise sine; gradient `cos(x)`.")
 
 
 def _cos(g: Any, ans: Any, x: Any) -> Any:
@@ -452,9 +487,8 @@ def _cos(g: Any, ans: Any, x: Any) -> Any:
 _COS_RULE = (_cos,)     # the rules of its one input
 
 
-def cos(x: Any) -> Tensor:
-    """Elementwise cosine; gradient `-sin(x)`."""
-    return _unary("cos", np.cos, x, _COS_RULE, save_input=True)
+cos = _elementwise("cos", np.cos, _COS_RULE, save_input=True,
+                   doc="Elementwise cosine; gradient `-sin(x)`.")
 
 
 def _tanh(g: Any, ans: Any) -> Any:
@@ -465,9 +499,8 @@ def _tanh(g: Any, ans: Any) -> Any:
 _TANH_RULE = (_tanh,)     # the rules of its one input
 
 
-def tanh(x: Any) -> Tensor:
-    """Elementwise hyperbolic tangent; gradient `1 - tanh(x)**2`."""
-    return _unary("tanh", np.tanh, x, _TANH_RULE, keep_ans=True)
+tanh = _elementwise("tanh", np.tanh, _TANH_RULE, keep_ans=True,
+                    doc="Elementwise hyperbolic tangent; gradient `1 - tanh(x)**2`.")
 
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -494,9 +527,9 @@ def _sigmoid(g: Any, ans: Any) -> Any:
 _SIGMOID_RULE = (_sigmoid,)     # the rules of its one input
 
 
-def sigmoid(x: Any) -> Tensor:
-    """Elementwise logistic function `1 / (1 + exp(-x))`, stable for large |x|; gradient `s (1 - s)`."""
-    return _unary("sigmoid", _float_sigmoid, x, _SIGMOID_RULE, keep_ans=True)
+sigmoid = _elementwise("sigmoid", _float_sigmoid, _SIGMOID_RULE, keep_ans=True,
+                       doc=("Elementwise logistic function `1 / (1 + exp(-x))`, stable for large "
+                            "|x|; gradient `s (1 - s)`."))
 
 
 def _np_relu(x: np.ndarray) -> np.ndarray:
@@ -510,9 +543,9 @@ def _relu(g: Any, ans: Any) -> Any:
 _RELU_RULE = (_relu,)     # the rules of its one input
 
 
-def relu(x: Any) -> Tensor:
-    """Elementwise `max(x, 0)`; gradient 1 where x > 0, else 0 (relu'(0) = 0, as PyTorch)."""
-    return _unary("relu", _np_relu, x, _RELU_RULE, keep_ans=True)
+relu = _elementwise("relu", _np_relu, _RELU_RULE, keep_ans=True,
+                    doc=("Elementwise `max(x, 0)`; gradient 1 where x > 0, else 0 (relu'(0) = 0, "
+                         "as PyTorch)."))
 
 
 def _np_softplus(x: np.ndarray) -> np.ndarray:
@@ -526,9 +559,9 @@ def _softplus(g: Any, ans: Any, x: Any) -> Any:
 _SOFTPLUS_RULE = (_softplus,)     # the rules of its one input
 
 
-def softplus(x: Any) -> Tensor:
-    """Elementwise `log(1 + exp(x))`, stable for large |x|; gradient `sigmoid(x)`."""
-    return _unary("softplus", _np_softplus, x, _SOFTPLUS_RULE, save_input=True)
+softplus = _elementwise("softplus", _np_softplus, _SOFTPLUS_RULE, save_input=True,
+                        doc=("Elementwise `log(1 + exp(x))`, stable for large |x|; gradient "
+                             "`sigmoid(x)`."))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:

@@ -1,6 +1,6 @@
 """Recording an operation: `record` (and its one- and two-operand forms) decides whether a node
 is needed, holds what the rules will read (copied, locked or checked: see `protection`), and
-`new_node` makes the node and the output Tensor (its fields written by `_node_tensor`, the one
+`new_node` makes the node and the output Tensor (its fields written by `node_tensor`, the one
 place either is made for an operation).
 """
 
@@ -116,16 +116,7 @@ def record_unary(name: str, out: np.ndarray, x: Any, vjps: tuple, save_input: bo
                  keep_ans: bool = False) -> Tensor:
     """`record` for an elementwise operation of one input whose one rule (`vjps`, a 1-tuple)
     reads the input (`save_input`) or the output (`keep_ans`): the same graph, with less work
-    per call (elementwise ops are the most frequent). The most frequent case of all, in plain
-    grad mode on an operation's output, is written first."""
-    if STATE.recording == RECORD and type(x) is Tensor and x._requires_grad:
-        parent = x._node
-        if parent is not None and not x._version and (not save_input or x._data.base is None):
-            # an operation's fresh output, read as it is (its .data never replaced: then the
-            # array may be the user's, see `hold`); the result has its shape, its node's
-            return _node_tensor(Node, name, parent, None, 1, vjps, (x,) if save_input else (),
-                                (x._data,) if save_input else (), out if keep_ans else None,
-                                out, parent.shape)
+    per call. (`ops._elementwise` makes the node itself in the most frequent case.)"""
     mode = STATE.recording
     if mode < RECORD or not (isinstance(x, Tensor) and x._requires_grad):
         return unrecorded(name, out, mode)
@@ -150,7 +141,7 @@ def record_constant(name: str, out: Any, a: Any, pair: tuple, vjps: tuple, save_
     mode = STATE.recording
     if mode == RECORD and a._requires_grad and save_a != SAVE and type(out) is _NDARRAY:
         parent = a._node    # the shape of `a` (and of a's node, unless .data was replaced)
-        return _node_tensor(Node, name, parent or leaf_node(a), None, 2, vjps, (),
+        return node_tensor(Node, name, parent or leaf_node(a), None, 2, vjps, (),
                             pair if save_b else (), out if keep_ans else None, out,
                             parent.shape if parent is not None and a._version == 0 else None)
     if type(out) is not np.ndarray:
@@ -167,13 +158,13 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     module's scope is open or it locked arrays): its class (`cls`, or picked: a `JointNode`
     for one joint rule, a `LockingNode` when it locked arrays), the arrays it locked, the
     scope and the observers told; returns the output Tensor. Its fields are written by
-    `_node_tensor`, the one place they are, which plain grad mode calls directly."""
+    `node_tensor`, the one place they are, which plain grad mode calls directly."""
     if cls is None:
         cls = (LockingNode if locked else Node) if type(vjps) is tuple else JointNode
     if type(out) is not np.ndarray:
         out = np.asarray(out)   # NumPy gives a scalar for a 0-d result
     n = len(parents)
-    t = _node_tensor(cls, name, parents[0] if n else None, parents[1] if n > 1 else None, n,
+    t = node_tensor(cls, name, parents[0] if n else None, parents[1] if n > 1 else None, n,
                      vjps, saved, arrays, out if keep_ans else None, out)
     node = t._node
     if n > 2:
@@ -187,7 +178,7 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     return t
 
 
-def _node_tensor(cls: type, name: str, p0: Any, p1: Any, arity: int, vjps: Any, saved: tuple,
+def node_tensor(cls: type, name: str, p0: Any, p1: Any, arity: int, vjps: Any, saved: tuple,
                  arrays: tuple, ans: np.ndarray | None, out: np.ndarray,
                  shape: tuple | None = None) -> Tensor:
     """The node's fields and the output Tensor: `cls(name, parents, ...)` and `_new(out,
