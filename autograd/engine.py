@@ -336,10 +336,10 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
                 targets[node] = g
             if node not in needed:
                 continue            # no target below: stop here, leaving its graph intact
-        if node.freed or node.seq < last_mutation:
+        if node.arrays is None or node.seq < last_mutation:     # freed, or a .data replaced
             node.check_saved()
         # `node.parents`, read from the slots without the property's call
-        parents = (node.p0, node.p1) if arity == 2 else (node.p0,) if arity == 1 else node.many
+        parents = (node.p0, node.p1) if arity == 2 else (node.p0,) if arity == 1 else node.p1
         if rules_in_loop and node.rule_per_input:
             rules = node.vjps
             ans = node.ans
@@ -391,16 +391,16 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
         cls = type(node)
         if cls is Node:
             if node.saved or node.ans is not None:
-                node.freed = True       # `node.release()`, inlined
-                node.saved = node.arrays = ()
+                node.saved = ()         # `node.release()`, inlined
+                node.arrays = None
                 node.ans = None
         elif locks is not None and (cls is JointNode or cls is LockingNode):
-            if not node.freed:          # `LockingNode.release`, its locks kept in `locks`
+            if node.arrays is not None:     # `LockingNode.release`, its locks kept in `locks`
                 if node.locked:
                     locks.append(node.locked)
                     node.locked = ()
-                node.freed = True
-                node.saved = node.arrays = ()
+                node.saved = ()
+                node.arrays = None
                 node.ans = None
         else:
             node.release()
@@ -417,11 +417,11 @@ def _run_chain(node: Node, g: Any, bound: int, retain_graph: bool, last_mutation
     The gradients here are the loop's `g` (taken out of `fresh` before the call) and the
     rules' fresh results: none is a buffer this pass may write into."""
     ndarray = np.ndarray
-    while type(node) is Node and node.p1 is None and node.arity < 3 and not node.meta:
+    while type(node) is Node and node.p1 is None and not node.meta:    # (p1: see Node.parents)
         p = node.p0
         if p is None or p.seq <= bound or not p.arity:
             break               # (a leaf's gradient is delivered by the loop, as any other)
-        if node.freed or node.seq < last_mutation:
+        if node.arrays is None or node.seq < last_mutation:
             node.check_saved()
         rule = node.vjps[0]
         arrays = node.arrays
@@ -437,8 +437,8 @@ def _run_chain(node: Node, g: Any, bound: int, retain_graph: bool, last_mutation
                                gi.dtype is not p.dtype):
             gi = fit_to_input(gi, p, node, False)
         if not retain_graph and (node.saved or node.ans is not None):
-            node.freed = True       # `node.release()`, inlined, as `_propagate` does
-            node.saved = node.arrays = ()
+            node.saved = ()         # `node.release()`, inlined, as `_propagate` does
+            node.arrays = None
             node.ans = None
         if gi is None:
             return None, None

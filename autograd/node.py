@@ -23,10 +23,11 @@ class Node:
 
     # The parents of a node of one or two inputs live in its own slots `p0`, `p1`, not in a
     # tuple: one object per recorded operation for the garbage collector to walk (a full
-    # collection walks every live node), not two. A node of three inputs or more also keeps
-    # them all as the tuple `many`. `parents` reads them as one tuple.
-    __slots__ = ("name", "p0", "p1", "arity", "many", "vjps", "saved", "arrays", "ans", "shape",
-                 "dtype", "scope", "freed", "meta", "seq", "__weakref__")
+    # collection walks every live node), not two. A node of three inputs or more keeps them
+    # all as a tuple in `p1` (`p0` their first). `parents` reads them as one tuple. Few slots:
+    # each is one more write per operation, and one more field each collection visits.
+    __slots__ = ("name", "p0", "p1", "arity", "vjps", "saved", "arrays", "ans", "shape",
+                 "dtype", "scope", "meta", "seq", "__weakref__")
     rule_per_input = True   # `vjps[i]` gives input i's gradient (False: the node's own `vjp` computes them)
 
     def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
@@ -36,18 +37,17 @@ class Node:
         # the Nodes of the inputs (None: that input needs no gradient), see `parents`
         n = self.arity = len(parents)
         self.p0 = parents[0] if n else None
-        self.p1 = parents[1] if n > 1 else None
-        self.many = parents if n > 2 else ()
+        self.p1 = parents[1] if n == 2 else parents if n > 2 else None
         self.vjps = vjps            # rule(g, ans, *saved) -> gradient of that input
         self.saved = saved          # operands the rules read, when one is a Tensor to version-
         #                             check; empty when all are constants (nothing to check or
         #                             free: such a node can run in a second backward)
-        self.arrays = arrays        # the same operands as arrays, for first-order backward
+        self.arrays = arrays        # the same operands as arrays, for first-order backward;
+        #                             None once released (`freed`)
         self.ans = ans              # output value, when a rule needs it
         self.shape = shape
         self.dtype = dtype
         self.scope = ()             # module scope at creation, for draw_graph clusters (new_node)
-        self.freed = False
         self.meta: dict | None = None   # rarely used extras: hooks, creation trace, recorded grad norm
         # creation time: the nodes of its inputs are older, and a saved Tensor whose _version
         # (time of its last .data replacement) is later was replaced after it was saved
@@ -61,7 +61,12 @@ class Node:
             return (self.p0, self.p1)
         if n == 1:
             return (self.p0,)
-        return self.many       # three inputs or more; () for a leaf
+        return self.p1 if n else ()     # three inputs or more; () for a leaf
+
+    @property
+    def freed(self) -> bool:
+        """Whether backward released what the rules saved (`arrays` is None then)."""
+        return self.arrays is None
 
     # -- backward ----------------------------------------------------------------------
 
@@ -104,7 +109,7 @@ class Node:
 
     def check_saved(self) -> None:
         """Raise if the graph was freed or a saved tensor changed since it was saved."""
-        if self.freed:
+        if self.arrays is None:
             raise RuntimeError(
                 f"trying to backward through the graph a second time: the values saved by "
                 f"'{self.name}' were freed after the first backward; pass retain_graph=True to "
@@ -123,8 +128,8 @@ class Node:
 
     def release(self) -> None:
         """Drop what the rules saved."""
-        self.freed = True
-        self.saved = self.arrays = ()
+        self.saved = ()
+        self.arrays = None
         self.ans = None
 
     # -- introspection -----------------------------------------------------------------
@@ -151,19 +156,18 @@ class LockingNode(Node):
     locked: tuple
 
     def release(self) -> None:
-        if not self.freed:
+        if self.arrays is not None:
             if self.locked:
                 unlock_arrays(self.locked)
                 self.locked = ()
-            self.freed = True       # `Node.release(self)`, inlined (once per node per backward)
-            self.saved = self.arrays = ()
+            self.saved = ()         # `Node.release(self)`, inlined (once per node per backward)
+            self.arrays = None
             self.ans = None
 
     def __del__(self) -> None:
         # a finalizer may run inside any allocation, even while this thread holds the lock
         # guard: it never waits for it (see `unlock_later`)
-        if not self.freed:
-            self.freed = True
+        if self.arrays is not None:
             unlock_later(self.locked)
             self.locked = ()
             Node.release(self)

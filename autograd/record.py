@@ -164,11 +164,10 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     if type(out) is not np.ndarray:
         out = np.asarray(out)   # NumPy gives a scalar for a 0-d result
     n = len(parents)
-    t = node_tensor(cls, name, parents[0] if n else None, parents[1] if n > 1 else None, n,
-                     vjps, saved, arrays, out if keep_ans else None, out)
+    t = node_tensor(cls, name, parents[0] if n else None,
+                    parents[1] if n == 2 else parents if n > 2 else None, n,   # (see Node.parents)
+                    vjps, saved, arrays, out if keep_ans else None, out)
     node = t._node
-    if n > 2:
-        node.many = parents
     if cls is not Node:
         node.locked = locked
     if mode == RECORD_OBSERVED:
@@ -183,15 +182,14 @@ def node_tensor(cls: type, name: str, p0: Any, p1: Any, arity: int, vjps: Any, s
                  shape: tuple | None = None) -> Tensor:
     """The node's fields and the output Tensor: `cls(name, parents, ...)` and `_new(out,
     node)` spelled out, without their calls (this is the hottest path). `shape` is `out.shape`
-    when the caller has it as a shared tuple already (an input's node's). A node of three
-    inputs or more gets its `many` from `new_node`; `scope` stays empty unless a module's
-    scope is open, where `new_node` sets it."""
+    when the caller has it as a shared tuple already (an input's node's). `p0`, `p1` are as
+    `Node.parents` reads them; `scope` stays empty unless a module's scope is open, where
+    `new_node` sets it."""
     node: Any = _new_object(cls)
     node.name = name
     node.arity = arity          # `parents`, in the node's slots (see `Node.parents`)
     node.p0 = p0
     node.p1 = p1
-    node.many = ()
     node.vjps = vjps
     node.saved = saved
     node.arrays = arrays
@@ -205,7 +203,6 @@ def node_tensor(cls: type, name: str, p0: Any, p1: Any, arity: int, vjps: Any, s
             shape = known
     node.shape = shape
     node.dtype = out.dtype
-    node.freed = False
     node.meta = None
     node.seq = next(CLOCK)
     node.scope = ()

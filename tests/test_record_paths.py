@@ -24,7 +24,7 @@ BINARY = {      # name: (function, what each side's rule reads: save_a, save_b)
     "maximum": (ops.maximum, 1, 1),
     "minimum": (ops.minimum, 1, 1),
 }
-_FIELDS = ("name", "arity", "p0", "p1", "many", "vjps", "freed", "meta", "scope")
+_FIELDS = ("name", "arity", "p0", "p1", "vjps", "freed", "meta", "scope")
 
 
 def _operand(kind: str, dtype: type = np.float64, values: tuple = (0.7, -1.3, 2.1, 0.4)) -> ag.Tensor:
