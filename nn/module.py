@@ -125,6 +125,65 @@ class Module:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules)
                       | set(self._buffers))
 
+    # -- registering by name (PyTorch's add_module / register_parameter) -----------------
+
+    def _free_name(self, name: Any, kind: str, registry: str) -> str:
+        """`name` if a `kind` may be registered under it: a non-empty string without '.' that
+        is not an attribute already, unless it is in `registry` (then it is replaced) or a
+        plain attribute that is None (how an empty parameter or module slot is kept here)."""
+        if not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: a {kind} name must be a string, got "
+                            f"{name!r} ({type(name).__name__})")
+        if not name or "." in name:
+            raise KeyError(f"{type(self).__name__}: a {kind} cannot be registered under the name "
+                           f"{name!r}: state_dict() names are dotted paths, so a name must be "
+                           f"non-empty and without '.'")
+        d = self.__dict__
+        if "_parameters" not in d:
+            Module.__init__(self)
+        if name in d[registry]:
+            return name
+        taken = None
+        if name in d["_parameters"]:
+            taken = "a parameter"
+        elif name in d["_modules"]:
+            taken = "a submodule"
+        elif name in d.get("_buffers", {}):
+            taken = "a buffer"
+        elif name in d and d[name] is not None:
+            taken = "an attribute"
+        elif name not in d and hasattr(type(self), name):
+            taken = f"{type(self).__name__}.{name} is a method or class attribute"
+        if taken is not None:
+            raise KeyError(f"{type(self).__name__}: attribute {name!r} already exists ({taken}); "
+                           f"pick another name, or delete it first (del module.{name})")
+        return name
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register `module` as the submodule `name`, as `setattr(self, name, module)` does (so
+        names that are not identifiers work too, as `nn.Sequential` uses "0", "1", ...).
+        Replacing a registered submodule keeps its position; `None` empties the name (kept as a
+        plain attribute). A name that is already a parameter, buffer, attribute or method is
+        a KeyError, as in PyTorch."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {name!r} must be a Module or None, "
+                            f"got {type(module).__name__}")
+        setattr(self, self._free_name(name, "module", "_modules"), module)
+
+    register_module = add_module
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register `param` (an `nn.Parameter`, or None for an empty slot such as a missing
+        bias) under `name`, as `setattr(self, name, param)` does; replacing a registered
+        parameter keeps its position. A plain Tensor or array is a TypeError (wrap it in
+        `nn.Parameter`); a name that is already a submodule, buffer, attribute or method is a
+        KeyError, as in PyTorch."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}.register_parameter: cannot register a "
+                            f"{type(param).__name__} as parameter {name!r}: nn.Parameter or None "
+                            f"required; wrap it: nn.Parameter(value)")
+        setattr(self, self._free_name(name, "parameter", "_parameters"), param)
+
     # -- buffers -------------------------------------------------------------------------
 
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
@@ -283,6 +342,44 @@ class Module:
         """How many numbers the Parameters of the tree hold."""
         return sum(p.size for p in self.parameters())
 
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path `target` (`"blocks.0"`); `""` is this module. A
+        step that is not a registered submodule is an AttributeError naming it, as in PyTorch."""
+        if not isinstance(target, str):
+            raise TypeError(f"get_submodule: target must be a dotted path string such as "
+                            f"'layers.0', got {target!r} ({type(target).__name__})")
+        module: Module = self
+        path = ""
+        for atom in target.split(".") if target else []:
+            kids = module.__dict__.get("_modules", {})
+            if atom not in kids:
+                where = f" (at {path!r})" if path else ""
+                if atom and hasattr(module, atom):
+                    raise AttributeError(f"get_submodule({target!r}): `{atom}` of "
+                                         f"{type(module).__name__}{where} is not an nn.Module")
+                raise AttributeError(f"get_submodule({target!r}): {type(module).__name__}{where} "
+                                     f"has no attribute `{atom}`; its submodules are "
+                                     f"{list(kids)}")
+            module = kids[atom]
+            path = f"{path}.{atom}" if path else atom
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The Parameter at the dotted path `target` (`"blocks.0.weight"`, as
+        `named_parameters()` names it); an AttributeError naming what is missing otherwise."""
+        if not isinstance(target, str):
+            raise TypeError(f"get_parameter: target must be a dotted path string such as "
+                            f"'layers.0.weight', got {target!r} ({type(target).__name__})")
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        params = module.__dict__.get("_parameters", {})
+        if name not in params:
+            if name and hasattr(module, name):
+                raise AttributeError(f"get_parameter({target!r}): `{name}` is not an nn.Parameter")
+            raise AttributeError(f"get_parameter({target!r}): {type(module).__name__} has no "
+                                 f"attribute `{name}`; its parameters are {list(params)}")
+        return params[name]
+
     # -- training helpers ----------------------------------------------------------------
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -308,6 +405,70 @@ class Module:
     def eval(self) -> Module:
         """`train(False)`."""
         return self.train(False)
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call `fn(module)` on every submodule, then on this module (children before their
+        parent, as PyTorch's `Module.apply`, e.g. to initialise weights); returns self. A
+        module registered twice under one parent is visited once there, one reachable through
+        several parents once per parent, as in PyTorch. Walked with a loop, not recursion."""
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}.apply: fn must be a function of a module, got "
+                            f"a {type(fn).__name__}")
+        stack: list[tuple[Module, bool, frozenset[int]]] = [(self, False, frozenset())]
+        while stack:
+            module, expanded, ancestors = stack.pop()
+            if expanded:
+                fn(module)
+                continue
+            stack.append((module, True, ancestors))
+            inner = ancestors | {id(module)}            # a module inside itself: entered once
+            kids = [m for m in module.children() if id(m) not in inner]
+            stack.extend((m, False, inner) for m in reversed(kids))
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set `requires_grad` on every Parameter of the tree (False freezes them: backward
+        leaves their `.grad` alone); returns self. `requires_grad` is True or False."""
+        requires_grad = _validate.flag(f"{type(self).__name__}.requires_grad_", "requires_grad",
+                                       requires_grad)
+        params = list(self.named_parameters())
+        if requires_grad:
+            bad = [f"{n} ({p.dtype})" for n, p in params if p.dtype.kind not in "f"]
+            if bad:
+                raise TypeError(f"{type(self).__name__}.requires_grad_(True): only float "
+                                f"parameters can require grad; not {', '.join(bad)}. Nothing "
+                                f"was changed")
+        for _, p in params:
+            p.requires_grad_(requires_grad)
+        return self
+
+    def _cast_floats(self, dtype: type) -> Module:
+        """Cast every floating-point Parameter, its `.grad`, and every floating-point buffer of
+        the tree to `dtype` in place: the same Tensor objects get new arrays."""
+        seen: set[int] = set()
+        for module in self.modules():
+            tensors = list(module._parameters.values()) + [
+                b for b in module.__dict__.get("_buffers", {}).values() if b is not None]
+            for t in tensors:
+                if id(t) in seen or t.dtype.kind != "f" or t.dtype == dtype:
+                    continue
+                seen.add(id(t))
+                t.data = t.data.astype(dtype)
+                grad = t.grad
+                if grad is not None:
+                    t.grad = ag.Tensor(grad.data.astype(dtype))
+        return self
+
+    def float(self) -> Module:
+        """Cast floating-point parameters (with their gradients) and buffers to float32, in
+        place: each Parameter stays the same object, so an optimizer built on them updates the
+        cast values (its existing buffers keep their dtype: see docs/nn.md). Integer buffers
+        are left alone. Returns self."""
+        return self._cast_floats(np.float32)
+
+    def double(self) -> Module:
+        """`float()`, to float64."""
+        return self._cast_floats(np.float64)
 
     # -- state ---------------------------------------------------------------------------
 

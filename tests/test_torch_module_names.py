@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import autograd as ag
+import nn
 import nn.functional as F
 
 # ---------------------------------------------------------------- one_hot(labels, ...)
@@ -52,3 +53,253 @@ def test_one_hot_matches_torch():
     np.testing.assert_array_equal(ours.data, theirs.numpy())
     np.testing.assert_array_equal(F.one_hot(labels).data,
                                   torch.nn.functional.one_hot(torch.from_numpy(labels)).numpy())
+
+
+# ---------------------------------------------------------------- Module methods
+
+
+def _visit_order(root, fn_name=lambda m: m.tag):
+    seen = []
+    root.apply(lambda m: seen.append(fn_name(m)))
+    return seen
+
+
+def _tagged(module, tag):
+    object.__setattr__(module, "tag", tag)
+    return module
+
+
+def test_apply_visits_children_before_parents_and_returns_self():
+    a = _tagged(nn.Dense(2, 2), "a")
+    b = _tagged(nn.Dense(2, 2), "b")
+    inner = _tagged(nn.Sequential(a, nn.Sequential(b)), "inner")
+    inner[1].tag = "inner1"
+    root = _tagged(nn.Sequential(inner, _tagged(nn.ReLU(), "relu")), "root")
+    assert _visit_order(root) == ["a", "b", "inner1", "inner", "relu", "root"]
+    assert root.apply(lambda m: None) is root
+
+
+def test_apply_visits_shared_modules_as_pytorch_does():
+    """Registered twice under one parent: once; reachable through two parents: once each."""
+    torch = pytest.importorskip("torch")
+    a = nn.Dense(2, 2)
+    ours = nn.Sequential(nn.Sequential(a), nn.Sequential(a), a, a)
+    ta = torch.nn.Linear(2, 2)
+    theirs = torch.nn.Sequential(torch.nn.Sequential(ta), torch.nn.Sequential(ta), ta, ta)
+    assert _visit_order(ours, lambda m: type(m).__name__.replace("Dense", "Linear")) == \
+        _visit_order(theirs, lambda m: type(m).__name__)
+    assert _visit_order(ours, lambda m: m is a).count(True) == 3
+
+
+def test_apply_on_a_module_inside_itself_terminates():
+    loop = nn.Sequential(nn.ReLU())
+    loop.add_module("again", loop)
+    seen = _visit_order(loop, lambda m: type(m).__name__)
+    assert seen == ["ReLU", "Sequential"]
+
+
+def test_apply_initialises_weights_and_refuses_non_callables():
+    model = nn.Sequential(nn.Dense(3, 4), nn.ReLU(), nn.Dense(4, 1))
+
+    def init(m):
+        if isinstance(m, nn.Dense):
+            m.weight.data = np.full(m.weight.shape, 0.25, m.weight.dtype)
+
+    model.apply(init)
+    out = model(ag.ones((2, 3)))
+    np.testing.assert_allclose(out.data, np.full((2, 1), 4 * 0.25 * (3 * 0.25)))
+    with pytest.raises(TypeError, match="fn must be a function of a module, got a str"):
+        model.apply("init")
+
+
+def test_requires_grad_freezes_and_unfreezes_every_parameter():
+    model = nn.Sequential(nn.Dense(3, 4, rng=0), nn.Dense(4, 2, rng=1))
+    assert model[0].requires_grad_(False) is model[0]
+    assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]
+    model(ag.ones((2, 3))).sum().backward()
+    assert model[0].weight.grad is None and model[0].bias.grad is None
+    np.testing.assert_allclose(model[1].bias.grad.data, [2.0, 2.0])
+    assert model.requires_grad_() is model
+    assert all(p.requires_grad for p in model.parameters())
+    with pytest.raises(TypeError, match="requires_grad must be True or False, got 'no'"):
+        model.requires_grad_("no")
+
+
+def test_requires_grad_true_with_an_integer_parameter_changes_nothing():
+    m = nn.Module()
+    m.w = nn.Parameter(np.zeros(2))
+    m.count = nn.Parameter(np.zeros(2, np.int64), requires_grad=False)
+    m.requires_grad_(False)
+    with pytest.raises(TypeError, match=r"only float parameters can require grad; not count \(int64\)"):
+        m.requires_grad_(True)
+    assert not m.w.requires_grad                   # nothing was changed
+
+
+def test_add_module_and_register_module_register_under_any_string():
+    m = nn.Module()
+    m.add_module("proj-out", nn.Dense(2, 1, rng=0))
+    m.register_module("0", nn.ReLU())
+    assert [n for n, _ in m.named_children()] == ["proj-out", "0"]
+    assert list(m.state_dict()) == ["proj-out.weight", "proj-out.bias"]
+    replacement = nn.Dense(2, 3)
+    m.add_module("proj-out", replacement)          # replacing keeps its position
+    assert [n for n, _ in m.named_children()] == ["proj-out", "0"]
+    assert getattr(m, "proj-out") is replacement
+    m.add_module("proj-out", None)                 # None empties the name
+    assert getattr(m, "proj-out") is None and [n for n, _ in m.named_children()] == ["0"]
+    m.add_module("proj-out", nn.Tanh())            # and it can be filled again
+    assert isinstance(m.get_submodule("proj-out"), nn.Tanh)
+
+
+@pytest.mark.parametrize("name,value,err,match", [
+    ("a.b", nn.ReLU(), KeyError, r"name 'a.b'.*non-empty and without '.'"),
+    ("", nn.ReLU(), KeyError, "non-empty"),
+    (1, nn.ReLU(), TypeError, r"module name must be a string, got 1 \(int\)"),
+    ("x", 3, TypeError, "'x' must be a Module or None, got int"),
+    ("forward", nn.ReLU(), KeyError, r"'forward' already exists \(Module.forward is a method"),
+    ("training", nn.ReLU(), KeyError, r"'training' already exists \(an attribute\)"),
+    ("w", nn.ReLU(), KeyError, r"'w' already exists \(a parameter\)"),
+    ("buf", nn.ReLU(), KeyError, r"'buf' already exists \(a buffer\)"),
+])
+def test_add_module_refuses_bad_names_and_values(name, value, err, match):
+    m = nn.Module()
+    m.w = nn.Parameter(np.zeros(1))
+    m.register_buffer("buf", np.zeros(1))
+    with pytest.raises(err, match=match):
+        m.add_module(name, value)
+    assert [n for n, _ in m.named_children()] == []
+
+
+def test_register_parameter_registers_replaces_and_empties():
+    d = nn.Dense(2, 2, bias=False, rng=0)
+    d.register_parameter("bias", nn.Parameter(np.ones(2, np.float32)))     # fills the None slot
+    assert [n for n, _ in d.named_parameters()] == ["weight", "bias"]
+    np.testing.assert_allclose(d(ag.zeros((1, 2))).data, [[1.0, 1.0]])
+    w = nn.Parameter(np.zeros((2, 2), np.float32))
+    d.register_parameter("weight", w)                                       # keeps its position
+    assert list(d.state_dict()) == ["weight", "bias"] and d.weight is w
+    d.register_parameter("bias", None)
+    assert d.bias is None and list(d.state_dict()) == ["weight"]
+
+
+@pytest.mark.parametrize("name,value,err,match", [
+    ("w2", ag.zeros(2), TypeError, r"cannot register a Tensor as parameter 'w2'.*nn.Parameter\(value\)"),
+    ("w2", np.zeros(2), TypeError, "cannot register a ndarray"),
+    ("a.b", None, KeyError, "non-empty and without '.'"),
+    (None, None, TypeError, "parameter name must be a string"),
+    ("sub", None, KeyError, r"'sub' already exists \(a submodule\)"),
+    ("buf", None, KeyError, r"'buf' already exists \(a buffer\)"),
+    ("eval", None, KeyError, "Module.eval is a method"),
+    ("note", None, KeyError, r"'note' already exists \(an attribute\)"),
+])
+def test_register_parameter_refuses_bad_names_and_values(name, value, err, match):
+    m = nn.Module()
+    m.sub = nn.ReLU()
+    m.note = "text"
+    m.register_buffer("buf", np.zeros(1))
+    with pytest.raises(err, match=match):
+        m.register_parameter(name, value)
+    assert list(m.parameters()) == []
+
+
+def test_get_submodule_and_get_parameter_follow_dotted_paths():
+    model = nn.Sequential(nn.Sequential(nn.Dense(2, 3)), nn.ReLU())
+    assert model.get_submodule("") is model
+    assert model.get_submodule("0.0") is model[0][0]
+    assert model.get_parameter("0.0.bias") is model[0][0].bias
+    names = dict(model.named_parameters())
+    assert all(model.get_parameter(n) is p for n, p in names.items())
+    with pytest.raises(AttributeError, match=r"Sequential \(at '0'\) has no attribute `5`; its "
+                                             r"submodules are \['0'\]"):
+        model.get_submodule("0.5")
+    with pytest.raises(AttributeError, match="`weight` of Dense .* is not an nn.Module"):
+        model.get_submodule("0.0.weight")
+    with pytest.raises(AttributeError, match=r"Dense has no attribute `foo`; its parameters are "
+                                             r"\['weight', 'bias'\]"):
+        model.get_parameter("0.0.foo")
+    with pytest.raises(AttributeError, match="`training` is not an nn.Parameter"):
+        model.get_parameter("0.0.training")
+    with pytest.raises(TypeError, match="target must be a dotted path string"):
+        model.get_submodule(0)
+
+
+def _model_with_buffers():
+    return nn.Sequential(nn.Dense(3, 2, rng=0), nn.BatchNorm1d(2))
+
+
+@pytest.mark.parametrize("method,dtype", [("double", np.float64), ("float", np.float32)])
+def test_float_and_double_cast_in_place_keeping_identity(method, dtype):
+    model = _model_with_buffers()
+    if method == "float":
+        model.double()
+    weight, bn = model[0].weight, model[1]
+    values = weight.data.copy()
+    running_mean = bn.running_mean
+    model(ag.randn(4, 3, rng=1, dtype=weight.dtype)).sum().backward()
+    assert getattr(model, method)() is model
+    assert model[0].weight is weight and bn.running_mean is running_mean      # same objects
+    for p in model.parameters():
+        assert p.dtype == dtype and p.grad.dtype == dtype
+    assert bn.running_mean.dtype == dtype and bn.running_var.dtype == dtype
+    assert bn.num_batches_tracked.dtype == np.int64                         # integers stay
+    np.testing.assert_allclose(weight.data, values, rtol=1e-6)
+    assert model(ag.ones((2, 3), dtype=dtype)).dtype == dtype
+
+
+def test_float_keeps_shared_parameters_shared_and_leaves_integers():
+    shared = nn.Dense(2, 2, rng=0)
+    model = nn.Sequential(shared, shared)
+    model.double()
+    assert model[0].weight is model[1].weight and model[0].weight.dtype == np.float64
+    m = nn.Module()
+    m.idx = nn.Parameter(np.arange(3), requires_grad=False)
+    m.double()
+    assert m.idx.dtype == np.arange(3).dtype
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.1, "momentum": 0.9}),
+                                         ("Adam", {"lr": 0.1}),
+                                         ("RMSprop", {"lr": 0.01, "momentum": 0.5})])
+def test_an_optimizer_keeps_updating_a_model_cast_after_it_was_built(name, kwargs):
+    """The optimizer holds the same Parameters, so it updates the float64 arrays; its buffers
+    keep float32 (as in PyTorch) until a state_dict round trip casts them."""
+    import optim
+
+    model = nn.Dense(3, 2, rng=0)
+    opt = getattr(optim, name)(model.parameters(), **kwargs)
+    x = ag.randn(4, 3, rng=1)
+    model(x).sum().backward()
+    opt.step()
+    model.double()
+    before = model.weight.data.copy()
+    opt.zero_grad()
+    model(ag.astype(x, np.float64)).sum().backward()
+    opt.step()
+    assert model.weight.dtype == np.float64 and not np.array_equal(model.weight.data, before)
+    arrays = {k: v.dtype for k, v in opt.state[model.weight].items() if isinstance(v, np.ndarray)}
+    assert set(arrays.values()) == {np.dtype(np.float32)}
+    opt.load_state_dict(opt.state_dict())
+    arrays = {k: v.dtype for k, v in opt.state[model.weight].items() if isinstance(v, np.ndarray)}
+    assert set(arrays.values()) == {np.dtype(np.float64)}
+
+
+def test_a_graph_recorded_before_a_cast_refuses_backward():
+    model = nn.Dense(3, 2, activation="tanh", rng=0)
+    out = model(ag.ones((1, 3))).sum()
+    model.double()
+    with pytest.raises(RuntimeError, match=r"saved by 'affine\+tanh'.*had its .data replaced"):
+        out.backward()
+
+
+def test_float_double_and_requires_grad_match_torch():
+    torch = pytest.importorskip("torch")
+    tmodel = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    ours = _model_with_buffers()
+    nn.load_torch_state_dict(ours, {k: v.numpy() for k, v in tmodel.state_dict().items()})
+    tmodel.double().requires_grad_(False)
+    ours.double().requires_grad_(False)
+    theirs = {k: (str(v.dtype).replace("torch.", ""), v.requires_grad)
+              for k, v in tmodel.state_dict(keep_vars=True).items()}
+    mine = dict(nn.torch_state_dict(ours))
+    assert {k: str(np.asarray(v).dtype) for k, v in mine.items()} == {k: d for k, (d, _) in theirs.items()}
+    assert not any(p.requires_grad for p in ours.parameters())
