@@ -303,3 +303,204 @@ def test_float_double_and_requires_grad_match_torch():
     mine = dict(nn.torch_state_dict(ours))
     assert {k: str(np.asarray(v).dtype) for k, v in mine.items()} == {k: d for k, (d, _) in theirs.items()}
     assert not any(p.requires_grad for p in ours.parameters())
+
+
+# ---------------------------------------------------------------- ModuleDict, ParameterList, ParameterDict
+
+
+def test_module_dict_is_a_dict_of_registered_modules():
+    cls, box = nn.Dense(4, 3, rng=0), nn.Dense(4, 2, rng=1)
+    d = nn.ModuleDict({"cls": cls, "box": box})
+    assert d["cls"] is cls and d.box is box and len(d) == 2
+    assert list(d) == ["cls", "box"] and list(d.keys()) == ["cls", "box"]
+    assert list(d.values()) == [cls, box] and list(d.items()) == [("cls", cls), ("box", box)]
+    assert "cls" in d and "nope" not in d and 3 not in d
+    assert list(d.state_dict()) == ["cls.weight", "cls.bias", "box.weight", "box.bias"]
+    assert d.num_parameters() == 15 + 10
+    new = nn.Dense(4, 5)
+    d["cls"] = new                                      # replaced, keeps its place
+    assert list(d) == ["cls", "box"] and d["cls"] is new
+    d.update([("extra", nn.ReLU()), ("box", box)])
+    d.update({"tanh": nn.Tanh()})
+    assert list(d) == ["cls", "box", "extra", "tanh"]
+    assert d.pop("extra").__class__ is nn.ReLU and list(d) == ["cls", "box", "tanh"]
+    del d["tanh"]
+    assert list(d) == ["cls", "box"] and not hasattr(d, "tanh")
+    d.clear()
+    assert len(d) == 0 and list(d.parameters()) == [] and d.state_dict() == {}
+    assert len(nn.ModuleDict()) == 0 and list(nn.ModuleDict([("a", nn.ReLU())])) == ["a"]
+
+
+def test_module_dict_inside_a_model_trains_and_round_trips(tmp_path):
+    import optim
+
+    class Heads(nn.Module):
+        def __init__(self, seed):
+            super().__init__()
+            self.heads = nn.ModuleDict({"a": nn.Dense(3, 1, rng=seed), "b": nn.Dense(3, 1, rng=seed + 1)})
+
+        def forward(self, x):
+            return self.heads["a"](x) + 2 * self.heads["b"](x)
+
+    model = Heads(0)
+    x = ag.randn(5, 3, rng=2)
+    out = model(x).sum()
+    out.backward()
+    np.testing.assert_allclose(model.heads.a.weight.grad.data, x.data.sum(0)[:, None], rtol=1e-6)
+    np.testing.assert_allclose(model.heads.b.weight.grad.data, 2 * x.data.sum(0)[:, None], rtol=1e-6)
+    optim.SGD(model.parameters(), lr=0.1).step()
+    nn.save(model, tmp_path / "heads.npz")
+    twin = Heads(7)
+    twin.load_state_dict(nn.load(tmp_path / "heads.npz"))
+    np.testing.assert_array_equal(twin(x).data, model(x).data)
+
+
+def test_module_dict_copies_and_pickles():
+    import copy
+    import pickle
+
+    d = nn.ModuleDict({"a": nn.Dense(2, 2, rng=0)})
+    for twin in (copy.deepcopy(d), pickle.loads(pickle.dumps(d))):
+        assert list(twin) == ["a"] and twin["a"] is not d["a"]
+        np.testing.assert_array_equal(twin["a"].weight.data, d["a"].weight.data)
+        twin["b"] = nn.ReLU()
+        assert list(d) == ["a"]
+
+
+@pytest.mark.parametrize("key,value,err,match", [
+    ("keys", nn.ReLU(), KeyError, r"'keys' already exists \(ModuleDict.keys is a method"),
+    ("update", nn.ReLU(), KeyError, "ModuleDict.update is a method"),
+    ("training", nn.ReLU(), KeyError, r"'training' already exists \(an attribute\); pick another name\"$"),
+    ("a.b", nn.ReLU(), KeyError, r"key 'a.b' contains '.'.*such as '_'"),
+    ("", nn.ReLU(), KeyError, "non-empty"),
+    (3, nn.ReLU(), TypeError, r"name must be a string, got 3 \(int\)"),
+    ("x", None, TypeError, r"ModuleDict holds Modules, got NoneType; remove a key with del d\[key\]"),
+    ("x", ag.ones(2), TypeError, "ModuleDict holds Modules, got Tensor"),
+])
+def test_module_dict_refuses_bad_keys_and_values(key, value, err, match):
+    d = nn.ModuleDict({"a": nn.ReLU()})
+    with pytest.raises(err, match=match):
+        d[key] = value
+    assert list(d) == ["a"]
+
+
+def test_module_dict_update_checks_everything_before_storing():
+    d = nn.ModuleDict({"a": nn.ReLU()})
+    with pytest.raises(TypeError, match="holds Modules, got int"):
+        d.update([("b", nn.Tanh()), ("c", 1)])
+    with pytest.raises(ValueError, match=r"element #1 has length 3; 2 is required"):
+        d.update([("b", nn.Tanh()), ("c", nn.ReLU(), 0)])
+    with pytest.raises(TypeError, match="element #0 is a str, not a \\(key, value\\) pair"):
+        d.update(["bc"])
+    with pytest.raises(TypeError, match="takes a mapping or an iterable of \\(key, value\\) pairs, got int"):
+        d.update(3)
+    assert list(d) == ["a"]
+    with pytest.raises(KeyError, match=r"has no key 'zz'; its keys are \['a'\]"):
+        d["zz"]
+    with pytest.raises(KeyError, match="has no key 'zz'"):
+        del d["zz"]
+    with pytest.raises(KeyError, match="has no key 'zz'"):
+        d.pop("zz")
+    with pytest.raises(NotImplementedError, match="ModuleDict has no forward"):
+        d(ag.ones(1))
+
+
+def test_a_plain_dict_of_modules_warns_and_names_module_dict():
+    m = nn.Module()
+    with pytest.warns(UserWarning, match=r"Wrap it in nn.ModuleDict\(...\)"):
+        m.heads = {"a": nn.ReLU()}
+
+
+def test_parameter_list_registers_wraps_and_indexes():
+    first = nn.Parameter(np.ones(2))
+    pl = nn.ParameterList([first, np.zeros(3), ag.ones(1)])
+    assert pl[0] is first and all(isinstance(p, nn.Parameter) for p in pl)
+    assert [p.shape for p in pl] == [(2,), (3,), (1,)] and pl[-1].dtype == np.float32
+    assert pl[1].requires_grad and list(pl.state_dict()) == ["0", "1", "2"]
+    arr = np.full(2, 5.0)
+    pl.append(arr)
+    assert pl[3].data is arr                            # wrapped without a copy
+    pl += [np.zeros(4)]
+    pl.extend([np.zeros(1)]).append(np.zeros(1))
+    assert len(pl) == 7
+    pl[0] = np.full(2, 3.0)
+    assert pl[0].tolist() == [3.0, 3.0] and list(pl.state_dict())[0] == "0"
+    part = pl[1:3]
+    assert isinstance(part, nn.ParameterList) and part[0] is pl[1] and list(part.state_dict()) == ["0", "1"]
+    with pytest.raises(IndexError, match="index 7 out of range for length 7"):
+        pl[7]
+    with pytest.raises(TypeError, match="indices must be integers or slices, got str"):
+        pl["0"]
+    with pytest.raises(TypeError, match=r"holds Parameters \(a Tensor or ndarray is wrapped in "
+                                        r"nn.Parameter\), got str"):
+        pl.append("w")
+    with pytest.raises(TypeError, match="extend takes an iterable of Parameters, got a ndarray; "
+                                        "for one, use append"):
+        pl.extend(np.zeros(3))
+    with pytest.raises(TypeError, match="only floating-point tensors can require grad"):
+        pl.append(np.arange(3))
+    with pytest.raises(TypeError, match="got int"):
+        pl.extend([np.zeros(1), 5])
+    assert len(pl) == 7                                 # a bad extend adds nothing
+    with pytest.raises(NotImplementedError, match="ParameterList has no forward"):
+        pl(1)
+
+
+def test_parameter_list_gradients_are_right():
+    pl = nn.ParameterList([np.array([0.5, -1.0]), np.array([[2.0], [0.25]])])
+
+    def f(a, b):
+        return ag.tanh(a @ b).sum() * (a * a).sum()
+
+    assert ag.gradcheck(f, tuple(pl))
+    f(*pl).backward()
+    a, b = pl[0].data, pl[1].data
+    t = np.tanh(a @ b).sum()
+    s = (a * a).sum()
+    dt = 1 - np.tanh(a @ b) ** 2
+    np.testing.assert_allclose(pl[0].grad.data, dt * b[:, 0] * s + t * 2 * a)
+    np.testing.assert_allclose(pl[1].grad.data, (dt * a * s)[:, None])
+
+
+def test_parameter_dict_is_a_dict_of_registered_parameters():
+    pd = nn.ParameterDict({"scale": np.ones(2), "shift": ag.zeros(2)})
+    assert list(pd) == ["scale", "shift"] and all(isinstance(p, nn.Parameter) for p in pd.values())
+    assert pd.get("scale") is pd["scale"] and pd.get("nope") is None and pd.get("nope", 3) == 3
+    assert list(pd.state_dict()) == ["scale", "shift"] and "scale" in pd
+    p = nn.Parameter(np.full(2, 4.0))
+    pd["scale"] = p
+    assert pd.scale is p and list(pd) == ["scale", "shift"]
+    pd.update([("bias", np.zeros(1))])
+    assert pd.pop("shift").shape == (2,) and list(pd.keys()) == ["scale", "bias"]
+    m = nn.Module()
+    m.extra = pd
+    assert [n for n, _ in m.named_parameters()] == ["extra.scale", "extra.bias"]
+    with pytest.raises(KeyError, match="ParameterDict.get is a method"):
+        pd["get"] = np.zeros(1)
+    with pytest.raises(TypeError, match="holds Parameters .* got NoneType"):
+        pd["x"] = None
+    with pytest.raises(KeyError, match="has no key 'shift'"):
+        pd["shift"]
+    pd.clear()
+    assert len(pd) == 0 and list(m.parameters()) == []
+
+
+def test_containers_match_torch_names():
+    torch = pytest.importorskip("torch")
+    tn = torch.nn
+    theirs = tn.Module()
+    theirs.heads = tn.ModuleDict({"cls": tn.Linear(4, 3), "box": tn.Linear(4, 2)})
+    theirs.scales = tn.ParameterList([tn.Parameter(torch.ones(2)), tn.Parameter(torch.zeros(3))])
+    theirs.table = tn.ParameterDict({"t": tn.Parameter(torch.ones(1))})
+    ours = nn.Module()
+    ours.heads = nn.ModuleDict({"cls": nn.Dense(4, 3), "box": nn.Dense(4, 2)})
+    ours.scales = nn.ParameterList([np.ones(2, np.float32), np.zeros(3, np.float32)])
+    ours.table = nn.ParameterDict({"t": np.ones(1, np.float32)})
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    state = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
+    nn.load_torch_state_dict(ours, state)
+    x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    with torch.no_grad():
+        expected = theirs.heads["cls"](torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours.heads["cls"](ag.tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
