@@ -504,3 +504,107 @@ def test_containers_match_torch_names():
         expected = theirs.heads["cls"](torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(ours.heads["cls"](ag.tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
     assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+
+
+# ---------------------------------------------------------------- opt.state[p] before the first step
+
+
+def _optimizers():
+    import optim
+
+    return [("SGD", lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)),
+            ("Adam", lambda ps: optim.Adam(ps, lr=0.1)),
+            ("RMSprop", lambda ps: optim.RMSprop(ps, lr=0.01))]
+
+
+@pytest.mark.parametrize("name,make", _optimizers(), ids=[n for n, _ in _optimizers()])
+def test_state_of_a_parameter_before_the_first_step_is_an_empty_dict(name, make):
+    p = ag.tensor([1.0, -2.0], dtype=np.float64, requires_grad=True)
+    opt = make([p])
+    assert p not in opt.state and opt.state.get(p) is None and len(opt.state) == 0
+    assert opt.state[p] == {}
+    assert p in opt.state and len(opt.state) == 1          # kept, as defaultdict(dict) keeps it
+    assert opt.state[p] is opt.state[p]
+    assert opt.state_dict()["state"] == {}                  # an empty state is not saved
+    (p * p).sum().backward()
+    opt.step()
+    assert opt.state[p] and set(opt.state[p]) == set(opt.state_dict()["state"][0])
+
+
+def test_state_matches_torch_before_and_after_a_step():
+    torch = pytest.importorskip("torch")
+    import optim
+
+    tp = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    topt = torch.optim.Adam([tp], lr=0.1)
+    p = ag.tensor([1.0, -2.0], dtype=np.float64, requires_grad=True)
+    opt = optim.Adam([p], lr=0.1)
+    assert opt.state[p] == dict(topt.state[tp]) == {}
+    assert len(opt.state) == len(topt.state) == 1
+    (tp * tp).sum().backward()
+    topt.step()
+    (p * p).sum().backward()
+    opt.step()
+    assert set(opt.state[p]) == set(topt.state[tp])
+    np.testing.assert_allclose(opt.state[p]["exp_avg_sq"], topt.state[tp]["exp_avg_sq"].numpy())
+    np.testing.assert_allclose(p.data, tp.detach().numpy())
+
+
+def test_what_is_written_into_a_fresh_state_stays():
+    import optim
+
+    p = ag.tensor([3.0], dtype=np.float64, requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.5)
+    opt.state[p]["momentum_buffer"] = np.array([10.0])      # a warm start, as in PyTorch
+    (p * p).sum().backward()                                 # grad 6
+    opt.step()
+    np.testing.assert_allclose(opt.state[p]["momentum_buffer"], [0.5 * 10.0 + 6.0])
+    np.testing.assert_allclose(p.data, [3.0 - 0.1 * 11.0])
+
+
+def test_reading_state_keeps_state_dict_load_copy_and_pickle_working():
+    import copy
+    import pickle
+
+    import optim
+
+    model = nn.Dense(3, 2, rng=0)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    assert opt.state[model.weight] == {}                     # read before any step
+    outsider = ag.zeros(2, requires_grad=True)
+    assert opt.state[outsider] == {}                         # not a parameter of opt: not saved
+    saved = opt.state_dict()
+    assert saved["state"] == {} and saved["param_groups"][0]["params"] == [0, 1]
+    for twin in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
+        w = twin.param_groups[0]["params"][0]
+        assert twin.state[w] == {} and twin.state_dict() == saved
+    fresh = optim.Adam(nn.Dense(3, 2, rng=1).parameters(), lr=0.5)
+    fresh.load_state_dict(saved)
+    assert fresh.param_groups[0]["lr"] == 0.1 and len(fresh.state) == 0
+    fresh.load_state_dict({"state": {0: {}}, "param_groups": saved["param_groups"]})   # PyTorch's form
+    w0 = fresh.param_groups[0]["params"][0]
+    assert w0 in fresh.state and fresh.state[w0] == {}
+    model(ag.ones((1, 3))).sum().backward()
+    opt.step()
+    after = copy.deepcopy(opt)
+    w = after.param_groups[0]["params"][0]
+    np.testing.assert_array_equal(after.state[w]["exp_avg"], opt.state[model.weight]["exp_avg"])
+    assert after.state[w]["step"] == 1
+
+
+def test_state_keys_are_tensors_and_values_dicts():
+    import optim
+
+    p = ag.zeros(2, requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+    with pytest.raises(TypeError, match=r"keyed by the parameter Tensors .*got 0 \(int\).*"
+                                          r"state_dict\(\)\['state'\]"):
+        opt.state[0]
+    with pytest.raises(TypeError, match="is a dict of buffers"):
+        opt.state[p] = [1]
+    with pytest.raises(KeyError, match=r"no optimizer state for the tensor of shape \(2,\)"):
+        del opt.state[p]
+    opt.state[p]["x"] = 1
+    assert list(opt.state.keys()) == [p] and list(opt.state.values()) == [{"x": 1}]
+    del opt.state[p]
+    assert p not in opt.state and len(opt.state) == 0
