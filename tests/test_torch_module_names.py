@@ -608,3 +608,53 @@ def test_state_keys_are_tensors_and_values_dicts():
     assert list(opt.state.keys()) == [p] and list(opt.state.values()) == [{"x": 1}]
     del opt.state[p]
     assert p not in opt.state and len(opt.state) == 0
+
+
+# ---------------------------------------------------------------- cross-entropy of an empty batch
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(0, 3), (0, 4, 3), (2, 0, 3)])
+def test_mean_cross_entropy_of_an_empty_batch_is_nan_with_an_empty_gradient(shape, dtype):
+    import warnings
+
+    x = ag.zeros(shape, dtype=dtype, requires_grad=True)
+    labels = np.zeros(shape[:-1], np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                      # no divide-by-zero warning
+        loss = nn.CrossEntropyLoss()(x, labels)
+        loss.backward()
+    assert loss.shape == () and loss.dtype == dtype and np.isnan(loss.item())
+    assert x.grad.shape == shape and x.grad.dtype == dtype
+    assert F.cross_entropy(x, labels, reduction="sum").item() == 0.0
+    assert F.cross_entropy(x, labels, reduction="none").shape == shape[:-1]
+    (g,) = ag.grad(F.cross_entropy(x, labels), (x,), create_graph=True)
+    assert g.shape == shape
+
+
+def test_empty_batch_still_checks_the_labels():
+    with pytest.raises(ValueError, match=r"labels of shape \(2,\) do not match logits of shape \(0, 3\)"):
+        F.cross_entropy(ag.zeros((0, 3)), np.zeros(2, np.int64))
+    with pytest.raises(TypeError, match="labels must be integer class indices"):
+        F.cross_entropy(ag.zeros((0, 3)), np.zeros(0))
+
+
+def test_a_non_empty_mean_is_unchanged_and_right():
+    x = ag.tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
+    labels = np.array([0, 2, 1, 2])
+    p = np.exp(x.data) / np.exp(x.data).sum(1, keepdims=True)
+    expected = -np.log(p[np.arange(4), labels]).mean()
+    np.testing.assert_allclose(F.cross_entropy(x, labels).item(), expected, rtol=1e-12)
+    assert ag.gradcheck(lambda t: F.cross_entropy(t, labels), (x,))
+
+
+def test_empty_batch_matches_torch():
+    torch = pytest.importorskip("torch")
+    tx = torch.zeros((0, 3), requires_grad=True)
+    tloss = torch.nn.functional.cross_entropy(tx, torch.zeros(0, dtype=torch.long))
+    tloss.backward()
+    x = ag.zeros((0, 3), requires_grad=True)
+    loss = F.cross_entropy(x, np.zeros(0, np.int64))
+    loss.backward()
+    assert np.isnan(loss.item()) and np.isnan(tloss.item())
+    assert x.grad.shape == tuple(tx.grad.shape) and str(loss.dtype) == str(tloss.dtype).replace("torch.", "")
