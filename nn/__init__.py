@@ -22,20 +22,12 @@ except importlib.metadata.PackageNotFoundError:     # a checkout that is not ins
     __version__ = "0+unknown"
 
 from . import data, datasets, functional, init, utils
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import Dropout, Flatten
 from .embedding import Embedding
 from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
-from .module import (
-    LoadResult,
-    Module,
-    ModuleDict,
-    ModuleList,
-    Parameter,
-    ParameterDict,
-    ParameterList,
-    Sequential,
-)
+from .module import LoadResult, Module, Parameter
 from .monitor import Monitor as Monitor  # re-exported: nn.Monitor (docs/monitor.md)
 from .normalization import BatchNorm1d, LayerNorm
 from .onnx_export import export_onnx
