@@ -322,6 +322,7 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
                 unlock_each(locks)
                 locks.clear()
             g = _run_hooks(node, g, create_graph, handed, fresh)
+            last_mutation = MUTATIONS[0]    # a hook may have replaced a saved tensor's .data
         arity = node.arity
         if not arity:               # a leaf: the end of a path
             if targets is None:
@@ -356,6 +357,7 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             input_grads = None if contract is None else contract(node, g, need)
             if input_grads is None:
                 input_grads = node.vjp(g, need, create_graph)
+                last_mutation = MUTATIONS[0]    # (a custom Function's backward is user code)
             if observers:       # they see the gradients as the inputs will receive them
                 input_grads = [None if gi is None else fit_to_input(gi, p, node, create_graph)
                                for gi, p in zip(input_grads, parents)]

@@ -1,0 +1,57 @@
+"""Attacks on the backward pass's newest parts (leaf gradients gathered and stored at the end,
+locks unlocked in batches, `_run_chain`), the cached constants and SGD's cached rate. Each test
+failed before its fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import autograd as ag
+
+# ---------------------------------------------------------------- .data replaced mid-pass
+
+def _replace_mid_pass() -> tuple:
+    """w saved by `w * w`; a hook on a later tensor replaces w's value during the pass."""
+    w = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    y = ag.exp(w * w)
+
+    def hook(g: Any) -> None:
+        w.data = np.array([10.0, 20.0])
+    y.register_hook(hook)
+    return w, y.sum()
+
+
+def test_data_replaced_by_a_hook_during_a_differentiable_pass_is_refused() -> None:
+    # the multiply's rule reads w itself when create_graph=True: it read the new value and
+    # gave 10x the gradient, silently (the pass read the mutation clock once, before the hook)
+    w, loss = _replace_mid_pass()
+    with pytest.raises(RuntimeError, match="'multiply'.*modified after it was saved"):
+        ag.grad(loss, w, create_graph=True)
+
+
+def test_data_replaced_by_a_hook_during_a_first_order_pass_is_refused() -> None:
+    w, loss = _replace_mid_pass()
+    with pytest.raises(RuntimeError, match="'multiply'.*modified after it was saved"):
+        loss.backward()
+    assert w.grad is None
+
+
+def test_data_replaced_by_a_custom_backward_during_the_pass_is_refused() -> None:
+    w = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+
+    class Replace(ag.Function):
+        @staticmethod
+        def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+            return x * 2
+
+        @staticmethod
+        def backward(ctx: Any, g: np.ndarray) -> np.ndarray:
+            w.data = np.array([10.0, 20.0])
+            return g * 2
+
+    loss = Replace.apply(ag.sin(w * w) * 1.5).sum()
+    with pytest.raises(RuntimeError, match="modified after it was saved"):
+        loss.backward()
