@@ -285,6 +285,9 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
     # acquisition of the guard: a leaf never waits in the heap. A leaf with hooks, or one the
     # pass started from, goes through the heap as any node (its hooks then run in their turn).
     leaves: dict | None = {} if rules_in_loop else None
+    # and the gradients of the leaves that did go through the heap (their hooks run in their
+    # turn), stored with the others: a pass that fails stores no leaf gradient at all
+    reached: dict | None = {} if rules_in_loop else None
     # Such a pass also gathers in `locks` (`run`'s) the arrays the nodes it releases had locked,
     # one tuple per node in release order, and unlocks them together: before any user code
     # runs (a hook, a custom Function's backward), when the loop ends, or (`run`) on an error.
@@ -306,8 +309,8 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if locks:
                 unlock_each(locks)
                 locks.clear()
-            if leaves:
-                _store_leaves(leaves, handed, fresh)
+            if leaves or reached:
+                _store_leaves(leaves, handed, fresh, reached)
             break
         if fresh:
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
@@ -325,7 +328,10 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             last_mutation = MUTATIONS[0]    # a hook may have replaced a saved tensor's .data
         arity = node.arity
         if not arity:               # a leaf: the end of a path
-            if targets is None:
+            if reached is not None:
+                prev = reached.get(node)
+                reached[node] = g if prev is None else prev + g
+            elif targets is None:
                 _accumulate(node, g, create_graph, handed)
             elif node in targets:
                 targets[node] = g
@@ -485,12 +491,16 @@ def _add(prev: Any, g: Any, fresh: set, create_graph: bool) -> Any:
 _ACCUMULATE_GUARD = threading.Lock()    # backward passes on several threads may share a leaf
 
 
-def _store_leaves(leaves: dict, handed: set, fresh: set) -> None:
+def _store_leaves(leaves: dict, handed: set, fresh: set, reached: dict) -> None:
     """Store the leaves' gradients a first-order pass gathered ({leaf node: gradient}) into
-    `.grad`; hooks registered on a leaf while the pass ran run first, on its whole gradient."""
+    `.grad`; hooks registered on a leaf while the pass ran run first, on its whole gradient.
+    `reached` holds the gradients of the leaves that went through the loop (their hooks ran)."""
     for node, g in leaves.items():
         if node.meta and node.meta.get("hooks"):
             leaves[node] = _run_hooks(node, g, False, handed, fresh)
+    for node, g in reached.items():
+        prev = leaves.get(node)
+        leaves[node] = g if prev is None else prev + g
     _store(leaves, handed)
 
 

@@ -55,3 +55,30 @@ def test_data_replaced_by_a_custom_backward_during_the_pass_is_refused() -> None
     loss = Replace.apply(ag.sin(w * w) * 1.5).sum()
     with pytest.raises(RuntimeError, match="modified after it was saved"):
         loss.backward()
+
+
+# ---------------------------------------------------------------- a failing pass
+
+def test_a_failing_pass_stores_no_gradient_for_a_leaf_with_a_hook() -> None:
+    # a leaf with hooks goes through the loop and was added into .grad in its turn, while the
+    # others wait for the end: a pass that failed later left the one gradient stored
+    b = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    a = ag.tensor([3.0, 4.0], dtype=np.float64, requires_grad=True)
+    c = ag.sin(b)
+    seen = []
+    a.register_hook(seen.append)        # a's leaf node is newer than sin's: reached first
+    loss = (a * c).sum()
+
+    def stop(g: Any) -> None:
+        raise KeyError("stop")
+    handle = c.register_hook(stop)
+    with pytest.raises(KeyError):
+        loss.backward(retain_graph=True)
+    assert len(seen) == 1 and a.grad is None and b.grad is None
+    with pytest.raises(KeyError):      # a leaf the pass starts from, too
+        ag.backward([loss, a], [None, np.ones(2)], retain_graph=True)
+    assert a.grad is None and b.grad is None
+    handle.remove()
+    ag.backward([loss, a], [None, np.ones(2)])
+    np.testing.assert_allclose(a.grad.numpy(), np.sin([1.0, 2.0]) + 1)
+    np.testing.assert_allclose(b.grad.numpy(), np.cos([1.0, 2.0]) * [3.0, 4.0])
