@@ -364,6 +364,9 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if input_grads is None:
                 input_grads = node.vjp(g, need, create_graph)
                 last_mutation = MUTATIONS[0]    # (a custom Function's backward is user code)
+                if node.user_rule:  # it may return arrays the user holds (an input's value, a
+                    # saved array): copied before one becomes a .grad, never added into
+                    handed.update([id(gi) for gi in input_grads if gi is not None])
             if observers:       # they see the gradients as the inputs will receive them
                 input_grads = [None if gi is None else fit_to_input(gi, p, node, create_graph)
                                for gi, p in zip(input_grads, parents)]

@@ -82,3 +82,63 @@ def test_a_failing_pass_stores_no_gradient_for_a_leaf_with_a_hook() -> None:
     ag.backward([loss, a], [None, np.ones(2)])
     np.testing.assert_allclose(a.grad.numpy(), np.sin([1.0, 2.0]) + 1)
     np.testing.assert_allclose(b.grad.numpy(), np.cos([1.0, 2.0]) * [3.0, 4.0])
+
+
+# ---------------------------------------------------------------- a custom backward's arrays
+
+class _HalfSquare(ag.Function):
+    """sum(x^2) / 2, whose gradient is x itself: backward returns the saved input."""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return (x * x).sum() / 2
+
+    @staticmethod
+    def backward(ctx: Any, g: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_arrays
+        return x if g == 1 else g * x
+
+
+class _Dot(ag.Function):
+    """sum(x * c), c an ndarray argument: backward returns the saved c."""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(c)
+        return (x * c).sum()
+
+    @staticmethod
+    def backward(ctx: Any, g: np.ndarray) -> tuple:
+        (c,) = ctx.saved_arrays
+        return (c if g == 1 else g * c), None
+
+
+def test_a_leaf_gradient_returned_as_the_leaf_s_own_array_is_copied() -> None:
+    # the array backward returned became w.grad as it was: w.grad was w's own memory, and the
+    # next backward added its gradient into it, doubling the parameter itself
+    w = ag.tensor([1.0, 2.0], requires_grad=True)
+    _HalfSquare.apply(w).backward()
+    assert not np.shares_memory(w.grad.numpy(), w.numpy())
+    _HalfSquare.apply(w).backward()
+    assert w.tolist() == [1.0, 2.0] and w.grad.tolist() == [2.0, 4.0]
+
+
+def test_a_saved_ndarray_returned_as_a_gradient_is_not_written() -> None:
+    c = np.array([3.0, 4.0])
+    v = ag.tensor([1.0, 1.0], dtype=np.float64, requires_grad=True)
+    _Dot.apply(v, c).backward()
+    _Dot.apply(v, c).backward()
+    assert c.tolist() == [3.0, 4.0] and v.grad.tolist() == [6.0, 8.0]
+    (gv,) = ag.grad(_Dot.apply(v, c), v)
+    assert not np.shares_memory(gv.numpy(), c)
+
+
+def test_a_differentiable_pass_copies_the_arrays_a_custom_backward_returns() -> None:
+    c = np.array([3.0, 4.0])
+    v = ag.tensor([1.0, 1.0], dtype=np.float64, requires_grad=True)
+    (gv,) = ag.grad(_Dot.apply(v, c), v, create_graph=True)
+    assert not np.shares_memory(gv._data, c)
+    w = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    _HalfSquare.apply(w).backward(create_graph=True)
+    assert not np.shares_memory(w.grad._data, w._data)
