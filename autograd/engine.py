@@ -531,12 +531,16 @@ def _store(leaves: dict, handed: set) -> None:
                     gt._requires_grad = False
                     gt._version = 0
                     t._grad = gt
+                elif g.shape != data.shape:
+                    _reshaped(t, g.shape, None)
                 else:
-                    t.grad = _new(g)    # raises: the leaf's value was replaced by another shape
+                    t.grad = _new(g)    # (the byte order differs: the setter converts)
             elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
                     and grad._data.shape == g.shape:
                 grad._data += g
             else:
+                if grad._data.shape != g.shape:
+                    _reshaped(t, g.shape, grad._data.shape)
                 t.grad = _new(grad._data + g)
     finally:
         _ACCUMULATE_GUARD.release()
@@ -556,7 +560,24 @@ def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None
         gt = g if isinstance(g, Tensor) else _new(g)
         if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
             gt = _new(np.array(gt._data))
+        if grad is not None and grad.shape != gt.shape:
+            _reshaped(t, gt.shape, grad.shape)
         t.grad = gt if grad is None else grad + gt
+
+
+def _reshaped(t: Tensor, shape: tuple, grad_shape: tuple | None) -> None:
+    """Raise for a leaf whose value was replaced by one of another shape: its gradient has
+    `shape` (the leaf's when the graph was recorded), its `.grad` (if any) `grad_shape`."""
+    if grad_shape is None:
+        raise RuntimeError(
+            f"backward: the gradient of {_describe(t)} has shape {tuple(shape)}, the leaf's "
+            f"shape when the graph was recorded; its .data was replaced since by an array of "
+            f"another shape: run the forward pass again")
+    raise RuntimeError(
+        f"backward: {_describe(t)} has a .grad of shape {tuple(grad_shape)} and a new gradient "
+        f"of shape {tuple(shape)}: its .data was replaced by an array of another shape since "
+        f"that .grad was stored, and adding them would broadcast; clear it first (t.grad = None "
+        f"or the optimizer's zero_grad())")
 
 
 _ONES: dict = {}     # (dtype, shape) -> a read-only array of ones: a first-order pass's seed

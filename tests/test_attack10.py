@@ -142,3 +142,26 @@ def test_a_differentiable_pass_copies_the_arrays_a_custom_backward_returns() -> 
     w = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
     _HalfSquare.apply(w).backward(create_graph=True)
     assert not np.shares_memory(w.grad._data, w._data)
+
+
+# ---------------------------------------------------------------- a leaf's value reshaped
+
+def test_an_old_grad_is_not_broadcast_into_a_leaf_whose_value_changed_shape() -> None:
+    # w.grad (1,) from before w.data became (4,): the sum broadcast it, [3] -> [4, 4, 4, 4]
+    for create_graph in (False, True):
+        w = ag.tensor(np.array([1.0]), requires_grad=True)
+        (w * 3.0).sum().backward(create_graph=create_graph)
+        w.data = np.zeros(4)
+        with pytest.raises(RuntimeError, match=r"\.grad of shape \(1,\) and a new gradient of shape \(4,\)"):
+            (w * 1.0).sum().backward(create_graph=create_graph)
+        w.grad = None
+        (w * 1.0).sum().backward()
+        assert w.grad.tolist() == [1.0] * 4
+
+
+def test_a_leaf_reshaped_after_the_forward_pass_is_named_in_the_error() -> None:
+    w = ag.tensor(np.ones(3), requires_grad=True)
+    loss = (w * 2.0).sum()
+    w.data = np.zeros(5)
+    with pytest.raises(RuntimeError, match=r"shape \(3,\), the leaf's shape when the graph was recorded"):
+        loss.backward()
