@@ -285,6 +285,9 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
     # acquisition of the guard: a leaf never waits in the heap. A leaf with hooks, or one the
     # pass started from, goes through the heap as any node (its hooks then run in their turn).
     leaves: dict | None = {} if rules_in_loop else None
+    # and the gradients of the leaves that did go through the heap (their hooks run in their
+    # turn), stored with the others: a pass that fails stores no leaf gradient at all
+    reached: dict | None = {} if rules_in_loop else None
     # Such a pass also gathers in `locks` (`run`'s) the arrays the nodes it releases had locked,
     # one tuple per node in release order, and unlocks them together: before any user code
     # runs (a hook, a custom Function's backward), when the loop ends, or (`run`) on an error.
@@ -306,8 +309,8 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if locks:
                 unlock_each(locks)
                 locks.clear()
-            if leaves:
-                _store_leaves(leaves, handed, fresh)
+            if leaves or reached:
+                _store_leaves(leaves, handed, fresh, reached)
             break
         if fresh:
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
@@ -322,9 +325,13 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
                 unlock_each(locks)
                 locks.clear()
             g = _run_hooks(node, g, create_graph, handed, fresh)
+            last_mutation = MUTATIONS[0]    # a hook may have replaced a saved tensor's .data
         arity = node.arity
         if not arity:               # a leaf: the end of a path
-            if targets is None:
+            if reached is not None:
+                prev = reached.get(node)
+                reached[node] = g if prev is None else prev + g
+            elif targets is None:
                 _accumulate(node, g, create_graph, handed)
             elif node in targets:
                 targets[node] = g
@@ -356,6 +363,10 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             input_grads = None if contract is None else contract(node, g, need)
             if input_grads is None:
                 input_grads = node.vjp(g, need, create_graph)
+                last_mutation = MUTATIONS[0]    # (a custom Function's backward is user code)
+                if node.user_rule:  # it may return arrays the user holds (an input's value, a
+                    # saved array): copied before one becomes a .grad, never added into
+                    handed.update([id(gi) for gi in input_grads if gi is not None])
             if observers:       # they see the gradients as the inputs will receive them
                 input_grads = [None if gi is None else fit_to_input(gi, p, node, create_graph)
                                for gi, p in zip(input_grads, parents)]
@@ -483,12 +494,16 @@ def _add(prev: Any, g: Any, fresh: set, create_graph: bool) -> Any:
 _ACCUMULATE_GUARD = threading.Lock()    # backward passes on several threads may share a leaf
 
 
-def _store_leaves(leaves: dict, handed: set, fresh: set) -> None:
+def _store_leaves(leaves: dict, handed: set, fresh: set, reached: dict) -> None:
     """Store the leaves' gradients a first-order pass gathered ({leaf node: gradient}) into
-    `.grad`; hooks registered on a leaf while the pass ran run first, on its whole gradient."""
+    `.grad`; hooks registered on a leaf while the pass ran run first, on its whole gradient.
+    `reached` holds the gradients of the leaves that went through the loop (their hooks ran)."""
     for node, g in leaves.items():
         if node.meta and node.meta.get("hooks"):
             leaves[node] = _run_hooks(node, g, False, handed, fresh)
+    for node, g in reached.items():
+        prev = leaves.get(node)
+        leaves[node] = g if prev is None else prev + g
     _store(leaves, handed)
 
 
@@ -516,12 +531,16 @@ def _store(leaves: dict, handed: set) -> None:
                     gt._requires_grad = False
                     gt._version = 0
                     t._grad = gt
+                elif g.shape != data.shape:
+                    _reshaped(t, g.shape, None)
                 else:
-                    t.grad = _new(g)    # raises: the leaf's value was replaced by another shape
+                    t.grad = _new(g)    # (the byte order differs: the setter converts)
             elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
                     and grad._data.shape == g.shape:
                 grad._data += g
             else:
+                if grad._data.shape != g.shape:
+                    _reshaped(t, g.shape, grad._data.shape)
                 t.grad = _new(grad._data + g)
     finally:
         _ACCUMULATE_GUARD.release()
@@ -541,7 +560,24 @@ def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None
         gt = g if isinstance(g, Tensor) else _new(g)
         if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
             gt = _new(np.array(gt._data))
+        if grad is not None and grad.shape != gt.shape:
+            _reshaped(t, gt.shape, grad.shape)
         t.grad = gt if grad is None else grad + gt
+
+
+def _reshaped(t: Tensor, shape: tuple, grad_shape: tuple | None) -> None:
+    """Raise for a leaf whose value was replaced by one of another shape: its gradient has
+    `shape` (the leaf's when the graph was recorded), its `.grad` (if any) `grad_shape`."""
+    if grad_shape is None:
+        raise RuntimeError(
+            f"backward: the gradient of {_describe(t)} has shape {tuple(shape)}, the leaf's "
+            f"shape when the graph was recorded; its .data was replaced since by an array of "
+            f"another shape: run the forward pass again")
+    raise RuntimeError(
+        f"backward: {_describe(t)} has a .grad of shape {tuple(grad_shape)} and a new gradient "
+        f"of shape {tuple(shape)}: its .data was replaced by an array of another shape since "
+        f"that .grad was stored, and adding them would broadcast; clear it first (t.grad = None "
+        f"or the optimizer's zero_grad())")
 
 
 _ONES: dict = {}     # (dtype, shape) -> a read-only array of ones: a first-order pass's seed

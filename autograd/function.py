@@ -41,6 +41,7 @@ class FunctionNode(LockingNode):
 
     __slots__ = ("fn", "ctx", "in_shapes")
     rule_per_input = False
+    user_rule = True        # the arrays backward returns may be the user's (see `engine._propagate`)
     fn: Any             # the Function subclass, set by its apply
     ctx: Any            # its context object
     in_shapes: tuple    # the shapes of forward's inputs
@@ -78,6 +79,9 @@ class FunctionNode(LockingNode):
                     f"{name}.backward returned a gradient of shape {gi.shape} for input {i}, "
                     f"which has shape {shape}; the shapes must be equal")
             if create_graph:    # depends on g and the inputs, but cannot be differentiated
+                # (a copy: backward may return an array the user holds, such as an input's own
+                # value or a saved array, and this Tensor may become a leaf's .grad as it is)
+                gi = np.array(gi)
                 g_node = (g._node or leaf_node(g)) if isinstance(g, Tensor) and g.requires_grad else None
                 gi = _new(gi, _NotDifferentiable(name, (self, g_node), gi))
             out.append(gi)

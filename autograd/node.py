@@ -29,6 +29,7 @@ class Node:
     __slots__ = ("name", "p0", "p1", "arity", "vjps", "saved", "arrays", "ans", "shape",
                  "dtype", "scope", "meta", "seq", "__weakref__")
     rule_per_input = True   # `vjps[i]` gives input i's gradient (False: the node's own `vjp` computes them)
+    user_rule = False       # its gradients come from user code (a custom Function's backward)
 
     def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
                  ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:

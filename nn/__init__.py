@@ -22,11 +22,12 @@ except importlib.metadata.PackageNotFoundError:     # a checkout that is not ins
     __version__ = "0+unknown"
 
 from . import data, datasets, functional, init, utils
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import Dropout, Flatten
 from .embedding import Embedding
 from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
-from .module import LoadResult, Module, ModuleList, Parameter, Sequential
+from .module import LoadResult, Module, Parameter
 from .monitor import Monitor as Monitor  # re-exported: nn.Monitor (docs/monitor.md)
 from .normalization import BatchNorm1d, LayerNorm
 from .onnx_export import export_onnx
@@ -34,7 +35,8 @@ from .serialization import CheckpointError, load, save
 from .torch_compat import load_torch_state_dict, torch_state_dict
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "ModuleList", "LoadResult",
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
+    "ParameterDict", "LoadResult",
     "Dense", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax",
     "Embedding", "BatchNorm1d", "LayerNorm", "Dropout", "Flatten",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",

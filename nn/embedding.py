@@ -24,12 +24,28 @@ def _indices(x: Any, fn: str) -> np.ndarray:
     return arr
 
 
-def one_hot(indices: Any, num_classes: int = -1) -> ag.Tensor:
-    """`out[..., k] = 1` where `indices == k`, else 0: shape `indices.shape + (num_classes,)`,
+def one_hot(labels: Any = None, num_classes: int = -1, *, tensor: Any = None,
+            input: Any = None, indices: Any = None) -> ag.Tensor:  # noqa: A002
+    """`out[..., k] = 1` where `labels == k`, else 0: shape `labels.shape + (num_classes,)`,
     dtype int64, no gradient (as `torch.nn.functional.one_hot`). `num_classes=-1` takes
-    `max(indices) + 1`. Indices must lie in `0 .. num_classes - 1`.
+    `max(labels) + 1`. Labels must lie in `0 .. num_classes - 1`.
+
+    The first argument may also be passed as `tensor=` (PyTorch's documented name), `input=`
+    (the name PyTorch 2 accepts) or `indices=` (this function's earlier name).
     """
-    idx = _indices(indices, "one_hot")
+    given = {name: value for name, value in (("labels", labels), ("tensor", tensor),
+                                             ("input", input), ("indices", indices))
+             if value is not None}
+    if len(given) > 1:
+        raise TypeError(f"one_hot() got {' and '.join(map(repr, given))}, names of one argument "
+                        f"(tensor, input and indices are aliases of labels): pass only one")
+    if not given:
+        raise TypeError("one_hot() needs the labels (integer class indices), e.g. "
+                        "one_hot(labels, num_classes=10); got none")
+    idx = _indices(next(iter(given.values())), "one_hot")
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(f"one_hot: num_classes must be an int (or -1 to infer it), got "
+                        f"{num_classes!r} ({type(num_classes).__name__})")
     if idx.size and idx.min() < 0:
         raise ValueError(f"one_hot: indices must be >= 0, got {idx.min()}")
     if num_classes == -1:

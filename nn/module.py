@@ -1,4 +1,4 @@
-"""Module, Parameter and the two containers, Sequential and ModuleList.
+"""Module and Parameter (the containers, Sequential to ParameterDict, are in `containers.py`).
 
 A Module registers every attribute that is a Parameter or a Module when it is assigned, so
 `named_parameters()` finds them with dotted names such as `layers.0.weight`.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -17,7 +17,7 @@ import autograd as ag
 from . import _validate
 from . import hooks as _hooks
 
-__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "LoadResult"]
+__all__ = ["Parameter", "Module", "LoadResult"]
 
 
 class Parameter(ag.Tensor):
@@ -107,8 +107,8 @@ class Module:
                                                  for v in value.values()):
                 warnings.warn(f"{type(self).__name__}.{name} is a dict holding Modules or "
                               f"Parameters; they are not registered (not in parameters(), "
-                              f"state_dict() or checkpoints). Assign each as an attribute "
-                              f"(setattr(self, key, module)) or use nn.ModuleList", stacklevel=2)
+                              f"state_dict() or checkpoints). Wrap it in nn.ModuleDict(...) "
+                              f"(Modules) or nn.ParameterDict(...) (Parameters)", stacklevel=2)
             object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -124,6 +124,69 @@ class Module:
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules)
                       | set(self._buffers))
+
+    # -- registering by name (PyTorch's add_module / register_parameter) -----------------
+
+    def _free_name(self, name: Any, kind: str, registry: str) -> str:
+        """`name` if a `kind` may be registered under it: a non-empty string without '.' that
+        is not an attribute already, unless it is in `registry` (then it is replaced) or a
+        plain attribute that is None (how an empty parameter or module slot is kept here)."""
+        if not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: a {kind} name must be a string, got "
+                            f"{name!r} ({type(name).__name__})")
+        if not name or "." in name:
+            raise KeyError(f"{type(self).__name__}: a {kind} cannot be registered under the name "
+                           f"{name!r}: state_dict() names are dotted paths, so a name must be "
+                           f"non-empty and without '.'")
+        d = self.__dict__
+        if "_parameters" not in d:
+            Module.__init__(self)
+        if name in d[registry]:
+            return name
+        taken = None
+        if name in d["_parameters"]:
+            taken = "a parameter"
+        elif name in d["_modules"]:
+            taken = "a submodule"
+        elif name in d.get("_buffers", {}):
+            taken = "a buffer"
+        elif name in d and d[name] is not None:
+            taken = "an attribute"
+        elif name not in d and hasattr(type(self), name):
+            raise KeyError(f"{type(self).__name__}: attribute {name!r} already exists "
+                           f"({type(self).__name__}.{name} is a method or class attribute); "
+                           f"pick another name")
+        if taken is not None:
+            fix = "" if name == "training" or name.startswith("_") else \
+                f", or delete it first (del module.{name})"
+            raise KeyError(f"{type(self).__name__}: attribute {name!r} already exists ({taken}); "
+                           f"pick another name{fix}")
+        return name
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register `module` as the submodule `name`, as `setattr(self, name, module)` does (so
+        names that are not identifiers work too, as `nn.Sequential` uses "0", "1", ...).
+        Replacing a registered submodule keeps its position; `None` empties the name (kept as a
+        plain attribute). A name that is already a parameter, buffer, attribute or method is
+        a KeyError, as in PyTorch."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {name!r} must be a Module or None, "
+                            f"got {type(module).__name__}")
+        setattr(self, self._free_name(name, "module", "_modules"), module)
+
+    register_module = add_module
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register `param` (an `nn.Parameter`, or None for an empty slot such as a missing
+        bias) under `name`, as `setattr(self, name, param)` does; replacing a registered
+        parameter keeps its position. A plain Tensor or array is a TypeError (wrap it in
+        `nn.Parameter`); a name that is already a submodule, buffer, attribute or method is a
+        KeyError, as in PyTorch."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}.register_parameter: cannot register a "
+                            f"{type(param).__name__} as parameter {name!r}: nn.Parameter or None "
+                            f"required; wrap it: nn.Parameter(value)")
+        setattr(self, self._free_name(name, "parameter", "_parameters"), param)
 
     # -- buffers -------------------------------------------------------------------------
 
@@ -283,6 +346,44 @@ class Module:
         """How many numbers the Parameters of the tree hold."""
         return sum(p.size for p in self.parameters())
 
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path `target` (`"blocks.0"`); `""` is this module. A
+        step that is not a registered submodule is an AttributeError naming it, as in PyTorch."""
+        if not isinstance(target, str):
+            raise TypeError(f"get_submodule: target must be a dotted path string such as "
+                            f"'layers.0', got {target!r} ({type(target).__name__})")
+        module: Module = self
+        path = ""
+        for atom in target.split(".") if target else []:
+            kids = module.__dict__.get("_modules", {})
+            if atom not in kids:
+                where = f" (at {path!r})" if path else ""
+                if atom and hasattr(module, atom):
+                    raise AttributeError(f"get_submodule({target!r}): `{atom}` of "
+                                         f"{type(module).__name__}{where} is not an nn.Module")
+                raise AttributeError(f"get_submodule({target!r}): {type(module).__name__}{where} "
+                                     f"has no attribute `{atom}`; its submodules are "
+                                     f"{list(kids)}")
+            module = kids[atom]
+            path = f"{path}.{atom}" if path else atom
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The Parameter at the dotted path `target` (`"blocks.0.weight"`, as
+        `named_parameters()` names it); an AttributeError naming what is missing otherwise."""
+        if not isinstance(target, str):
+            raise TypeError(f"get_parameter: target must be a dotted path string such as "
+                            f"'layers.0.weight', got {target!r} ({type(target).__name__})")
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        params = module.__dict__.get("_parameters", {})
+        if name not in params:
+            if name and hasattr(module, name):
+                raise AttributeError(f"get_parameter({target!r}): `{name}` is not an nn.Parameter")
+            raise AttributeError(f"get_parameter({target!r}): {type(module).__name__} has no "
+                                 f"attribute `{name}`; its parameters are {list(params)}")
+        return params[name]
+
     # -- training helpers ----------------------------------------------------------------
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -308,6 +409,70 @@ class Module:
     def eval(self) -> Module:
         """`train(False)`."""
         return self.train(False)
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call `fn(module)` on every submodule, then on this module (children before their
+        parent, as PyTorch's `Module.apply`, e.g. to initialise weights); returns self. A
+        module registered twice under one parent is visited once there, one reachable through
+        several parents once per parent, as in PyTorch. Walked with a loop, not recursion."""
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}.apply: fn must be a function of a module, got "
+                            f"a {type(fn).__name__}")
+        stack: list[tuple[Module, bool, frozenset[int]]] = [(self, False, frozenset())]
+        while stack:
+            module, expanded, ancestors = stack.pop()
+            if expanded:
+                fn(module)
+                continue
+            stack.append((module, True, ancestors))
+            inner = ancestors | {id(module)}            # a module inside itself: entered once
+            kids = [m for m in module.children() if id(m) not in inner]
+            stack.extend((m, False, inner) for m in reversed(kids))
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set `requires_grad` on every Parameter of the tree (False freezes them: backward
+        leaves their `.grad` alone); returns self. `requires_grad` is True or False."""
+        requires_grad = _validate.flag(f"{type(self).__name__}.requires_grad_", "requires_grad",
+                                       requires_grad)
+        params = list(self.named_parameters())
+        if requires_grad:
+            bad = [f"{n} ({p.dtype})" for n, p in params if p.dtype.kind not in "f"]
+            if bad:
+                raise TypeError(f"{type(self).__name__}.requires_grad_(True): only float "
+                                f"parameters can require grad; not {', '.join(bad)}. Nothing "
+                                f"was changed")
+        for _, p in params:
+            p.requires_grad_(requires_grad)
+        return self
+
+    def _cast_floats(self, dtype: type) -> Module:
+        """Cast every floating-point Parameter, its `.grad`, and every floating-point buffer of
+        the tree to `dtype` in place: the same Tensor objects get new arrays."""
+        seen: set[int] = set()
+        for module in self.modules():
+            tensors = list(module._parameters.values()) + [
+                b for b in module.__dict__.get("_buffers", {}).values() if b is not None]
+            for t in tensors:
+                if id(t) in seen or t.dtype.kind != "f" or t.dtype == dtype:
+                    continue
+                seen.add(id(t))
+                t.data = t.data.astype(dtype)
+                grad = t.grad
+                if grad is not None:
+                    t.grad = ag.Tensor(grad.data.astype(dtype))
+        return self
+
+    def float(self) -> Module:
+        """Cast floating-point parameters (with their gradients) and buffers to float32, in
+        place: each Parameter stays the same object, so an optimizer built on them updates the
+        cast values (its existing buffers keep their dtype: see docs/nn.md). Integer buffers
+        are left alone. Returns self."""
+        return self._cast_floats(np.float32)
+
+    def double(self) -> Module:
+        """`float()`, to float64."""
+        return self._cast_floats(np.float64)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -428,98 +593,3 @@ def _as_buffer(value: Any, where: str) -> ag.Tensor | None:
         return ag.Tensor(np.asarray(value))
     raise TypeError(f"{where} is a buffer: assign a Tensor, an ndarray or None, "
                     f"got {type(value).__name__}")
-
-
-_MODULE_CALL = Module.__call__
-
-
-class Sequential(Module):
-    """Runs its modules one after another: `Sequential(Dense(4, 8, "relu"), Dense(8, 1))`; or,
-    as PyTorch's, one dict (an OrderedDict) of named modules: `Sequential({"hidden": ..., "out": ...})`,
-    whose names are then those of `state_dict()`."""
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        named: Iterable[tuple[Any, Any]] = enumerate(modules)
-        if len(modules) == 1 and isinstance(modules[0], Mapping):
-            named = modules[0].items()
-        for i, m in named:
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential: item {i!r} is a {type(m).__name__}, not a Module; wrap "
-                                f"functions in a Module (e.g. nn.ReLU() instead of ag.relu)")
-            if not isinstance(i, (int, str)):
-                raise TypeError(f"Sequential: the names of modules are strings, got {i!r}")
-            if isinstance(i, str) and (hasattr(type(self), i) or i in self.__dict__):
-                raise KeyError(f"Sequential: the name {i!r} is taken by an attribute of "
-                               f"Sequential (a method or 'training'); pick another name")
-            setattr(self, str(i), m)
-
-    def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            hooks = m.__dict__.get("_hooks")
-            if type(m).__call__ is _MODULE_CALL and (hooks is None or not hooks.any):
-                with ag.scope(m):       # `m(x)`, without the call's frame and argument tuple
-                    x = m.forward(x)
-            else:
-                x = m(x)
-        return x
-
-    def __getitem__(self, idx: int | slice) -> Module:
-        """`seq[i]` is the i-th module; `seq[a:b]` a Sequential of those modules that keeps
-        their names (`seq[1:]` starts at `1`, so its parameters are named as in `seq`)."""
-        if isinstance(idx, slice):
-            part = Sequential()
-            for name, m in list(self._modules.items())[idx]:
-                setattr(part, name, m)
-            return part
-        return list(self._modules.values())[idx]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._modules.values()))
-
-
-class ModuleList(Module):
-    """A list of modules whose parameters are registered (`layers.0.weight`, ...)."""
-
-    def __init__(self, modules: Iterable[Module] | None = None) -> None:
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def _check(self, m: Any) -> Module:
-        if not isinstance(m, Module):
-            raise TypeError(f"ModuleList holds Modules, got a {type(m).__name__}")
-        return m
-
-    def append(self, module: Module) -> ModuleList:
-        setattr(self, str(len(self._modules)), self._check(module))
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for m in modules:
-            self.append(m)
-        return self
-
-    def __getitem__(self, idx: int | slice) -> Any:
-        mods = list(self._modules.values())
-        if isinstance(idx, slice):
-            return ModuleList(mods[idx])
-        return mods[idx]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        n = len(self._modules)
-        if not -n <= idx < n:
-            raise IndexError(f"ModuleList index {idx} out of range for length {n}")
-        setattr(self, str(idx % n), self._check(module))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._modules.values()))
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("ModuleList has no forward(); iterate over it in your own forward")

@@ -29,19 +29,33 @@ class ParamState:
 
     Tensors compare elementwise with `==`, so a plain dict or `in` on a list would misbehave;
     this mapping looks parameters up by `id` and keeps a reference so ids are not reused.
+    As PyTorch's `defaultdict(dict)`: `opt.state[p]` for a parameter with no state yet (before
+    the first step) is an empty dict, stored, so what is written into it stays; `p in
+    opt.state` and `get` do not create one.
     """
 
     def __init__(self) -> None:
         self._items: dict[int, tuple[ag.Tensor, dict[str, Any]]] = {}
 
     def __getitem__(self, p: ag.Tensor) -> dict[str, Any]:
-        try:
-            return self._items[id(p)][1]
-        except KeyError:
-            raise KeyError(f"no optimizer state for the tensor of shape {p.shape}") from None
+        item = self._items.get(id(p))
+        if item is not None:
+            return item[1]
+        _check_key(p)
+        return self.setdefault(p)
 
     def __setitem__(self, p: ag.Tensor, value: dict[str, Any]) -> None:
+        _check_key(p)
+        if not isinstance(value, dict):
+            raise TypeError(f"the optimizer state of a parameter is a dict of buffers (name -> "
+                            f"value), got {type(value).__name__}")
         self._items[id(p)] = (p, value)
+
+    def __delitem__(self, p: ag.Tensor) -> None:
+        if id(p) not in self._items:
+            _check_key(p)
+            raise KeyError(f"no optimizer state for the tensor of shape {p.shape}")
+        del self._items[id(p)]
 
     def __contains__(self, p: object) -> bool:
         return id(p) in self._items
@@ -66,6 +80,14 @@ class ParamState:
     def items(self) -> Iterator[tuple[ag.Tensor, dict[str, Any]]]:
         return iter(list(self._items.values()))
 
+    def keys(self) -> Iterator[ag.Tensor]:
+        """The parameters that have state."""
+        return iter(self)
+
+    def values(self) -> Iterator[dict[str, Any]]:
+        """Their state dicts."""
+        return iter([s for _, s in self._items.values()])
+
     def clear(self) -> None:
         self._items.clear()
 
@@ -80,6 +102,13 @@ class ParamState:
         # or every lookup of a copied parameter would miss and its buffers be silently restarted
         items = state["items"] if "items" in state else state.get("_items", {}).values()
         self._items = {id(p): (p, s) for p, s in items}
+
+
+def _check_key(p: Any) -> None:
+    if not isinstance(p, ag.Tensor):
+        raise TypeError(f"opt.state is keyed by the parameter Tensors (opt.state[p] for p in "
+                        f"model.parameters()), got {p!r} ({type(p).__name__}); the saved state by "
+                        f"position is opt.state_dict()['state']")
 
 
 # ---------------------------------------------------------------- hyperparameter checks
