@@ -99,7 +99,7 @@ class _NotDifferentiable(Node):
     rule_per_input = False
 
     def __init__(self, name: str, parents: tuple, g: np.ndarray) -> None:
-        Node.__init__(self, f"{name}.backward", parents, (), (), (), None, g.shape, g.dtype)
+        self.setup(f"{name}.backward", parents, (), (), (), None, g.shape, g.dtype)
 
     def vjp(self, g: Any, need: Any, create_graph: bool) -> list:
         raise RuntimeError(

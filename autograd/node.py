@@ -31,9 +31,12 @@ class Node:
     rule_per_input = True   # `vjps[i]` gives input i's gradient (False: the node's own `vjp` computes them)
     user_rule = False       # its gradients come from user code (a custom Function's backward)
 
-    def __init__(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
-                 ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
-        # `new_node` writes these same fields itself, for an operation's node
+    # No __init__: `cls()` makes a node faster than `object.__new__(cls)` (`record.node_tensor`
+    # writes an operation's node's fields itself; the other nodes call `setup`).
+
+    def setup(self, name: str, parents: tuple, vjps: Any, saved: tuple, arrays: tuple,
+              ans: np.ndarray | None, shape: tuple, dtype: np.dtype) -> None:
+        """Write the node's fields (`record.node_tensor` writes the same ones)."""
         self.name = name
         # the Nodes of the inputs (None: that input needs no gradient), see `parents`
         n = self.arity = len(parents)
@@ -194,7 +197,7 @@ class LeafNode(Node):
     __slots__ = ("tensor",)
 
     def __init__(self, t: Tensor) -> None:
-        Node.__init__(self, "leaf", (), (), (), (), None, t._data.shape, t._data.dtype)
+        self.setup("leaf", (), (), (), (), None, t._data.shape, t._data.dtype)
         self.tensor = weakref.ref(t)
         self.scope = ()
         if t.name:              # draw_graph still names the leaf once the tensor is gone

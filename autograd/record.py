@@ -185,7 +185,7 @@ def node_tensor(cls: type, name: str, p0: Any, p1: Any, arity: int, vjps: Any, s
     when the caller has it as a shared tuple already (an input's node's). `p0`, `p1` are as
     `Node.parents` reads them; `scope` stays empty unless a module's scope is open, where
     `new_node` sets it."""
-    node: Any = _new_object(cls)
+    node: Any = cls()           # (Node has no __init__: see there)
     node.name = name
     node.arity = arity          # `parents`, in the node's slots (see `Node.parents`)
     node.p0 = p0
@@ -259,7 +259,6 @@ def _constant_pair(key: int, a: Any, b: Any) -> tuple:
     pair = _CONSTANT_PAIRS[key] = (a, b)
     return pair
 _new_tensor = Tensor.__new__
-_new_object = object.__new__
 
 
 def unrecorded(name: str, out: np.ndarray, mode: int) -> Tensor:
