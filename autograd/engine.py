@@ -309,8 +309,8 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if locks:
                 unlock_each(locks)
                 locks.clear()
-            if leaves or reached:
-                _store_leaves(leaves, handed, fresh, reached)
+            if leaves or reached:   # (both dicts: a first-order pass's)
+                _store_leaves(leaves or {}, handed, fresh, reached or {})
             break
         if fresh:
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs

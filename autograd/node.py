@@ -30,6 +30,9 @@ class Node:
                  "dtype", "scope", "meta", "seq", "__weakref__")
     rule_per_input = True   # `vjps[i]` gives input i's gradient (False: the node's own `vjp` computes them)
     user_rule = False       # its gradients come from user code (a custom Function's backward)
+    p0: Any
+    p1: Any                 # a Node, None, or (three inputs or more) the tuple of all parents
+    arrays: Any             # a tuple; None once released (`freed`)
 
     # No __init__: `cls()` makes a node faster than `object.__new__(cls)` (`record.node_tensor`
     # writes an operation's node's fields itself; the other nodes call `setup`).
