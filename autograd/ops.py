@@ -931,8 +931,12 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "none") -> 
     else:                       # summed in float32 for float16 (`_wide`)
         wide = losses.astype(np.float32) if half else losses
         total = np.add.reduce(wide)
-        out = total / _constant(builtins.max(len(losses), 1), wide) if reduction == "mean" \
-            else total
+        if reduction == "sum":
+            out = total
+        elif len(losses):
+            out = total / _constant(len(losses), wide)
+        else:                   # the mean of no samples: NaN, as PyTorch (without 0 / 0's warning)
+            out = np.full((), np.nan, wide.dtype)
         if half:
             out = np.asarray(out).astype(_F16)
     count = builtins.max(len(losses), 1) if reduction == "mean" else 1

@@ -120,12 +120,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> ag.Tensor
     mean of nothing, as in PyTorch; its gradient is the empty array.
     """
     check_reduction(reduction)
-    x = _value(input)
-    if reduction == "mean" and x.ndim and 0 in x.shape[:-1]:
-        # ag.softmax_cross_entropy divides the sum (0) by max(N, 1): 0 * NaN is the 0 / 0 of
-        # PyTorch's mean, without NumPy's divide warning; the labels are checked as ever
-        return ag.softmax_cross_entropy(x, target, "sum") * float("nan")
-    return ag.softmax_cross_entropy(x, target, reduction)
+    return ag.softmax_cross_entropy(_value(input), target, reduction)
 
 
 def _check_unit_interval(what: str, values: Any, hint: str = "") -> None:

@@ -658,3 +658,16 @@ def test_empty_batch_matches_torch():
     loss.backward()
     assert np.isnan(loss.item()) and np.isnan(tloss.item())
     assert x.grad.shape == tuple(tx.grad.shape) and str(loss.dtype) == str(tloss.dtype).replace("torch.", "")
+
+
+def test_autograd_mean_cross_entropy_of_an_empty_batch_is_nan_too():
+    """ag.softmax_cross_entropy itself (not only nn's wrapper) gives NaN for no samples."""
+    import warnings
+
+    x = ag.zeros((0, 3), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = ag.softmax_cross_entropy(x, np.zeros(0, np.int64), "mean")
+        loss.backward()
+    assert np.isnan(loss.item()) and x.grad.shape == (0, 3)
+    assert ag.softmax_cross_entropy(x, np.zeros(0, np.int64), "sum").item() == 0.0
