@@ -314,8 +314,9 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             break
         if fresh:
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
-        if rules_in_loop and not node.meta and node.arity:
+        if rules_in_loop and type(node) is Node and node.p1 is None and not node.meta:
             # a run of one-input nodes, each next in order anyway: `_run_chain`, without the heap
+            # (its loop's first test made here: a fused node or a leaf skips the call)
             node, g = _run_chain(node, g, -waiting[0][0] if waiting else 0, retain_graph,
                                  last_mutation)
             if node is None:

@@ -212,8 +212,11 @@ class scope:
         state = STATE
         labels = state._scope
         if labels and labels[-1] is self.label:
-            state._scope = labels[:-1]
-            state._sync()
+            labels = state._scope = labels[:-1]
+            if state._enabled:      # `state._sync()`, inlined (twice per Module call)
+                state.recording = RECORD_OBSERVED if labels or state._watching else RECORD
+            else:
+                state._sync()
             return
         for i in range(len(labels) - 2, -1, -1):
             if labels[i] is self.label:

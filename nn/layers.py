@@ -72,7 +72,8 @@ class Dense(Module):
         self.bias = Parameter(init_.zeros(self.out_features)) if bias else None
 
     def forward(self, x: Any) -> ag.Tensor:
-        _validate.not_a_batch(f"Dense({self.in_features}, {self.out_features})", x)
+        if type(x) is not ag.Tensor:    # (a Tensor is one input: nothing to check)
+            _validate.not_a_batch(f"Dense({self.in_features}, {self.out_features})", x)
         try:                                    # one graph node for activation(x @ W + b)
             y = ag.affine(x, self.weight, self.bias, self._fused)
         except ValueError:
