@@ -171,9 +171,11 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     if cls is not Node:
         node.locked = locked
     if mode == RECORD_OBSERVED:
-        node.scope = STATE.scope
-        for observer in STATE.observers:
-            observer.recorded(node, out, inputs, attrs)
+        state = STATE       # (the fields behind the properties `scope`, `observers`)
+        node.scope = state._scope
+        if state._watching:
+            for observer in state._observers:
+                observer.recorded(node, out, inputs, attrs)
     return t
 
 
