@@ -34,7 +34,7 @@ from .record import (
     record_constant,
     record_unary,
 )
-from .tensor import RECORD, STATE, Tensor, _as_array, _new, get_default_dtype
+from .tensor import RECORD, RECORD_SCOPED, STATE, Tensor, _as_array, _new, get_default_dtype
 
 AxisError = getattr(np, "exceptions", np).AxisError     # np.exceptions from NumPy 1.25
 _SCALARS = (int, float, bool, complex, np.generic)
@@ -198,22 +198,27 @@ def _elementwise(name: str, fn: Any, rules: tuple, *, save_input: bool = False,
                  keep_ans: bool = False, doc: str) -> Callable[[Any], Tensor]:
     """The operation `name`: the elementwise NumPy function `fn` of one operand, recorded with
     its gradient rule (`rules`, the 1-tuple `(rule,)`, built once: `rule(g, ans[, x])`), which
-    reads the input (`save_input`) or the output (`keep_ans`). The most frequent case, in plain
-    grad mode on an operation's fresh output (its .data never replaced: then the array may be
-    the user's, see `protection.hold`), makes the node here, one call for the whole operation
-    (elementwise operations are the most frequent of all); `record_unary` takes the others."""
+    reads the input (`save_input`) or the output (`keep_ans`). The most frequent case, in grad
+    mode with nobody watching (a module's scope may be open) on an operation's fresh output
+    (its .data never replaced: then the array may be the user's, see `protection.hold`), makes
+    the node here, one call for the whole operation (elementwise operations are the most
+    frequent of all); `record_unary` takes the others."""
 
     def op(x: Any) -> Tensor:
         if type(x) is Tensor:
             xd = x._data
             out = fn(xd)
             parent = x._node    # (an operation's output: its requires_grad is always on)
-            if parent is not None and STATE.recording == RECORD and not x._version and \
-                    type(out) is _NDARRAY and out.dtype is xd.dtype and \
+            mode = STATE.recording
+            if parent is not None and (mode == RECORD or mode == RECORD_SCOPED) and \
+                    not x._version and type(out) is _NDARRAY and out.dtype is xd.dtype and \
                     (not save_input or xd.base is None):
-                return node_tensor(Node, name, parent, None, 1, rules, (x,) if save_input else (),
-                                   (xd,) if save_input else (), out if keep_ans else None, out,
-                                   parent.shape)      # the result has its input's shape
+                t = node_tensor(Node, name, parent, None, 1, rules, (x,) if save_input else (),
+                                (xd,) if save_input else (), out if keep_ans else None, out,
+                                parent.shape)         # the result has its input's shape
+                if mode == RECORD_SCOPED:           # inside a module: its labels
+                    t._node.scope = STATE._scope
+                return t
         else:
             xd = _val(x, name)
             out = fn(xd)
@@ -242,10 +247,10 @@ def _arithmetic(name: str, fn: Any, rules: tuple, save_a: int = 0, save_b: int =
                 doc: str) -> Callable[[Any, Any], Tensor]:
     """The operation `name`: `_binary(name, fn, a, b, rules, save_a, save_b)`, for an
     operation whose rules read at most the other operand (`save_a`, `save_b`: 0 or
-    `SAVE_FOR_OTHER`). The most frequent case of all, `t op number` in plain grad mode on an
-    operation's fresh output with the number in `_constant`'s cache, makes the node here, one
-    call for the whole operation: it keeps only the shared pair `(None, c)` (nothing when the
-    rules read nothing), as `record_constant` would."""
+    `SAVE_FOR_OTHER`). The most frequent case of all, `t op number` in grad mode with nobody
+    watching on an operation's fresh output with the number in `_constant`'s cache, makes the
+    node here, one call for the whole operation: it keeps only the shared pair `(None, c)`
+    (nothing when the rules read nothing), as `record_constant` would."""
     assert save_a != SAVE and save_b != SAVE
 
     def op(a: Any, b: Any) -> Tensor:
@@ -255,10 +260,14 @@ def _arithmetic(name: str, fn: Any, rules: tuple, save_a: int = 0, save_b: int =
             if pair is not None:
                 out = fn(ad, pair[1])
                 parent = a._node    # (an operation's output: its requires_grad is always on)
-                if parent is not None and STATE.recording == RECORD and not a._version and \
-                        type(out) is _NDARRAY:     # (NumPy gives a scalar for a 0-d result)
-                    return node_tensor(Node, name, parent, None, 2, rules, (),
-                                       pair if save_b else (), None, out, parent.shape)
+                mode = STATE.recording
+                if parent is not None and (mode == RECORD or mode == RECORD_SCOPED) and \
+                        not a._version and type(out) is _NDARRAY:  # (NumPy: a scalar for 0-d)
+                    t = node_tensor(Node, name, parent, None, 2, rules, (),
+                                    pair if save_b else (), None, out, parent.shape)
+                    if mode == RECORD_SCOPED:       # inside a module: its labels
+                        t._node.scope = STATE._scope
+                    return t
                 return record_constant(name, out, a, pair, rules, save_a, save_b, False)
         return _binary(name, fn, a, b, rules, save_a, save_b)
     op.__name__ = op.__qualname__ = name

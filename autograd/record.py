@@ -12,7 +12,17 @@ import numpy as np
 
 from .node import JointNode, LockingNode, Node, leaf_node
 from .protection import FROZEN, hold_constant, protect, shared
-from .tensor import _NDARRAY, CLOCK, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Tensor, _new
+from .tensor import (
+    _NDARRAY,
+    CLOCK,
+    OFF_OBSERVED,
+    RECORD,
+    RECORD_OBSERVED,
+    RECORD_SCOPED,
+    STATE,
+    Tensor,
+    _new,
+)
 
 
 def record(name: str, out: np.ndarray, inputs: tuple, vjps: Any, saved: tuple = (),
@@ -170,10 +180,10 @@ def new_node(cls: type | None, name: str, parents: tuple, vjps: Any, saved: tupl
     node = t._node
     if cls is not Node:
         node.locked = locked
-    if mode == RECORD_OBSERVED:
+    if mode >= RECORD_SCOPED:
         state = STATE       # (the fields behind the properties `scope`, `observers`)
         node.scope = state._scope
-        if state._watching:
+        if mode == RECORD_OBSERVED:
             for observer in state._observers:
                 observer.recorded(node, out, inputs, attrs)
     return t

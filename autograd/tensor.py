@@ -28,7 +28,8 @@ __all__ = [
 # What an operation does, read in one lookup (`STATE.recording`), kept in step with the switches
 # below by their setters:
 RECORD = 1              # grad mode on: record a node when an input requires grad
-RECORD_OBSERVED = 2     # the same, and each node gets the scope labels and goes to the observers
+RECORD_SCOPED = 2       # the same, and each node gets the scope labels (a module's, nobody watching)
+RECORD_OBSERVED = 3     # the same, and each node goes to the observers too
 OFF = 0                 # grad mode off (no_grad): record nothing
 OFF_OBSERVED = -1       # off, and the observers still see each output (detect_anomaly checks it)
 
@@ -93,7 +94,8 @@ class _ThreadState(threading.local):
         # cheap: it runs twice per Module call (the module's scope); what depends on the
         # observers is worked out when they change (`_set_observers`)
         if self._enabled:
-            self.recording = RECORD_OBSERVED if self._scope or self._watching else RECORD
+            self.recording = RECORD_OBSERVED if self._watching else \
+                RECORD_SCOPED if self._scope else RECORD
         else:
             self.recording = OFF_OBSERVED if self._watching else OFF
 
@@ -200,10 +202,8 @@ class scope:
         # `STATE.scope = STATE.scope + (label,)` without the property (twice per Module call)
         state = STATE
         state._scope = state._scope + (self.label,)
-        if state._enabled:
-            state.recording = RECORD_OBSERVED     # what `_sync` gives with a scope open
-        else:
-            state._sync()
+        if state.recording == RECORD:       # what `_sync` gives with a scope open (grad mode on,
+            state.recording = RECORD_SCOPED     # nobody watching; otherwise the mode stays)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -213,8 +213,9 @@ class scope:
         labels = state._scope
         if labels and labels[-1] is self.label:
             labels = state._scope = labels[:-1]
-            if state._enabled:      # `state._sync()`, inlined (twice per Module call)
-                state.recording = RECORD_OBSERVED if labels or state._watching else RECORD
+            if state.recording == RECORD_SCOPED:     # `state._sync()`, inlined (twice per
+                if not labels:                          # Module call)
+                    state.recording = RECORD
             else:
                 state._sync()
             return

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import autograd as ag
-from autograd.tensor import RECORD, RECORD_OBSERVED, STATE
+from autograd.tensor import RECORD, RECORD_OBSERVED, RECORD_SCOPED, STATE
 
 
 def test_seed_handed_straight_to_a_leaf_becomes_its_own_writable_grad():
@@ -46,7 +46,7 @@ def test_recording_mode_restored_inside_a_scope_and_after_a_hook_adds_an_observe
     x = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
     with ag.scope("outer"):
         (x * x).sum().backward()
-        assert STATE.recording == RECORD_OBSERVED       # the scope's labels still recorded
+        assert STATE.recording == RECORD_SCOPED         # the scope's labels still recorded
         y = x * 2.0
         assert y.grad_fn.scope == ("outer",)
     assert STATE.recording == RECORD

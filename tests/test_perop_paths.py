@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import autograd as ag
-from autograd.tensor import OFF, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Observer
+from autograd.tensor import OFF, OFF_OBSERVED, RECORD, RECORD_OBSERVED, RECORD_SCOPED, STATE, Observer
 
 
 class _Watcher(Observer):
@@ -26,7 +26,16 @@ class _BackwardOnly(Observer):
 def test_recording_mode_follows_scope_observers_and_grad_mode():
     assert STATE.recording == RECORD
     with ag.scope("m"):
-        assert STATE.recording == RECORD_OBSERVED
+        assert STATE.recording == RECORD_SCOPED
+        with ag.scope("inner"):
+            assert STATE.recording == RECORD_SCOPED
+        assert STATE.recording == RECORD_SCOPED
+        with ag.no_grad():
+            assert STATE.recording == OFF
+        assert STATE.recording == RECORD_SCOPED
+    assert STATE.recording == RECORD
+    with ag.no_grad(), ag.scope("m"):
+        assert STATE.recording == OFF
     assert STATE.recording == RECORD
     with _BackwardOnly() as b:                  # watches backward only: ops record as usual
         assert STATE.recording == RECORD and STATE.backward_observers == (b,)
@@ -95,3 +104,33 @@ def test_leaf_gradient_accumulates_and_keeps_its_checks():
     np.testing.assert_array_equal(w.grad.data, [5.0, 7.0])
     with pytest.raises(ValueError, match="grad must match"):
         w.grad = ag.tensor([1.0, 2.0, 3.0])
+
+
+def test_fast_paths_inside_a_scope_label_their_nodes_and_match_the_general_path():
+    """Inside a module's scope with nobody watching (RECORD_SCOPED), elementwise operations and
+    `t op number` still make their node in one call, and the node carries the scope's labels."""
+    x = ag.tensor(np.array([0.3, -1.2, 2.0]), requires_grad=True)
+    h = x * 1.0
+    with ag.scope("block"):
+        with ag.scope("inner"):
+            y = ag.tanh(ag.sin(h * 2.0) + 0.5) - 1.0
+        z = ag.exp(y) * 3.0
+    nodes, node = [], z._node
+    while node is not None and node.arity:
+        nodes.append((node.name, node.scope))
+        node = node.p0
+    assert nodes == [("multiply", ("block",)), ("exp", ("block",)),
+                     ("subtract", ("block", "inner")), ("tanh", ("block", "inner")),
+                     ("add", ("block", "inner")), ("sin", ("block", "inner")),
+                     ("multiply", ("block", "inner")), ("multiply", ())]
+    z.sum().backward()
+    v = x.data
+    expected = 3.0 * np.exp(np.tanh(np.sin(2 * v) + 0.5) - 1.0) * \
+        (1 - np.tanh(np.sin(2 * v) + 0.5) ** 2) * np.cos(2 * v) * 2.0
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+    assert ag.gradcheck(lambda t: _scoped_program(t), (ag.tensor(v.copy(), requires_grad=True),))
+
+
+def _scoped_program(t):
+    with ag.scope("block"):
+        return ag.exp(ag.tanh(ag.sin(t * 1.0 * 2.0) + 0.5) - 1.0) * 3.0

@@ -12,7 +12,7 @@ import autograd as ag
 import nn
 import optim
 from autograd import ops, protection
-from autograd.tensor import OFF, OFF_OBSERVED, RECORD, RECORD_OBSERVED, STATE, Observer
+from autograd.tensor import OFF, OFF_OBSERVED, RECORD, RECORD_OBSERVED, RECORD_SCOPED, STATE, Observer
 
 
 class GeneralSGD(optim.SGD):
@@ -228,7 +228,8 @@ class Watcher(Observer):
 def test_a_scope_sets_and_restores_the_recording_mode(grad_on, watched):
     expected_outside = (RECORD if grad_on else OFF) if not watched else \
         (RECORD_OBSERVED if grad_on else OFF_OBSERVED)
-    expected_inside = (RECORD_OBSERVED if grad_on else (OFF_OBSERVED if watched else OFF))
+    expected_inside = ((RECORD_OBSERVED if watched else RECORD_SCOPED) if grad_on else
+                       (OFF_OBSERVED if watched else OFF))
     mode = ag.enable_grad() if grad_on else ag.no_grad()
     watcher = Watcher()
     with mode:
