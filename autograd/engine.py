@@ -514,6 +514,14 @@ def _store(leaves: dict, handed: set) -> None:
     array is copied before it becomes a `.grad`."""
     _ACCUMULATE_GUARD.acquire()     # not `with`: this runs once per backward
     try:
+        for node, g in leaves.items():  # all checked before any is stored: a pass that raises
+            t = node.tensor()           # here leaves every .grad as it was
+            if type(g) is not np.ndarray:
+                g = leaves[node] = np.array(g)
+            if t is not None and t._requires_grad and (
+                    g.shape != t._data.shape or g.dtype != t._data.dtype or (
+                        t._grad is not None and t._grad._data.shape != g.shape)):
+                leaves[node] = _fit_leaf(t, g)
         for node, g in leaves.items():
             t = node.tensor()
             if t is None or not t._requires_grad:
@@ -561,9 +569,34 @@ def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None
         gt = g if isinstance(g, Tensor) else _new(g)
         if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
             gt = _new(np.array(gt._data))
-        if grad is not None and grad.shape != gt.shape:
-            _reshaped(t, gt.shape, grad.shape)
+        if gt.shape != t._data.shape or gt.dtype != t._data.dtype or (
+                grad is not None and grad.shape != gt.shape):
+            gt = _fit_leaf(t, gt)
         t.grad = gt if grad is None else grad + gt
+
+
+def _fit_leaf(t: Tensor, g: Any) -> Any:
+    """The gradient `g` (an array, or a Tensor in a differentiable pass) of the leaf `t` whose
+    shape or dtype is not its value's: its value was replaced (`t.data = ...`, `Module.double()`)
+    since the graph was recorded. Another shape raises (`_reshaped`), unless the `.grad` stored
+    earlier has the gradient's shape (then it is added into it, as before); another float dtype
+    is cast to the leaf's (the gradient of a graph that saved the old value is refused before,
+    by the version check); a value that is no longer float raises."""
+    grad = t._grad
+    data = t._data
+    if grad is None:
+        if g.shape != data.shape:
+            _reshaped(t, g.shape, None)
+    elif grad.shape != g.shape:
+        _reshaped(t, g.shape, grad.shape)
+    if g.dtype != data.dtype and g.dtype.newbyteorder("=") != data.dtype.newbyteorder("="):
+        if data.dtype.kind != "f":
+            raise RuntimeError(
+                f"backward: {_describe(t)} has a {g.dtype} gradient but its value is {data.dtype} "
+                f"now: its .data was replaced since the graph was recorded, by an array that "
+                f"cannot have a gradient; run the forward pass again")
+        g = g.astype(data.dtype)
+    return g
 
 
 def _reshaped(t: Tensor, shape: tuple, grad_shape: tuple | None) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from .node import LockingNode, Node, leaf_node
 from .protection import hold, protect
 from .record import new_node, unrecorded
-from .tensor import RECORD, STATE, Tensor, _new, no_grad
+from .tensor import CLOCK, RECORD, STATE, Tensor, _new, no_grad
 
 
 class FunctionCtx:
@@ -171,4 +171,9 @@ class Function:
         node.fn = cls
         node.ctx = ctx
         node.in_shapes = tuple(np.shape(a) for a in arrays)
+        # the lock above lasts as long as this node's saved values: a backward through it
+        # releases it while later nodes may still save the output. Dated as an array assigned
+        # to `.data` is (`protection.hold`: the user may hold it), each node that saves the
+        # output locks it for itself
+        result._version = next(CLOCK)
         return result
