@@ -514,42 +514,37 @@ def _store(leaves: dict, handed: set) -> None:
     array is copied before it becomes a `.grad`."""
     _ACCUMULATE_GUARD.acquire()     # not `with`: this runs once per backward
     try:
-        for node, g in leaves.items():  # all checked before any is stored: a pass that raises
-            t = node.tensor()           # here leaves every .grad as it was
-            if type(g) is not np.ndarray:
-                g = leaves[node] = np.array(g)
-            if t is not None and t._requires_grad and (
-                    g.shape != t._data.shape or g.dtype != t._data.dtype or (
-                        t._grad is not None and t._grad._data.shape != g.shape)):
-                leaves[node] = _fit_leaf(t, g)
+        # all checked before any is stored: a pass that raises here leaves every .grad as it was
+        checked = []
         for node, g in leaves.items():
             t = node.tensor()
             if t is None or not t._requires_grad:
                 continue
+            if type(g) is not np.ndarray:
+                g = np.array(g)
+            data = t._data
             grad: Any = t._grad     # a leaf's: `t.grad` without the property
+            if g.shape != data.shape or g.dtype != data.dtype or (
+                    grad is not None and grad._data.shape != g.shape):
+                g = _fit_leaf(t, g)     # its value was replaced since the forward pass
+            checked.append((t, g, grad))
+        for t, g, grad in checked:
             if grad is None:
-                if type(g) is not np.ndarray or g.base is not None or id(g) in handed or \
-                        not g.flags.writeable:
+                if g.base is not None or id(g) in handed or not g.flags.writeable:
                     g = np.array(g)
                 handed.add(id(g))
-                data = t._data
-                if g.shape == data.shape and g.dtype == data.dtype:
+                if g.dtype == t._data.dtype:
                     gt = _new_tensor(Tensor)    # `_new(g)`, inlined; what the `grad` setter
                     gt._data = g                # checks, checked above
                     gt._node = gt._leaf = gt._grad = gt.name = None
                     gt._requires_grad = False
                     gt._version = 0
                     t._grad = gt
-                elif g.shape != data.shape:
-                    _reshaped(t, g.shape, None)
                 else:
                     t.grad = _new(g)    # (the byte order differs: the setter converts)
-            elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable \
-                    and grad._data.shape == g.shape:
+            elif grad._node is None and not grad._requires_grad and grad._data.flags.writeable:
                 grad._data += g
             else:
-                if grad._data.shape != g.shape:
-                    _reshaped(t, g.shape, grad._data.shape)
                 t.grad = _new(grad._data + g)
     finally:
         _ACCUMULATE_GUARD.release()
