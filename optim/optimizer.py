@@ -348,13 +348,13 @@ class Optimizer:
             if x.dtype is not dtype:
                 dtype = x.dtype
                 rate = _rate(lr, dtype)
-            if x.flags.writeable:
-                multiply(g, rate, out=w)
-                subtract(x, w, out=x)
+            if x.flags.writeable:       # (the outputs positionally: `out=` is parsed per call)
+                multiply(g, rate, w)
+                subtract(x, w, x)
             else:                   # held by a live graph: update a copy (see `step`)
                 x = x.copy()
-                multiply(g, rate, out=w)
-                subtract(x, w, out=x)
+                multiply(g, rate, w)
+                subtract(x, w, x)
                 p.data = x
 
     def _scratch(self, x: np.ndarray) -> np.ndarray:
