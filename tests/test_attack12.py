@@ -3,6 +3,8 @@ dated outputs. Each test failed before its fix."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,47 @@ def test_leaf_cast_and_used_again_keeps_the_old_graph() -> None:
     old.backward()
     new.backward()
     assert a.grad.dtype == np.float64 and a.grad.tolist() == [3.0, 3.0, 3.0]
+
+
+# ---------------------------------------------------------------- a failed store, any kind of pass
+
+def _watched(kind: str) -> tuple:
+    """(backward's keyword arguments, the context the pass runs in)."""
+    if kind == "create_graph":
+        return {"create_graph": True}, ag.enable_grad()
+    if kind == "record_grad_norms":
+        return {}, ag.record_grad_norms()
+    return {}, ag.detect_anomaly()
+
+
+@pytest.mark.parametrize("kind", ["create_graph", "record_grad_norms", "detect_anomaly"])
+@pytest.mark.parametrize("replace", [lambda: np.ones(3, np.float32), lambda: np.ones(2, np.int64)])
+def test_a_failed_store_of_a_watched_or_differentiable_pass_stores_nothing(kind: str, replace: Any) -> None:
+    # only the plain first-order pass checked every leaf before storing any: a pass that is
+    # watched (detect_anomaly, record_grad_norms, a Monitor) or differentiable stored each leaf
+    # as it was reached, so c got its gradient before b raised, and a retry added it twice
+    a, b, c = (ag.tensor(np.ones(2, np.float32), requires_grad=True, name=n) for n in "abc")
+    loss = (a * 2.0 + b + c * 3.0).sum()
+    good = b.data
+    b.data = replace()
+    kwargs, context = _watched(kind)
+    with context, pytest.raises(RuntimeError, match="replaced"):
+        loss.backward(retain_graph=True, **kwargs)
+    assert a.grad is None and b.grad is None and c.grad is None
+    b.data = good
+    with context:
+        loss.backward(**kwargs)
+    assert a.grad.tolist() == [2.0, 2.0] and b.grad.tolist() == [1.0, 1.0]
+    assert c.grad.tolist() == [3.0, 3.0]
+
+
+def test_a_differentiable_pass_casts_an_old_grad_to_the_leafs_new_dtype() -> None:
+    # the grad setter refused the float64 sum for the float32 leaf after the other leaves got
+    # theirs; a first-order pass adds into the old .grad
+    a = ag.tensor(np.ones(2), dtype=np.float64, requires_grad=True)
+    b = ag.tensor(np.ones(2), dtype=np.float64, requires_grad=True)
+    (a * b).sum().backward()
+    a.data = a.data.astype(np.float32)
+    (a * 3.0 + b).sum().backward(create_graph=True)
+    assert a.grad.dtype == np.float32 and a.grad.tolist() == [4.0, 4.0]
+    assert b.grad.tolist() == [2.0, 2.0]
