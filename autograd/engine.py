@@ -558,16 +558,20 @@ def _store_recorded(leaves: dict) -> None:
     """`_store` for a differentiable pass: the gradients of `leaves` ({leaf node: gradient}) are
     recorded Tensors, and each `.grad` becomes a new Tensor (differentiable in turn). All are
     checked before any is stored, as there."""
+    fresh = {}
+    for node, g in leaves.items():
+        gt = g if isinstance(g, Tensor) else _new(g)
+        if gt._node is None:    # a leaf user code holds (a seed, a hook's result): never the
+            # .grad itself, which zero_grad(set_to_none=False) and in-place updates write into
+            gt = gt.clone() if gt._requires_grad else _new(np.array(gt._data))
+        fresh[node] = gt
     with _ACCUMULATE_GUARD:
         checked = []
-        for node, g in leaves.items():
+        for node, gt in fresh.items():
             t = node.tensor()
             if t is None or not t._requires_grad:
                 continue
             grad: Any = t._grad
-            gt = g if isinstance(g, Tensor) else _new(g)
-            if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
-                gt = _new(np.array(gt._data))
             data = t._data
             if gt.shape != data.shape or gt.dtype != data.dtype or (
                     grad is not None and grad.shape != gt.shape):

@@ -93,3 +93,27 @@ def test_a_differentiable_pass_casts_an_old_grad_to_the_leafs_new_dtype() -> Non
     (a * 3.0 + b).sum().backward(create_graph=True)
     assert a.grad.dtype == np.float32 and a.grad.tolist() == [4.0, 4.0]
     assert b.grad.tolist() == [2.0, 2.0]
+
+
+# ---------------------------------------------------------------- a differentiable pass's seed
+
+
+def test_a_differentiable_pass_never_makes_the_users_seed_a_leafs_grad() -> None:
+    # x.grad was the seed tensor itself: an update of the seed (or zero_grad(set_to_none=False)
+    # on x, writing into x.grad) changed the other silently; PyTorch clones it
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    seed = ag.tensor([1.0, 1.0], requires_grad=True)
+    (x + 0.0).backward(seed, create_graph=True)
+    assert x.grad is not seed and not np.shares_memory(x.grad.data, seed.data)
+    with ag.no_grad():
+        seed -= 1.0
+    assert x.grad.tolist() == [1.0, 1.0]
+    x.grad.sum().backward()                 # still differentiable with respect to the seed
+    assert seed.grad.tolist() == [1.0, 1.0]
+    import nn
+    import optim
+    w = nn.Parameter(np.array([3.0, 4.0], np.float32))
+    v = nn.Parameter(np.array([5.0, 6.0], np.float32))
+    (w * 1.0).backward(v, create_graph=True)
+    optim.SGD([w], lr=0.1).zero_grad(set_to_none=False)
+    assert v.tolist() == [5.0, 6.0] and w.grad.tolist() == [0.0, 0.0]
