@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor_module
-from .node import _HORIZON, JointNode, LeafNode, LockingNode, Node, _describe, leaf_node
+from .node import _HORIZON, JointNode, LockingNode, Node, _describe, leaf_node
 from .protection import lock_array, unlock_arrays, unlock_each
 from .tensor import MUTATIONS, OFF, OFF_OBSERVED, STATE, Observer, Tensor, _new
 
@@ -286,8 +286,9 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
     # pass started from, goes through the heap as any node (its hooks then run in their turn).
     leaves: dict | None = {} if rules_in_loop else None
     # and the gradients of the leaves that did go through the heap (their hooks run in their
-    # turn), stored with the others: a pass that fails stores no leaf gradient at all
-    reached: dict | None = {} if rules_in_loop else None
+    # turn), stored with the others: a pass that fails stores no leaf gradient at all (in any
+    # pass that stores into .grad: one watched or differentiable too)
+    reached: dict | None = {} if targets is None else None
     # Such a pass also gathers in `locks` (`run`'s) the arrays the nodes it releases had locked,
     # one tuple per node in release order, and unlocks them together: before any user code
     # runs (a hook, a custom Function's backward), when the loop ends, or (`run`) on an error.
@@ -309,8 +310,13 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if locks:
                 unlock_each(locks)
                 locks.clear()
-            if leaves or reached:   # (both dicts: a first-order pass's)
-                _store_leaves(leaves or {}, handed, fresh, reached or {})
+            if reached:
+                if create_graph:
+                    _store_recorded(reached)
+                else:
+                    _store_leaves(leaves or {}, handed, fresh, reached)
+            elif leaves:
+                _store_leaves(leaves, handed, fresh, {})
             break
         if fresh:
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
@@ -332,8 +338,6 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if reached is not None:
                 prev = reached.get(node)
                 reached[node] = g if prev is None else prev + g
-            elif targets is None:
-                _accumulate(node, g, create_graph, handed)
             elif node in targets:
                 targets[node] = g
             for observer in observers:
@@ -550,24 +554,35 @@ def _store(leaves: dict, handed: set) -> None:
         _ACCUMULATE_GUARD.release()
 
 
-def _accumulate(node: LeafNode, g: Any, create_graph: bool, handed: set) -> None:
-    """Add `g` into the `.grad` of `node`'s tensor (a leaf reached in the loop: one with hooks,
-    one a pass started from, or any leaf of a watched or differentiable pass)."""
-    if not create_graph:
-        _store({node: g}, handed)
-        return
-    t = node.tensor()
-    if t is None or not t._requires_grad:
-        return
-    with _ACCUMULATE_GUARD:
-        grad: Any = t._grad
+def _store_recorded(leaves: dict) -> None:
+    """`_store` for a differentiable pass: the gradients of `leaves` ({leaf node: gradient}) are
+    recorded Tensors, and each `.grad` becomes a new Tensor (differentiable in turn). All are
+    checked before any is stored, as there."""
+    fresh = {}
+    for node, g in leaves.items():
         gt = g if isinstance(g, Tensor) else _new(g)
-        if gt._node is None and not gt._requires_grad:     # a tensor user code may hold
-            gt = _new(np.array(gt._data))
-        if gt.shape != t._data.shape or gt.dtype != t._data.dtype or (
-                grad is not None and grad.shape != gt.shape):
-            gt = _fit_leaf(t, gt)
-        t.grad = gt if grad is None else grad + gt
+        if gt._node is None:    # a leaf user code holds (a seed, a hook's result): never the
+            # .grad itself, which zero_grad(set_to_none=False) and in-place updates write into
+            gt = gt.clone() if gt._requires_grad else _new(np.array(gt._data))
+        fresh[node] = gt
+    with _ACCUMULATE_GUARD:
+        checked = []
+        for node, gt in fresh.items():
+            t = node.tensor()
+            if t is None or not t._requires_grad:
+                continue
+            grad: Any = t._grad
+            data = t._data
+            if gt.shape != data.shape or gt.dtype != data.dtype or (
+                    grad is not None and grad.shape != gt.shape):
+                gt = _fit_leaf(t, gt)
+            if grad is not None:
+                gt = grad + gt
+            if gt.dtype != data.dtype:      # (an old .grad of another dtype, or the byte order)
+                gt = gt.astype(data.dtype)
+            checked.append((t, gt))
+        for t, gt in checked:
+            t._grad = gt    # (what the `grad` setter checks, checked above)
 
 
 def _fit_leaf(t: Tensor, g: Any) -> Any:

@@ -128,6 +128,14 @@ class Node:
                     f"saved: {_describe(t)} had its .data replaced, a newer version than the one "
                     f"saved. Do not assign or write into .data between the forward pass and "
                     f"backward()")
+        for p in self.parents:
+            if type(p) is LeafNode and p.since > self.seq:
+                t = p.tensor()
+                raise RuntimeError(
+                    f"backward: '{self.name}' was recorded when its input, "
+                    f"{'a leaf' if t is None else _describe(t)} now, had another shape: its .data "
+                    f"was replaced since (and the tensor used again), so the gradient of the old "
+                    f"shape cannot be given to it; run the forward pass again")
         if self.ans is not None and self.meta and self.meta.get("ans_stale"):
             raise RuntimeError(
                 f"the output of '{self.name}' (shape {self.shape}) was replaced through .data after "
@@ -197,11 +205,14 @@ class JointNode(LockingNode):
 class LeafNode(Node):
     """The node of a leaf tensor: the backward pass ends here and accumulates into `.grad`."""
 
-    __slots__ = ("tensor",)
+    __slots__ = ("tensor", "since")
 
     def __init__(self, t: Tensor) -> None:
         self.setup("leaf", (), (), (), (), None, t._data.shape, t._data.dtype)
         self.tensor = weakref.ref(t)
+        # when `shape` was last changed (a CLOCK time; 0: it is the shape the node was made
+        # with): a node recorded earlier saw the leaf at another shape (`Node.check_saved`)
+        self.since = 0
         self.scope = ()
         if t.name:              # draw_graph still names the leaf once the tensor is gone
             self.meta = {"name": t.name}
@@ -228,9 +239,12 @@ def leaf_node(t: Tensor) -> LeafNode:
             node = t._leaf
             if node is None:
                 node = t._leaf = LeafNode(t)
-    else:
-        node.shape = t._data.shape
-        node.dtype = t._data.dtype
+    elif t._version:        # its .data was replaced: the node follows the new value's shape and
+        data = t._data      # dtype, and dates a new shape (the nodes recorded before it sent a
+        if data.shape != node.shape:    # gradient of the old shape: `Node.check_saved`)
+            node.since = next(CLOCK)
+            node.shape = data.shape
+        node.dtype = data.dtype
     return node
 
 
