@@ -230,6 +230,13 @@ def read_archive(f: IO[bytes]) -> dict[Any, Any]:
         names = zf.namelist()
         if len(set(names)) != len(names):
             raise DamagedError("it holds two members with the same name")
+        # zipfile takes bytes before the central directory that no member accounts for as data
+        # prepended to the archive (a self-extracting zip): a damaged end record (its directory
+        # size and offset zeroed) made a whole checkpoint an archive of no members, loaded as {}
+        start = min((i.header_offset for i in zf.infolist()), default=zf.start_dir)
+        if start != 0:
+            raise DamagedError(f"its zip directory does not account for its first {start} bytes "
+                               f"(a damaged end record, or data prepended to the archive)")
         encrypted = [i.filename for i in zf.infolist() if i.flag_bits & 0x1]
         if encrypted:       # zipfile would raise RuntimeError; a flipped flag bit does this too
             raise DamagedError(f"member {encrypted[0]!r} is marked encrypted, which no checkpoint is")

@@ -1,0 +1,50 @@
+"""Attacks on checkpoints, the ONNX export and the graph viewer (session 13). Each test failed
+before its fix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nn
+
+# ---------------------------------------------------------------- a damaged zip end record
+
+
+def _damage_end_record(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8:end + 20] = bytes(12)       # entry counts, directory size and offset zeroed
+    path.write_bytes(bytes(data))
+
+
+def test_zeroed_end_record_is_damage_not_an_empty_checkpoint(tmp_path: Path) -> None:
+    # zipfile took the whole file for data prepended to an archive of no members: nn.load
+    # returned {} and load_state_dict(..., strict=False) loaded nothing, silently
+    path = tmp_path / "c.npz"
+    nn.save({"w": np.arange(6.0), "step": 3}, path)
+    _damage_end_record(path)
+    with pytest.raises(nn.CheckpointError, match="does not account for its first"):
+        nn.load(path)
+
+
+def test_data_prepended_to_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.npz"
+    nn.save({"w": np.arange(6.0)}, path)
+    path.write_bytes(b"junk" + path.read_bytes())
+    with pytest.raises(nn.CheckpointError, match="first 4 bytes"):
+        nn.load(path)
+
+
+def test_plain_and_empty_npz_archives_still_load(tmp_path: Path) -> None:
+    np.savez(tmp_path / "empty.npz")
+    assert nn.load(tmp_path / "empty.npz") == {}
+    np.savez_compressed(tmp_path / "z.npz", a=np.arange(3), b=np.ones((2, 2)))
+    out = nn.load(tmp_path / "z.npz")
+    assert list(out) == ["a", "b"] and out["a"].tolist() == [0, 1, 2]
+    nn.save({}, tmp_path / "nothing.npz")
+    assert nn.load(tmp_path / "nothing.npz") == {}
+    assert os.path.getsize(tmp_path / "empty.npz") == 22
