@@ -218,12 +218,12 @@ def render_file(engine: str, format: str | None = None, filepath: Any = None,
             raise ValueError(f"outfile {out.name!r} must be different from input file {source.name!r} "
                              "(pass overwrite_source=True to override)")
         target = out.resolve() if out.parent != source.parent else out.name
-        io_args = ["-o", os.fspath(target), source.name]
+        io_args = ["-o", _operand(target), _operand(source.name)]
     elif source is None or format is None:
         raise graphviz.RequiredArgumentError("render needs a filepath and a format, or an outfile")
     else:
         out = rendering.get_outfile(source, format=format, renderer=renderer, formatter=formatter)
-        io_args = ["-O", source.name]
+        io_args = ["-O", _operand(source.name)]
     if raise_if_result_exists and out.exists():
         raise graphviz.FileExistsError(f"output file exists: {os.fspath(out)!r}")
     cmd = command(engine, format, renderer=renderer, formatter=formatter, neato_no_op=neato_no_op,
@@ -231,6 +231,14 @@ def render_file(engine: str, format: str | None = None, filepath: Any = None,
     _run(cmd + io_args, format, cwd=source.parent if source.parent.parts else None, quiet=quiet,
          capture_output=True)
     return os.fspath(out)
+
+
+def _operand(name: Any) -> str:
+    """A file name as a command-line operand: one starting with '-' gets './' so the program
+    does not take it for an option ('-c.gv' made dot rewrite its plugin configuration, '-x.gv'
+    made it read the graph from stdin, and render() returned a path it never wrote)."""
+    text = os.fspath(name)
+    return os.curdir + os.sep + text if text.startswith("-") else text
 
 
 class RenderHooks:

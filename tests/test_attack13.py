@@ -48,3 +48,26 @@ def test_plain_and_empty_npz_archives_still_load(tmp_path: Path) -> None:
     nn.save({}, tmp_path / "nothing.npz")
     assert nn.load(tmp_path / "nothing.npz") == {}
     assert os.path.getsize(tmp_path / "empty.npz") == 22
+
+
+# ---------------------------------------------------------------- rendering to a name starting with '-'
+
+
+@pytest.mark.parametrize("kwargs, made", [
+    (dict(filename="-x.gv", format="svg"), "-x.gv.svg"),        # dot: -x (reduce), graph from stdin
+    (dict(filename="g.gv", outfile="-o.svg"), "-o.svg"),         # dot: "Missing argument for -o"
+    (dict(filename="-q.gv", outfile="-q.png"), "-q.png"),        # dot: -q (quiet), nothing written
+])
+def test_render_to_a_file_name_starting_with_a_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    kwargs: dict, made: str) -> None:
+    # the names went to the program as they were, so it read them as options: it failed with
+    # a usage message, or read the graph from stdin (blocking in a terminal) and render()
+    # returned the path of a file it never wrote
+    import autograd as ag
+    monkeypatch.chdir(tmp_path)
+    w = ag.tensor(np.ones(3), requires_grad=True, name="w")
+    drawing = ag.draw_graph((w * 2.0).sum())
+    out = drawing.render(**kwargs)
+    assert out == made
+    data = (tmp_path / made).read_bytes()
+    assert data.startswith(b"\x89PNG") if made.endswith(".png") else b"<svg" in data
