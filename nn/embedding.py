@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,13 @@ def one_hot(labels: Any = None, num_classes: int = -1, *, tensor: Any = None,
     return ag.tensor(out)
 
 
+# Set by nn.export_onnx while it traces: only the forward value is exported, and the padding
+# mask below (a constant made from the indices, so of the batch's shape) would be refused by a
+# graph with a dynamic batch axis; without it a lookup is one Gather on the indices input.
+FORWARD_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("embedding_forward_only",
+                                                                     default=False)
+
+
 def _padding_idx(padding_idx: int | None, num: int, fn: str) -> int | None:
     if padding_idx is None:
         return None
@@ -89,7 +97,7 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> ag.Ten
                          f"(indices must lie in 0 .. {num - 1})")
     rows = w[idx]                                        # getitem: repeated indices add up
     pad = _padding_idx(padding_idx, num, "embedding")
-    if pad is None or not np.any(idx == pad):
+    if pad is None or FORWARD_ONLY.get() or not np.any(idx == pad):
         return rows
     keep = (idx != pad)[..., None]                       # padding rows: the value, no gradient
     return ag.where(keep, rows, w.data[idx])

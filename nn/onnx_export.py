@@ -9,6 +9,7 @@ import numpy as np
 
 import autograd as ag
 
+from . import embedding as _embedding
 from .module import Module
 from .normalization import BatchNorm1d, LayerNorm
 
@@ -36,12 +37,14 @@ def export_onnx(model: Module, example_input: Any, path: str | os.PathLike | Non
     modes = [(m, m.training) for m in model.modules()]
     frozen = [p for p in model.parameters() if not p.requires_grad]
     model.eval()
+    forward_only = _embedding.FORWARD_ONLY.set(True)   # no padding mask: see nn/embedding.py
     for p in frozen:                    # traced like the others, so their operations are recorded
         p.requires_grad_(True)
     try:
         return ag.onnx.export(model, example_input, path, params=model, dynamic_batch=dynamic_batch,
                               input_names=input_names, output_names=output_names)
     finally:
+        _embedding.FORWARD_ONLY.reset(forward_only)
         for p in frozen:
             p.requires_grad_(False)
             p.grad = None

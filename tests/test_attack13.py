@@ -71,3 +71,32 @@ def test_render_to_a_file_name_starting_with_a_dash(tmp_path: Path, monkeypatch:
     assert out == made
     data = (tmp_path / made).read_bytes()
     assert data.startswith(b"\x89PNG") if made.endswith(".png") else b"<svg" in data
+
+
+# ---------------------------------------------------------------- Embedding(padding_idx) to ONNX
+
+
+def test_embedding_with_padding_exports_when_the_example_holds_padding() -> None:
+    # the padding mask (a `where` whose condition is made from the indices with NumPy) has the
+    # batch's shape: the export was refused, telling the user to compute it with recorded
+    # operations, although it is nn's own layer and the mask only shapes the gradient
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import autograd as ag
+    model = nn.Sequential(nn.Embedding(10, 4, padding_idx=0, rng=0), nn.Flatten(),
+                          nn.Dense(12, 2, rng=1))
+    model[0].weight.data[0] = 7.0               # a padding row that is not zero: read as it is
+    proto = nn.export_onnx(model, np.array([[1, 0, 3], [0, 0, 2]]), None)
+    onnx.checker.check_model(proto)
+    assert [n.op_type for n in proto.graph.node] == ["Gather", "Reshape", "MatMul", "Add"]
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    model.eval()
+    for batch in (1, 5):
+        x = np.random.default_rng(batch).integers(0, 3, (batch, 3))
+        with ag.no_grad():
+            want = model(x).numpy()
+        assert np.allclose(session.run(None, {"input": x})[0], want, atol=1e-6)
+    model.train()
+    model(np.array([[0, 1, 0]])).sum().backward()     # the padding row still gets no gradient
+    assert model[0].weight.grad.data[0].tolist() == [0.0] * 4
+    assert np.any(model[0].weight.grad.data[1] != 0)
