@@ -35,19 +35,21 @@ def export_onnx(model: Module, example_input: Any, path: str | os.PathLike | Non
                         f"function use ag.onnx.export(fn, inputs, path)")
     example_input = _in_model_dtype(model, example_input)
     modes = [(m, m.training) for m in model.modules()]
-    frozen = [p for p in model.parameters() if not p.requires_grad]
+    # frozen float parameters are traced like the others (an integer one stays a constant: it
+    # cannot require grad); each keeps the .grad it had
+    frozen = [(p, p.grad) for p in model.parameters() if not p.requires_grad and p.dtype.kind == "f"]
     model.eval()
     forward_only = _embedding.FORWARD_ONLY.set(True)   # no padding mask: see nn/embedding.py
-    for p in frozen:                    # traced like the others, so their operations are recorded
+    for p, _ in frozen:                 # traced like the others, so their operations are recorded
         p.requires_grad_(True)
     try:
         return ag.onnx.export(model, example_input, path, params=model, dynamic_batch=dynamic_batch,
                               input_names=input_names, output_names=output_names)
     finally:
         _embedding.FORWARD_ONLY.reset(forward_only)
-        for p in frozen:
+        for p, grad in frozen:
             p.requires_grad_(False)
-            p.grad = None
+            p.grad = grad
         for m, training in modes:
             m.training = training
 

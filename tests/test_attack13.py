@@ -100,3 +100,45 @@ def test_embedding_with_padding_exports_when_the_example_holds_padding() -> None
     model(np.array([[0, 1, 0]])).sum().backward()     # the padding row still gets no gradient
     assert model[0].weight.grad.data[0].tolist() == [0.0] * 4
     assert np.any(model[0].weight.grad.data[1] != 0)
+
+
+# ---------------------------------------------------------------- frozen parameters and the export
+
+
+def test_export_keeps_a_frozen_parameters_gradient() -> None:
+    # the export unfroze frozen parameters to trace them and then set their .grad to None:
+    # a gradient accumulated before the export (fine-tuning, then freezing a layer) was lost
+    pytest.importorskip("onnx")
+    import autograd as ag
+    model = nn.Sequential(nn.Dense(3, 2, rng=0))
+    model(ag.ones((4, 3))).sum().backward()
+    model[0].bias.requires_grad_(False)
+    before = model[0].bias.grad.data.copy()
+    nn.export_onnx(model, np.ones((2, 3), np.float32), None)
+    assert not model[0].bias.requires_grad
+    assert model[0].bias.grad is not None and np.array_equal(model[0].bias.grad.data, before)
+
+
+def test_export_of_a_model_with_a_frozen_integer_parameter() -> None:
+    # the export called requires_grad_(True) on every frozen parameter: an integer one raised
+    # "only floating-point tensors can require grad" from inside the export
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import autograd as ag
+
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = nn.Dense(3, 2, rng=0)
+            self.k = nn.Parameter(np.array([2, 3]), requires_grad=False)
+
+        def forward(self, x: ag.Tensor) -> ag.Tensor:
+            return self.dense(x) * self.k
+
+    model = Scaled()
+    proto = nn.export_onnx(model, np.ones((2, 3), np.float32), None)
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    with ag.no_grad():
+        assert np.allclose(session.run(None, {"input": x})[0], model(x).numpy(), atol=1e-6)
+    assert not model.k.requires_grad
