@@ -503,7 +503,8 @@ class Module:
         for k, p in own.items():
             if k not in state:
                 continue
-            arr = np.asarray(state[k])
+            value = state[k]     # a Tensor (another model's Parameter) gives its values
+            arr = np.asarray(value.data if isinstance(value, ag.Tensor) else value)
             if arr.shape != p.shape:
                 hint = (" (transposed: PyTorch's (out, in) layout? load with "
                         "nn.load_torch_state_dict(model, state))") if arr.shape == p.shape[::-1] else ""

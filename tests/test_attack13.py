@@ -142,3 +142,22 @@ def test_export_of_a_model_with_a_frozen_integer_parameter() -> None:
     with ag.no_grad():
         assert np.allclose(session.run(None, {"input": x})[0], model(x).numpy(), atol=1e-6)
     assert not model.k.requires_grad
+
+
+# ---------------------------------------------------------------- load_state_dict from Parameters
+
+
+def test_load_state_dict_takes_another_models_parameters() -> None:
+    # np.asarray(Parameter) is refused while grad mode is on (it would drop the gradient), so
+    # loading dict(other.named_parameters()) raised "cannot convert a tensor that requires grad"
+    # from inside load_state_dict; PyTorch loads it
+    import autograd as ag
+    source = nn.Sequential(nn.Dense(3, 2, rng=0), nn.LayerNorm(2))
+    target = nn.Sequential(nn.Dense(3, 2, rng=1), nn.LayerNorm(2))
+    target.load_state_dict(dict(source.named_parameters()))
+    for (name, a), (_, b) in zip(source.named_parameters(), target.named_parameters()):
+        assert np.array_equal(a.data, b.data), name
+        assert a.data is not b.data and b.requires_grad
+    target[0].weight.data[0, 0] = 99.0                  # a copy, not the source's array
+    assert source[0].weight.data[0, 0] != 99.0
+    target.load_state_dict({k: ag.tensor(v) for k, v in source.state_dict().items()})
