@@ -161,3 +161,21 @@ def test_load_state_dict_takes_another_models_parameters() -> None:
     target[0].weight.data[0, 0] = 99.0                  # a copy, not the source's array
     assert source[0].weight.data[0, 0] != 99.0
     target.load_state_dict({k: ag.tensor(v) for k, v in source.state_dict().items()})
+
+
+# ---------------------------------------------------------------- an empty example batch
+
+
+def test_export_refuses_an_example_of_batch_size_zero() -> None:
+    # the second trace repeats the first sample, of which there is none: both traces had batch
+    # size 0, no axis was found to differ, and the file took only empty batches (ONNX Runtime:
+    # "Got: 3 Expected: 0") although the export promises a dynamic batch axis
+    pytest.importorskip("onnx")
+    import autograd as ag
+    model = nn.Dense(6, 5, rng=0)
+    with pytest.raises(ag.onnx.ExportError, match="batch size 0"):
+        nn.export_onnx(model, np.zeros((0, 6), np.float32), None)
+    proto = nn.export_onnx(model, np.zeros((0, 6), np.float32), None, dynamic_batch=False)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 0
+    proto = nn.export_onnx(model, np.zeros((1, 6), np.float32), None)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"

@@ -84,6 +84,10 @@ def grown(a: np.ndarray) -> np.ndarray:
     if a.ndim == 0:
         raise ExportError("ONNX export: a 0-d example input has no batch axis; pass "
                           "dynamic_batch=False")
+    if a.shape[0] == 0:     # nothing to repeat: the second trace saw the same shape
+        raise ExportError("ONNX export: an example input has batch size 0; the batch axis is "
+                          "found by tracing again with one more sample, so give at least one "
+                          "(or pass dynamic_batch=False to export for batch size 0 only)")
     b = np.concatenate([a, a[:1]], axis=0)
     if b.dtype.kind == "f" and b.size:
         with np.errstate(all="ignore"):
