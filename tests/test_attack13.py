@@ -179,3 +179,18 @@ def test_export_refuses_an_example_of_batch_size_zero() -> None:
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 0
     proto = nn.export_onnx(model, np.zeros((1, 6), np.float32), None)
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint16, np.uint32, np.int32, np.int64])
+def test_embedding_exports_with_any_integer_index_dtype(dtype: type) -> None:
+    # ONNX's Gather takes int32 and int64 indices: a uint8 input failed onnx's checker with
+    # "indices typestr: Tind, has unsupported type: tensor(uint8)" instead of exporting
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import autograd as ag
+    model = nn.Sequential(nn.Embedding(10, 4, rng=0), nn.Flatten())
+    proto = nn.export_onnx(model, np.array([[1, 0, 3]], dtype), None)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.array([[9, 2, 0], [4, 4, 1]], dtype)
+    with ag.no_grad():
+        assert np.array_equal(session.run(None, {"input": x})[0], model(x).numpy())

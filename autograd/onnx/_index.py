@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from ._builder import INT_MAX, INT_MIN, Builder
+from ._builder import INT_MAX, INT_MIN, Builder, onnx_type
 
 
 def _expand(key: tuple, ndim: int) -> list:
@@ -46,6 +46,9 @@ def _array_index(b: Builder, x: str, axis: int, k: np.ndarray, position: int) ->
     r = b.record
     assert r is not None
     name = _graph_input(b, position) if k.dtype.kind in "iu" else None
+    if name is not None and k.dtype not in (np.int32, np.int64):
+        # ONNX's Gather takes int32 or int64 indices only (uint8 ones failed the checker)
+        name = b.add("Cast", [name], base=f"{name}_int64", to=onnx_type(np.dtype(np.int64)))
     if name is None:
         twin = b.twin_record()
         twin_key = None if twin is None else [e for e in _expand(twin.attrs["key"], twin.inputs[0].ndim)
