@@ -310,19 +310,17 @@ def _propagate(seeds: dict, retain_graph: bool, create_graph: bool, targets: dic
             if locks:
                 unlock_each(locks)
                 locks.clear()
-            if reached:
-                if create_graph:
+            if create_graph:
+                if reached:
                     _store_recorded(reached)
-                else:
-                    _store_leaves(leaves or {}, handed, fresh, reached)
-            elif leaves:
-                _store_leaves(leaves, handed, fresh, {})
+            elif leaves or reached:     # (`reached` is a dict here: the pass stores into .grad)
+                _store_leaves(leaves or {}, handed, fresh, reached or {})
             break
         if fresh:
             fresh.discard(id(g))    # its rules may pass it on as it is, to several inputs
         if rules_in_loop and type(node) is Node and node.p1 is None and not node.meta:
             # a run of one-input nodes, each next in order anyway: `_run_chain`, without the heap
-            # (its loop's first test made here: a fused node or a leaf skips the call)
+            # (its first node tested here: a fused node or a leaf skips the call)
             node, g = _run_chain(node, g, -waiting[0][0] if waiting else 0, retain_graph,
                                  last_mutation)
             if node is None:
@@ -431,9 +429,10 @@ def _run_chain(node: Node, g: Any, bound: int, retain_graph: bool, last_mutation
     whose input is a leaf is left to the loop. Returns the first node it did not run, with its
     gradient (None, None when a rule gave no gradient).
     The gradients here are the loop's `g` (taken out of `fresh` before the call) and the
-    rules' fresh results: none is a buffer this pass may write into."""
+    rules' fresh results: none is a buffer this pass may write into. The caller checked the
+    first node's class, `p1` and `meta`; the loop checks each next one's."""
     ndarray = np.ndarray
-    while type(node) is Node and node.p1 is None and not node.meta:    # (p1: see Node.parents)
+    while True:
         p = node.p0
         if p is None or p.seq <= bound or not p.arity:
             break               # (a leaf's gradient is delivered by the loop, as any other)
@@ -459,6 +458,8 @@ def _run_chain(node: Node, g: Any, bound: int, retain_graph: bool, last_mutation
         if gi is None:
             return None, None
         node, g = p, gi
+        if type(node) is not Node or node.p1 is not None or node.meta:    # (p1: Node.parents)
+            break
     return node, g
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -390,13 +390,7 @@ class Module:
         """Set `.grad = None` on every Parameter (or, `set_to_none=False`, fill it with zeros),
         as PyTorch's `Module.zero_grad` and the optimizers' `zero_grad`."""
         set_to_none = _validate.flag(f"{type(self).__name__}.zero_grad", "set_to_none", set_to_none)
-        for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            elif p.grad.data.flags.writeable:
-                p.grad.data[...] = 0
-            else:
-                p.grad = ag.zeros_like(p.grad)
+        clear_grads(self.parameters(), set_to_none)
 
     def train(self, mode: bool = True) -> Module:
         """Set `.training` on this module and all sub-modules; returns self. `mode` is True or
@@ -557,6 +551,18 @@ class Module:
             lines.extend("  " + line for line in sub[1:])
         lines.append(")")
         return lines
+
+
+def clear_grads(params: Iterable[ag.Tensor], set_to_none: bool) -> None:
+    """`zero_grad` of a Module or an optimizer: each `.grad` set to None, or (`set_to_none`
+    False) filled with zeros, in place where the array is writable (a graph may hold it)."""
+    for p in params:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        elif p.grad.data.flags.writeable:
+            p.grad.data[...] = 0
+        else:
+            p.grad = ag.zeros_like(p.grad)
 
 
 def _prefix_hint(missing: list[str], unexpected: list[str]) -> list[str]:

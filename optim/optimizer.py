@@ -20,6 +20,7 @@ import numpy as np
 import autograd as ag
 from nn import _validate
 from nn.hooks import RemovableHandle
+from nn.module import clear_grads
 
 __all__ = ["Optimizer", "ParamState"]
 
@@ -241,13 +242,7 @@ class Optimizer:
         if set_to_none is not True:
             set_to_none = self._flag("set_to_none", set_to_none)
         for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                elif p.grad.data.flags.writeable:
-                    p.grad.data[...] = 0
-                else:
-                    p.grad = ag.zeros_like(p.grad)
+            clear_grads(group["params"], set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns `closure()` (recomputing the loss) if given."""
